@@ -1,0 +1,71 @@
+"""Jupyter widgets for Azure OpenAI voice models, with a local emulator of the service.
+
+Public names are imported lazily so `import realtime_widgets` stays fast and the emulator
+can run without loading the widget stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "ConnectionConfig": "realtime_widgets.config",
+    "SessionConfig": "realtime_widgets.session_config",
+    "RealtimeSession": "realtime_widgets.session",
+    "RealtimeEvent": "realtime_widgets.events",
+    "Conversation": "realtime_widgets.conversation",
+    "Turn": "realtime_widgets.conversation",
+    "AudioChat": "realtime_widgets.completions",
+    "AudioReply": "realtime_widgets.completions",
+    "speak": "realtime_widgets.completions",
+    "plot_spectrogram": "realtime_widgets.plots",
+    "plot_latencies": "realtime_widgets.plots",
+    "Emulator": "realtime_widgets.emulator",
+    "run_sync": "realtime_widgets.sync",
+    "SessionConfigForm": "realtime_widgets.widgets",
+    "MicRecorder": "realtime_widgets.widgets",
+    "ClipRecorder": "realtime_widgets.widgets",
+    "AudioPlayer": "realtime_widgets.widgets",
+    "EventLog": "realtime_widgets.widgets",
+    "TranscriptView": "realtime_widgets.widgets",
+    "RealtimeConsole": "realtime_widgets.widgets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'realtime_widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .completions import AudioChat, AudioReply, speak
+    from .config import ConnectionConfig
+    from .conversation import Conversation, Turn
+    from .emulator import Emulator
+    from .events import RealtimeEvent
+    from .plots import plot_latencies, plot_spectrogram
+    from .session import RealtimeSession
+    from .session_config import SessionConfig
+    from .sync import run_sync
+    from .widgets import (
+        AudioPlayer,
+        ClipRecorder,
+        EventLog,
+        MicRecorder,
+        RealtimeConsole,
+        SessionConfigForm,
+        TranscriptView,
+    )

@@ -1,0 +1,119 @@
+"""Wire-protocol facts shared by the client and the emulator.
+
+Only definitions live here (names, shapes, limits), no I/O: the emulator and the client
+both import this module and nothing else from each other.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Protocol = Literal["ga", "preview"]
+
+# Audio on the wire: PCM16 little-endian mono.
+SAMPLE_RATE = 24_000
+BYTES_PER_SAMPLE = 2
+CHUNK_MS = 100
+CHUNK_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * CHUNK_MS // 1000  # 4800
+# Output delta sizes the service sends: the first two are smaller so playback starts early.
+OUTPUT_DELTA_BYTES = (4800, 7200, 12000)
+
+MIN_COMMIT_MS = 100
+MAX_APPEND_BYTES = 15 * 1024 * 1024
+MAX_AUDIO_FILE_BYTES = 20 * 1024 * 1024  # audio chat completions, per request
+MAX_OUTPUT_TOKENS = 4096
+AZURE_SESSION_MAX_MINUTES = 30
+
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+NOISE_REDUCTION_TYPES = ("near_field", "far_field")
+TURN_DETECTION_TYPES = ("server_vad", "semantic_vad")
+SEMANTIC_VAD_EAGERNESS = ("low", "medium", "high", "auto")
+
+GA_AUDIO_FORMATS = ("audio/pcm", "audio/pcmu", "audio/pcma")
+PREVIEW_AUDIO_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
+COMPLETION_OUTPUT_FORMATS = ("wav", "mp3", "flac", "opus", "pcm16")
+COMPLETION_INPUT_FORMATS = ("wav", "mp3")
+
+TEMPERATURE_RANGE = (0.6, 1.2)  # preview only; GA has no temperature
+SPEED_RANGE = (0.25, 1.5)  # GA only
+THRESHOLD_RANGE = (0.0, 1.0)
+
+SERVER_VAD_DEFAULTS = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 500,
+    "create_response": True,
+    "interrupt_response": True,
+}
+
+# api-version values the preview realtime path and the deployments chat path accept.
+REALTIME_PREVIEW_API_VERSIONS = (
+    "2024-10-01-preview",
+    "2024-12-17",
+    "2025-04-01-preview",
+    "2025-08-28",
+)
+CHAT_API_VERSIONS = (
+    "2024-10-01-preview",
+    "2025-01-01-preview",
+    "2025-03-01-preview",
+    "2025-04-01-preview",
+    "2024-10-21",
+    "2025-08-28",
+)
+DEFAULT_PREVIEW_API_VERSION = "2025-04-01-preview"
+DEFAULT_CHAT_API_VERSION = "2025-01-01-preview"
+
+# Server event names that differ between the protocols. GA names are the one vocabulary
+# the client exposes; preview names are translated on the way in.
+PREVIEW_TO_GA_EVENTS = {
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "conversation.item.created": "conversation.item.added",
+}
+GA_TO_PREVIEW_EVENTS = {ga: preview for preview, ga in PREVIEW_TO_GA_EVENTS.items()}
+
+# Content part types of assistant output.
+GA_PART_TYPES = {"text": "output_text", "audio": "output_audio"}
+PREVIEW_PART_TYPES = {"text": "text", "audio": "audio"}
+
+CLIENT_EVENTS = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "output_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.retrieve",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+)
+
+
+def to_ga_event_type(event_type: str) -> str:
+    """The GA name of a server event type (identity for names both protocols share)."""
+    return PREVIEW_TO_GA_EVENTS.get(event_type, event_type)
+
+
+def to_wire_event_type(event_type: str, protocol: Protocol) -> str:
+    """The name a server event has on the given protocol's wire."""
+    if protocol == "preview":
+        return GA_TO_PREVIEW_EVENTS.get(event_type, event_type)
+    return event_type
+
+
+def bytes_to_ms(n_bytes: int) -> float:
+    return n_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE) * 1000.0
+
+
+def ms_to_bytes(ms: float) -> int:
+    """Whole samples, so the result is always an even byte count."""
+    return int(round(ms * SAMPLE_RATE / 1000.0)) * BYTES_PER_SAMPLE
