@@ -1,0 +1,29 @@
+"""Fixtures shared by every test folder.
+
+Tests open loopback sockets only; proxy variables would route them elsewhere, so they are cleared
+before anything imports an HTTP client.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_name, None)
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "*"
+# No test may reach a real service: settings of the developer's shell are not used.
+for _name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT_NAME",
+              "OPENAI_API_VERSION", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    os.environ.pop(_name, None)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """One in-process emulator for the whole run (fault options are reset by `fresh_faults`)."""
+    from realtime_widgets.emulator import Emulator
+
+    with Emulator() as emu:
+        yield emu
