@@ -1,0 +1,21 @@
+"""Jupyter widgets: views and controls over a RealtimeSession and its Conversation."""
+
+from __future__ import annotations
+
+from .clip import ClipRecorder
+from .config_form import SessionConfigForm
+from .console import RealtimeConsole
+from .event_log import EventLog
+from .player import AudioPlayer
+from .recorder import MicRecorder
+from .transcript import TranscriptView
+
+__all__ = [
+    "AudioPlayer",
+    "ClipRecorder",
+    "EventLog",
+    "MicRecorder",
+    "RealtimeConsole",
+    "SessionConfigForm",
+    "TranscriptView",
+]
