@@ -1,0 +1,59 @@
+# One command per job, on a fresh machine:  make lab  |  make test
+# Each target creates the virtualenv and installs what is missing (Debian packages included).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT ?= 8888
+
+.PHONY: lab test lint unit notebooks browser bench emulator strip system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+# Chromium for the real-browser tests (Debian's package; no browser download at run time).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
+
+# JupyterLab on the tutorials, against the embedded emulator (no credentials needed).
+lab: $(STAMP)
+	cd notebooks && env -u AZURE_OPENAI_ENDPOINT ../$(BIN)/jupyter lab --port $(PORT)
+
+# Everything CI runs: lint, unit and integration tests, real-browser tests, notebooks under nbmake.
+test: $(STAMP) system-deps lint
+	$(BIN)/python -m pytest tests -q -ra
+	$(BIN)/python -m pytest --nbmake notebooks -q -ra
+
+lint: $(STAMP)
+	$(BIN)/ruff check realtime_widgets tests bench
+	$(BIN)/ruff format --check realtime_widgets tests bench
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q -m "not browser"
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest --nbmake notebooks -q
+
+browser: $(STAMP) system-deps
+	$(BIN)/python -m pytest tests -q -m browser
+
+bench: $(STAMP) system-deps
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+emulator: $(STAMP)
+	$(BIN)/python -m realtime_widgets.emulator --port 8765
+
+# Outputs never enter git; the test suite checks this.
+strip: $(STAMP)
+	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
