@@ -1,0 +1,352 @@
+"""EventLog: every client (↑) and server (↓) event of a RealtimeSession, as compact rows.
+
+The kernel side keeps one small row per event, or per run of consecutive deltas of one type, and
+ships new or changed rows to the front end in batches at most every ~100 ms as custom messages.
+Nothing expensive happens per event: summaries and audio trimming are computed when a batch is
+flushed or when a row's JSON is requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from ..events import parse_audio_ref
+
+FLUSH_INTERVAL_S = 0.1
+# Client appends are as frequent as deltas, so they collapse the same way.
+_COLLAPSING = frozenset({"input_audio_buffer.append"})
+# Keys whose long string values are base64 audio; shown as their decoded byte size.
+_AUDIO_KEYS = frozenset({"audio", "delta", "data"})
+_AUDIO_MIN_CHARS = 256
+_MAX_SUMMARY = 160
+_MAX_TYPES = 200
+
+
+def _is_collapsing(event_type: str) -> bool:
+    return event_type.endswith(".delta") or event_type in _COLLAPSING
+
+
+def base64_size(text: str) -> int:
+    """Decoded byte size of a base64 string, without decoding it."""
+    n = len(text)
+    pad = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+    return n * 3 // 4 - pad
+
+
+def audio_bytes(value: Any) -> int:
+    """Byte size of an audio payload: base64 text, or the session's "@output.wav[a:b]" reference."""
+    if not isinstance(value, str):
+        return 0
+    ref = parse_audio_ref(value)
+    if ref is not None:
+        return (ref[2] - ref[1]) * 2  # PCM16 samples
+    return base64_size(value)
+
+
+def trim_audio(value: Any, key: str = "") -> Any:
+    """A copy of an event payload with audio replaced by its byte size."""
+    if isinstance(value, dict):
+        return {k: trim_audio(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [trim_audio(v, key) for v in value]
+    if isinstance(value, str) and key in _AUDIO_KEYS:
+        if len(value) >= _AUDIO_MIN_CHARS:
+            return f"<{base64_size(value)} bytes of base64 audio>"
+        if parse_audio_ref(value) is not None:
+            return f"<{audio_bytes(value)} bytes of audio {value}>"
+    return value
+
+
+class EventRow:
+    """One line of the log: an event, or a run of consecutive deltas of one type."""
+
+    __slots__ = ("index", "type", "direction", "time", "events", "is_error", "_summary", "_summary_n", "_acc")
+
+    def __init__(self, index: int, event: Any) -> None:
+        self.index = index
+        self.type: str = event.type
+        self.direction: str = event.direction
+        self.time: float = event.time
+        self.events: list[Any] = [event]
+        self.is_error = event.type == "error" or event.type.endswith(".failed")
+        self._summary = ""
+        self._summary_n = 0  # events already folded into _summary
+        self._acc: Any = None  # running byte total or text of a delta run
+
+    @property
+    def count(self) -> int:
+        return len(self.events)
+
+    @property
+    def summary(self) -> str:
+        """Short text for the row: audio byte size, delta text, error message, ids."""
+        n = len(self.events)
+        if self._summary_n != n:
+            self._summary = _summarize(self, self._summary_n)
+            self._summary_n = n
+        return self._summary
+
+    def matches(self, type_filter: str, search: str) -> bool:
+        if type_filter == "errors":
+            if not self.is_error:
+                return False
+        elif type_filter and self.type != type_filter:
+            return False
+        if search:
+            needle = search.lower()
+            return needle in self.type.lower() or needle in self.summary.lower()
+        return True
+
+    def wire(self) -> list[Any]:
+        """The compact form the front end renders."""
+        return [
+            self.index,
+            round(self.time, 3),
+            "c" if self.direction == "client" else "s",
+            self.type,
+            len(self.events),
+            self.is_error,
+            self.summary,
+        ]
+
+    def __repr__(self) -> str:
+        arrow = "↑" if self.direction == "client" else "↓"
+        return f"<EventRow {self.index} {arrow} {self.type} x{self.count}>"
+
+
+def _summarize(row: EventRow, start: int) -> str:
+    """Fold events[start:] into the row's summary (incremental for long delta runs)."""
+    events = row.events
+    kind = row.type
+    if kind.endswith("audio.delta") or kind == "input_audio_buffer.append":
+        key = "audio" if kind == "input_audio_buffer.append" else "delta"
+        total = (row._acc or 0) + sum(audio_bytes(e.raw.get(key)) for e in events[start:])
+        row._acc = total
+        return f"{total} B audio"
+    if kind.endswith(".delta"):
+        text = (row._acc or "") + "".join(str(e.raw.get("delta") or "") for e in events[start:])
+        row._acc = text
+        return text[-_MAX_SUMMARY:] if len(text) > _MAX_SUMMARY else text
+    raw = events[-1].raw
+    return _describe(kind, raw)[:_MAX_SUMMARY]
+
+
+def _describe(kind: str, raw: dict) -> str:
+    err = raw.get("error")
+    if isinstance(err, dict):
+        code = err.get("code") or err.get("type") or "error"
+        return f"{code}: {err.get('message', '')}"
+    if "transcript" in raw and isinstance(raw["transcript"], str):
+        return raw["transcript"]
+    if kind == "response.done":
+        resp = raw.get("response") or {}
+        return f"status={resp.get('status')}"
+    if kind.startswith("session."):
+        sess = raw.get("session") or {}
+        voice = sess.get("voice") or ((sess.get("audio") or {}).get("output") or {}).get("voice")
+        return f"voice={voice}" if voice else ""
+    if "audio_start_ms" in raw:
+        return f"at {raw['audio_start_ms']} ms"
+    if "audio_end_ms" in raw:
+        return f"at {raw['audio_end_ms']} ms"
+    item = raw.get("item")
+    if isinstance(item, dict):
+        return " ".join(str(item.get(k)) for k in ("role", "type", "id") if item.get(k))
+    for key in ("item_id", "response_id", "event_id"):
+        if raw.get(key):
+            return str(raw[key])
+    return ""
+
+
+class EventLog(anywidget.AnyWidget):
+    """The session's events, newest last: filter, search, click a row for its JSON, export JSONL.
+
+    `EventLog(session)` or `log.connect(session)`. The front end renders only the newest
+    `max_rows` rows; `log.rows` (Python) keeps them all.
+    """
+
+    _esm = pathlib.Path(__file__).parent / "event_log.js"
+    _css = pathlib.Path(__file__).parent / "event_log.css"
+
+    max_rows = t.Int(2000).tag(sync=True)
+    type_filter = t.Unicode("").tag(sync=True)  # "" (all), "errors", or one event type
+    search = t.Unicode("").tag(sync=True)
+    types = t.List(t.Unicode()).tag(sync=True)  # event types seen, for the filter menu
+
+    def __init__(self, session: Any = None, max_rows: int = 2000, **kwargs: Any) -> None:
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        super().__init__(max_rows=max_rows, **kwargs)
+        self._rows: list[EventRow] = []
+        self._events: list[Any] = []
+        self._open: dict[tuple[str, str], EventRow] = {}  # delta runs still collapsing
+        self._dirty: dict[int, EventRow] = {}
+        self._types: set[str] = set()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._unsubscribe: Callable[[], Any] | None = None
+        self.session: Any = None
+        self.on_msg(self._on_front_msg)
+        self.observe(self._on_filter, names=["type_filter", "search", "max_rows"])
+        if session is not None:
+            self.connect(session)
+
+    # -- session ---------------------------------------------------------------------------
+    def connect(self, session: Any) -> EventLog:
+        """Show `session`'s events: the ones so far, then each new one as it happens."""
+        self.disconnect()
+        self.session = session
+        self.clear()
+        self.ingest_many(getattr(session, "event_log", ()) or ())
+        self._unsubscribe = session.on("*", self.ingest)
+        return self
+
+    def disconnect(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._events.clear()
+        self._open.clear()
+        self._dirty.clear()
+        self._types.clear()
+        self.types = []
+        self._send_reset()
+
+    # -- ingest (hot path: keep it tiny) ---------------------------------------------------
+    def ingest(self, event: Any) -> None:
+        """Add one RealtimeEvent. Cheap; the front end hears about it in the next batch."""
+        self._events.append(event)
+        kind = event.type
+        if _is_collapsing(kind):
+            key = (kind, event.direction)
+            row = self._open.get(key)
+            if row is not None:
+                row.events.append(event)
+                self._dirty[row.index] = row
+                self._schedule()
+                return
+            row = EventRow(len(self._rows), event)
+            self._open[key] = row
+        else:
+            if self._open:
+                self._open.clear()  # anything else ends the runs of deltas
+            row = EventRow(len(self._rows), event)
+        self._rows.append(row)
+        self._dirty[row.index] = row
+        if kind not in self._types:
+            self._types.add(kind)
+            if len(self._types) <= _MAX_TYPES:
+                self.types = sorted(self._types)
+        self._schedule()
+
+    def ingest_many(self, events: Iterable[Any]) -> None:
+        for event in events:
+            self.ingest(event)
+
+    def _schedule(self) -> None:
+        if self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (plain Python): rows wait for flush() or the next event on a loop
+        self._flush_handle = loop.call_later(FLUSH_INTERVAL_S, self.flush)
+
+    # -- front end -------------------------------------------------------------------------
+    def flush(self) -> list[list[Any]]:
+        """Send the rows that are new or changed since the last batch; returns what was sent."""
+        self._flush_handle = None
+        if not self._dirty:
+            return []
+        dirty, self._dirty = self._dirty, {}
+        rows = [r.wire() for r in dirty.values() if r.matches(self.type_filter, self.search)]
+        if rows:
+            self.send(
+                {"kind": "rows", "rows": rows, "n_events": len(self._events), "n_rows": len(self._rows)}
+            )
+        return rows
+
+    def visible_rows(self) -> list[EventRow]:
+        """The rows the front end shows: the newest `max_rows` that pass the filter and search."""
+        tf, q = self.type_filter, self.search
+        if not tf and not q:
+            return self._rows[-self.max_rows :]
+        out: list[EventRow] = []
+        for row in reversed(self._rows):
+            if row.matches(tf, q):
+                out.append(row)
+                if len(out) >= self.max_rows:
+                    break
+        out.reverse()
+        return out
+
+    def _send_reset(self) -> None:
+        self._dirty.clear()
+        rows = [r.wire() for r in self.visible_rows()]
+        self.send({"kind": "reset", "rows": rows, "n_events": len(self._events), "n_rows": len(self._rows)})
+
+    def _on_filter(self, change: dict) -> None:
+        self._send_reset()
+
+    def _on_front_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
+        kind = content.get("kind") if isinstance(content, dict) else None
+        if kind == "ready":
+            self._send_reset()
+        elif kind == "detail":
+            index = content.get("index")
+            if isinstance(index, int) and 0 <= index < len(self._rows):
+                self.send({"kind": "detail", "index": index, "json": self.row_json(index)})
+        elif kind == "export":
+            self.send({"kind": "export", "filename": "realtime-events.jsonl"}, [self.jsonl().encode()])
+
+    # -- Python access ---------------------------------------------------------------------
+    @property
+    def rows(self) -> list[EventRow]:
+        return list(self._rows)
+
+    @property
+    def events(self) -> list[Any]:
+        return list(self._events)
+
+    def row_json(self, index: int, max_events: int = 20) -> str:
+        """Pretty JSON of a row's events (audio trimmed to its byte size)."""
+        row = self._rows[index]
+        payloads = [trim_audio(e.raw) for e in row.events[:max_events]]
+        if row.count == 1:
+            return json.dumps(payloads[0], indent=2, ensure_ascii=False, default=str)
+        text = json.dumps(payloads, indent=2, ensure_ascii=False, default=str)
+        if row.count > max_events:
+            text += f"\n… and {row.count - max_events} more {row.type} events"
+        return text
+
+    def iter_jsonl(self, trim: bool = True) -> Iterator[str]:
+        for e in self._events:
+            raw = trim_audio(e.raw) if trim else e.raw
+            yield json.dumps(
+                {"time": round(e.time, 6), "direction": e.direction, "type": e.type, "event": raw},
+                ensure_ascii=False,
+                default=str,
+            )
+
+    def jsonl(self, trim: bool = True) -> str:
+        return "".join(line + "\n" for line in self.iter_jsonl(trim))
+
+    def export_jsonl(self, path: str | pathlib.Path, trim: bool = True) -> pathlib.Path:
+        """Write every event (not just the rendered rows) as JSON lines; audio trimmed unless trim=False."""
+        path = pathlib.Path(path)
+        with path.open("w", encoding="utf-8") as f:
+            for line in self.iter_jsonl(trim):
+                f.write(line + "\n")
+        return path
+
+    def __repr__(self) -> str:
+        return f"<EventLog {len(self._events)} events, {len(self._rows)} rows>"
