@@ -1,0 +1,367 @@
+"""`ConnectionConfig`: where to connect (Azure, OpenAI or the local emulator) and how to sign in.
+
+Two protocols reach the same models:
+- "ga": `/openai/v1/realtime?model=DEPLOYMENT` through `client.realtime` (no api-version);
+- "preview": `/openai/realtime?api-version=V&deployment=DEPLOYMENT` through `client.beta.realtime`.
+Secrets (`api_key`, `token_provider`) are excluded from `repr()` and from `describe()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import dataclasses
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+from .protocol import DEFAULT_CHAT_API_VERSION, DEFAULT_PREVIEW_API_VERSION, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    import openai
+
+__all__ = ["ConnectionConfig", "ENTRA_SCOPE", "shared_emulator"]
+
+log = logging.getLogger(__name__)
+
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+DEFAULT_DEPLOYMENT = "gpt-realtime"
+DEFAULT_CHAT_DEPLOYMENT = "gpt-4o-audio-preview"
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_PORTAL = {
+    "AZURE_OPENAI_ENDPOINT": "Azure portal → your Azure OpenAI resource → Keys and Endpoint",
+    "AZURE_OPENAI_DEPLOYMENT_NAME": "Azure AI Foundry portal → Deployments (the deployment name)",
+    "AZURE_OPENAI_API_KEY": "Azure portal → your Azure OpenAI resource → Keys and Endpoint",
+    "OPENAI_API_VERSION": "the model's page in Azure AI Foundry (e.g. 2025-04-01-preview)",
+}
+
+
+def _missing(variable: str, why: str) -> ConfigurationError:
+    return ConfigurationError(f"{why}: set {variable} (find it in {_PORTAL[variable]}).")
+
+
+# --- the shared in-process emulator ------------------------------------------------------------
+
+_emulator_lock = threading.Lock()
+_emulator: Any = None
+
+
+def shared_emulator() -> Any:
+    """The process-wide emulator, started on first use and stopped at exit."""
+    global _emulator
+    with _emulator_lock:
+        if _emulator is None:
+            from .emulator import Emulator
+
+            emu = Emulator()
+            if hasattr(emu, "__enter__"):
+                emu.__enter__()
+            elif hasattr(emu, "start"):
+                emu.start()
+            atexit.register(_stop_emulator, emu)
+            _emulator = emu
+        return _emulator
+
+
+def _stop_emulator(emu: Any) -> None:
+    try:
+        if hasattr(emu, "__exit__"):
+            emu.__exit__(None, None, None)
+        elif hasattr(emu, "stop"):
+            emu.stop()
+    except Exception:  # interpreter shutdown: nothing useful to report
+        pass
+
+
+def _emulator_endpoint(emu: Any) -> str:
+    for name in ("endpoint", "http_url", "url", "base_url"):
+        value = getattr(emu, name, None)
+        if isinstance(value, str) and value:
+            return value.rstrip("/")
+    port = getattr(emu, "port", None)
+    if port:
+        return f"http://127.0.0.1:{port}"
+    raise ConfigurationError(
+        f"cannot find the endpoint of emulator {emu!r} (expected an .endpoint attribute)"
+    )
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _normalise_endpoint(endpoint: str, variable: str = "AZURE_OPENAI_ENDPOINT") -> str:
+    endpoint = endpoint.strip()
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"{variable}={endpoint!r} is not a URL like https://RESOURCE.openai.azure.com "
+            f"(find it in {_PORTAL['AZURE_OPENAI_ENDPOINT']})."
+        )
+    path = parts.path.rstrip("/")
+    # People paste the URL of a sample; keep only the resource root.
+    for suffix in ("/openai/v1", "/openai", "/openai/realtime", "/openai/v1/realtime"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _infer_protocol(api_version: str | None, deployment: str) -> Protocol:
+    if api_version and api_version not in ("v1", "latest", "preview"):
+        return "preview"
+    if "realtime-preview" in deployment or deployment.endswith("-preview"):
+        return "preview"
+    return "ga"
+
+
+def _entra_token_provider() -> Callable[[], str]:
+    try:
+        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+    except ImportError as exc:  # pragma: no cover - azure-identity is a dependency
+        raise ConfigurationError(
+            "No AZURE_OPENAI_API_KEY is set and azure-identity is not installed for keyless sign-in: "
+            "pip install azure-identity, or set AZURE_OPENAI_API_KEY "
+            f"(find it in {_PORTAL['AZURE_OPENAI_API_KEY']})."
+        ) from exc
+    return get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
+
+
+def _async_provider(provider: Callable[[], str]) -> Callable[[], Any]:
+    """AsyncOpenAI wants an async api_key callable; azure-identity's provider blocks, so use a thread."""
+
+    async def get_token() -> str:
+        return await asyncio.to_thread(provider)
+
+    return get_token
+
+
+@dataclass
+class ConnectionConfig:
+    endpoint: str | None = None
+    deployment: str = DEFAULT_DEPLOYMENT
+    protocol: Protocol = "ga"
+    api_version: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    token_provider: Callable[[], str] | None = field(default=None, repr=False)
+    is_emulator: bool = False
+    chat_deployment: str = DEFAULT_CHAT_DEPLOYMENT
+    chat_api_version: str = DEFAULT_CHAT_API_VERSION
+    # Audio chat completions path: Azure's deployments path (the quickstarts) or /openai/v1.
+    chat_path: Literal["deployments", "v1"] = "deployments"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("ga", "preview"):
+            raise ValueError(f"protocol={self.protocol!r} is not allowed; choose 'ga' or 'preview'")
+        if self.chat_path not in ("deployments", "v1"):
+            raise ValueError(f"chat_path={self.chat_path!r} is not allowed; choose 'deployments' or 'v1'")
+        if not isinstance(self.deployment, str) or not self.deployment.strip():
+            raise _missing("AZURE_OPENAI_DEPLOYMENT_NAME", "The deployment name is empty")
+        if self.endpoint is not None:
+            self.endpoint = _normalise_endpoint(self.endpoint)
+        if self.protocol == "preview":
+            if self.endpoint is None:
+                raise ConfigurationError(
+                    "protocol='preview' is Azure's api-version path and needs AZURE_OPENAI_ENDPOINT "
+                    f"(find it in {_PORTAL['AZURE_OPENAI_ENDPOINT']}); use protocol='ga' for api.openai.com."
+                )
+            if self.api_version is None:
+                self.api_version = DEFAULT_PREVIEW_API_VERSION
+        for name in ("api_version", "chat_api_version"):
+            value = getattr(self, name)
+            if value is not None and name == "api_version" and self.protocol == "ga":
+                continue  # GA ignores api-version; do not reject a shared OPENAI_API_VERSION
+            if value is not None and not _API_VERSION.match(value):
+                raise ConfigurationError(
+                    f"{name}={value!r} is not an api-version like 2025-04-01-preview "
+                    f"(set OPENAI_API_VERSION; see {_PORTAL['OPENAI_API_VERSION']})."
+                )
+        if self.api_key is not None and self.token_provider is not None:
+            raise ConfigurationError(
+                "Both an API key and an Entra ID token provider are set; use one: unset AZURE_OPENAI_API_KEY "
+                "for keyless sign-in, or pass token_provider=None."
+            )
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, protocol: Protocol | None = None, **overrides: Any) -> ConnectionConfig:
+        """Settings from AZURE_OPENAI_* variables; the local emulator when no endpoint is set.
+
+        - AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT_NAME (required with an endpoint),
+          OPENAI_API_VERSION (preview protocol), AZURE_OPENAI_API_KEY (else keyless Entra ID).
+        - OPENAI_API_KEY alone: api.openai.com.
+        - nothing: the shared in-process emulator (one line says so).
+        `overrides` replace any field (e.g. deployment="my-realtime").
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(
+                f"ConnectionConfig has no field(s) {', '.join(unknown)}; fields: {', '.join(sorted(names))}"
+            )
+        env = os.environ
+        endpoint = overrides.pop("endpoint", None) or env.get("AZURE_OPENAI_ENDPOINT") or None
+        api_version = overrides.pop("api_version", None) or env.get("OPENAI_API_VERSION") or None
+        if endpoint is None:
+            openai_key = env.get("OPENAI_API_KEY")
+            if openai_key and not overrides.get("is_emulator"):
+                fields: dict[str, Any] = {
+                    "endpoint": None,
+                    "deployment": env.get("AZURE_OPENAI_DEPLOYMENT_NAME") or DEFAULT_DEPLOYMENT,
+                    "protocol": protocol or "ga",
+                    "api_key": openai_key,
+                    "chat_path": "v1",
+                }
+                fields.update(overrides)
+                return cls(**fields)
+            config = cls.for_emulator(protocol=protocol or _infer_protocol(api_version, ""))
+            msg = f"realtime_widgets: no AZURE_OPENAI_ENDPOINT set — using the local emulator at {config.endpoint}"
+            if not getattr(shared_emulator(), "_announced", False):
+                print(msg, file=sys.stderr)
+                try:
+                    shared_emulator()._announced = True
+                except AttributeError:  # slotted emulator: announce every time rather than fail
+                    pass
+            log.info(msg)
+            return dataclasses.replace(config, **overrides) if overrides else config
+        deployment = overrides.pop("deployment", None) or env.get("AZURE_OPENAI_DEPLOYMENT_NAME")
+        if not deployment:
+            raise _missing(
+                "AZURE_OPENAI_DEPLOYMENT_NAME",
+                f"AZURE_OPENAI_ENDPOINT is {endpoint} but no deployment is named",
+            )
+        chosen = protocol or overrides.pop("protocol", None) or _infer_protocol(api_version, deployment)
+        api_key = overrides.pop("api_key", None) or env.get("AZURE_OPENAI_API_KEY") or None
+        provider = overrides.pop("token_provider", None)
+        if api_key is None and provider is None:
+            provider = _entra_token_provider()
+        return cls(
+            endpoint=endpoint,
+            deployment=deployment,
+            protocol=chosen,
+            api_version=api_version if chosen == "preview" else None,
+            api_key=api_key,
+            token_provider=provider,
+            **overrides,
+        )
+
+    @classmethod
+    def for_emulator(cls, emulator: Any = None, protocol: Protocol = "ga") -> ConnectionConfig:
+        """Settings for an `Emulator` (the shared in-process one when `emulator` is None)."""
+        emu = emulator if emulator is not None else shared_emulator()
+        return cls(
+            endpoint=_emulator_endpoint(emu),
+            deployment=getattr(emu, "deployment", None) or DEFAULT_DEPLOYMENT,
+            protocol=protocol,
+            api_version=DEFAULT_PREVIEW_API_VERSION if protocol == "preview" else None,
+            api_key=getattr(emu, "api_key", None) or "emulator-key",
+            is_emulator=True,
+        )
+
+    # --- clients ----------------------------------------------------------------------------
+
+    @property
+    def _ws_root(self) -> str:
+        assert self.endpoint is not None
+        return re.sub(r"^http", "ws", self.endpoint)
+
+    def _azure_auth(self) -> dict[str, Any]:
+        if self.api_key is not None:
+            return {"api_key": self.api_key}
+        if self.token_provider is not None:
+            return {"azure_ad_token_provider": self.token_provider}
+        raise _missing("AZURE_OPENAI_API_KEY", "No API key and no Entra ID token provider")
+
+    def async_client(self) -> openai.AsyncOpenAI | openai.AsyncAzureOpenAI:
+        """The SDK client for the realtime WebSocket (and any other async call)."""
+        import openai
+
+        if self.protocol == "ga":
+            key: Any = self.api_key if self.api_key is not None else None
+            if key is None and self.token_provider is not None:
+                key = _async_provider(self.token_provider)
+            if key is None:
+                raise _missing("AZURE_OPENAI_API_KEY", "No API key and no Entra ID token provider")
+            if self.endpoint is None:
+                return openai.AsyncOpenAI(api_key=key)
+            return openai.AsyncOpenAI(
+                api_key=key,
+                base_url=f"{self.endpoint}/openai/v1",
+                websocket_base_url=f"{self._ws_root}/openai/v1",
+            )
+        extra: dict[str, Any] = {}
+        if self.endpoint and self.endpoint.startswith("http://"):
+            # The SDK forces wss:// unless told otherwise; a local emulator speaks plain ws://.
+            extra["websocket_base_url"] = f"{self._ws_root}/openai"
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=self.endpoint or "",
+            api_version=self.api_version,
+            **self._azure_auth(),
+            **extra,
+        )
+
+    def realtime_connect(self, client: Any, **kw: Any) -> Any:
+        """The SDK's realtime connection manager (`async with config.realtime_connect(client) as conn`)."""
+        if self.protocol == "ga":
+            return client.realtime.connect(model=self.deployment, **kw)
+        return client.beta.realtime.connect(model=self.deployment, **kw)
+
+    def _chat_client(self, asynchronous: bool) -> Any:
+        import openai
+
+        if self.endpoint is None:  # api.openai.com
+            return (openai.AsyncOpenAI if asynchronous else openai.OpenAI)(api_key=self.api_key)
+        if self.chat_path == "v1":
+            key: Any = self.api_key
+            if key is None and self.token_provider is not None:
+                key = _async_provider(self.token_provider) if asynchronous else self.token_provider
+            if key is None:
+                raise _missing("AZURE_OPENAI_API_KEY", "No API key and no Entra ID token provider")
+            cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+            return cls(api_key=key, base_url=f"{self.endpoint}/openai/v1")
+        cls = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
+        return cls(azure_endpoint=self.endpoint, api_version=self.chat_api_version, **self._azure_auth())
+
+    def sync_client(self) -> openai.OpenAI | openai.AzureOpenAI:
+        """Client for audio chat completions (blocking)."""
+        return self._chat_client(asynchronous=False)
+
+    def chat_async_client(self) -> openai.AsyncOpenAI | openai.AsyncAzureOpenAI:
+        """Client for audio chat completions (async)."""
+        return self._chat_client(asynchronous=True)
+
+    # --- display ---------------------------------------------------------------------------
+
+    @property
+    def auth_kind(self) -> str:
+        if self.is_emulator:
+            return "emulator key"
+        if self.api_key is not None:
+            return "API key"
+        return "Entra ID" if self.token_provider is not None else "no credentials"
+
+    def describe(self) -> str:
+        """One line for people: where, which deployment, which protocol — never a secret."""
+        if self.is_emulator:
+            where = f"emulator at {self.endpoint}"
+        elif self.endpoint is None:
+            where = "OpenAI at api.openai.com"
+        else:
+            where = f"Azure OpenAI at {self.endpoint}"
+        proto = "GA" if self.protocol == "ga" else f"preview (api-version {self.api_version})"
+        text = f"{where} · deployment {self.deployment} · {proto}"
+        if not self.is_emulator:
+            text += f" · {self.auth_kind}"
+        return text
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<code>ConnectionConfig</code>: {html.escape(self.describe())}"
