@@ -1,0 +1,269 @@
+// AudioPlayer front end: PCM16 24 kHz chunks from the kernel, scheduled back to back with
+// Web Audio so joins are sample-exact (no gaps, no clicks); reports the played position.
+//
+// Kernel -> page custom messages: {type:"audio", stream, seq, kt} + one PCM16 buffer,
+// {type:"clear"}. Page -> kernel: {type:"position", stream, played_ms, playing},
+// {type:"scheduled", stream, seq, t, kt} for the first chunk of a stream, {type:"cleared", ...}.
+
+const RATE = 24000;
+const LEAD_S = 0.04; // first chunk (and after an underrun) starts this far ahead: jitter margin
+const FADE_SAMPLES = 48; // 2 ms fade-in after an underrun, so a restart does not click
+const REPORT_MS = 100;
+
+function epochMs() {
+  return performance.timeOrigin + performance.now();
+}
+
+class Playback {
+  constructor(model) {
+    this.model = model;
+    this.ctx = null;
+    this.streamId = null;
+    this.streamGain = null;
+    this.chunks = []; // {src, start, dur} not yet fully played
+    this.playedDone = 0; // seconds of fully played chunks of the current stream
+    this.nextTime = 0;
+    this.playing = false;
+    this.timer = null;
+    this.listeners = new Set();
+    this.onMsg = (msg, buffers) => {
+      if (!msg) return;
+      if (msg.type === "audio") this.enqueue(msg, buffers[0]);
+      else if (msg.type === "clear") this.clear(msg.reason || "clear");
+    };
+    model.on("msg:custom", this.onMsg);
+    this.onVolume = () => this.applyVolume();
+    model.on("change:volume", this.onVolume);
+    model.on("change:muted", this.onVolume);
+  }
+
+  notify() {
+    for (const fn of this.listeners) fn();
+  }
+
+  ensureContext() {
+    if (!this.ctx) {
+      try {
+        this.ctx = new AudioContext({ sampleRate: RATE, latencyHint: "interactive" });
+      } catch (_e) {
+        this.ctx = new AudioContext({ latencyHint: "interactive" }); // buffers are resampled by Web Audio
+      }
+      this.master = this.ctx.createGain();
+      this.analyser = this.ctx.createAnalyser();
+      this.analyser.fftSize = 1024;
+      this.master.connect(this.analyser);
+      this.analyser.connect(this.ctx.destination);
+      this.applyVolume();
+      this.ctx.onstatechange = () => this.notify();
+    }
+    if (this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
+    return this.ctx;
+  }
+
+  applyVolume() {
+    if (!this.master) return;
+    const v = this.model.get("muted") ? 0 : this.model.get("volume");
+    this.master.gain.setTargetAtTime(v, this.ctx.currentTime, 0.01);
+  }
+
+  newStream(id) {
+    // A new item plays after what is already scheduled (a clear is what cuts playback).
+    this.streamId = id;
+    this.playedDone = 0;
+    if (!this.streamGain) {
+      this.streamGain = this.ctx.createGain();
+      this.streamGain.connect(this.master);
+    }
+  }
+
+  enqueue(msg, view) {
+    const ctx = this.ensureContext();
+    if (msg.stream !== this.streamId) this.newStream(msg.stream);
+    const pcm = new Int16Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+    if (!pcm.length) return;
+    const buffer = ctx.createBuffer(1, pcm.length, RATE);
+    const data = buffer.getChannelData(0);
+    for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
+    const now = ctx.currentTime;
+    let start = this.nextTime;
+    if (start < now + 0.005) {
+      // First chunk, or the kernel fell behind: start a little ahead, fade in to avoid a click.
+      start = now + LEAD_S;
+      const n = Math.min(FADE_SAMPLES, data.length);
+      for (let i = 0; i < n; i++) data[i] *= i / n;
+    }
+    const src = ctx.createBufferSource();
+    src.buffer = buffer;
+    src.connect(this.streamGain);
+    src.start(start);
+    this.nextTime = start + buffer.duration;
+    this.chunks.push({ src, start, dur: buffer.duration, stream: msg.stream });
+    if (msg.seq === 0) {
+      this.model.send({ type: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt });
+    }
+    this.setPlaying(true);
+  }
+
+  playedSeconds() {
+    // Of the current stream only: the position `interrupt(played_ms)` truncates at.
+    if (!this.ctx) return 0;
+    const now = this.ctx.currentTime;
+    let played = this.playedDone;
+    const keep = [];
+    for (const c of this.chunks) {
+      const p = Math.min(Math.max(now - c.start, 0), c.dur);
+      if (p >= c.dur) {
+        if (c.stream === this.streamId) this.playedDone += c.dur;
+      } else keep.push(c);
+      if (c.stream === this.streamId) played += p;
+    }
+    this.chunks = keep;
+    return played;
+  }
+
+  setPlaying(on) {
+    if (on && !this.timer) {
+      this.timer = setInterval(() => this.report(), REPORT_MS);
+    }
+    if (this.playing !== on) {
+      this.playing = on;
+      this.notify();
+    }
+  }
+
+  report(kind = "position") {
+    const played = this.playedSeconds();
+    const still = this.chunks.length > 0;
+    this.model.send({ type: kind, stream: this.streamId, played_ms: played * 1000, playing: still });
+    if (!still) {
+      clearInterval(this.timer);
+      this.timer = null;
+      this.setPlaying(false);
+    }
+    this.notify();
+  }
+
+  stopSources(fade) {
+    if (!this.ctx || !this.streamGain) return;
+    const now = this.ctx.currentTime;
+    // A short ramp to silence, then stop: cutting a waveform mid-cycle would click.
+    this.streamGain.gain.setTargetAtTime(0, now, fade);
+    for (const c of this.chunks) {
+      try {
+        c.src.stop(now + fade * 6);
+      } catch (_e) {
+        // not started yet
+      }
+    }
+    this.streamGain = null; // the next audio gets a fresh gain node at full level
+  }
+
+  clear(reason) {
+    if (!this.ctx) {
+      this.model.send({ type: "cleared", stream: this.streamId, played_ms: 0, playing: false, reason });
+      return;
+    }
+    const played = this.playedSeconds();
+    this.stopSources(0.003);
+    this.chunks = [];
+    this.playedDone = played;
+    this.nextTime = 0;
+    this.model.send({ type: "cleared", stream: this.streamId, played_ms: played * 1000, playing: false, reason });
+    this.streamId = null;
+    clearInterval(this.timer);
+    this.timer = null;
+    this.setPlaying(false);
+  }
+
+  level() {
+    if (!this.analyser || !this.playing) return 0;
+    const buf = new Float32Array(this.analyser.fftSize);
+    this.analyser.getFloatTimeDomainData(buf);
+    let s = 0;
+    for (let i = 0; i < buf.length; i++) s += buf[i] * buf[i];
+    return Math.sqrt(s / buf.length);
+  }
+}
+
+function initialize({ model }) {
+  const playback = new Playback(model);
+  model.__rwPlayback = playback;
+  return () => {
+    model.off("msg:custom", playback.onMsg);
+    model.off("change:volume", playback.onVolume);
+    model.off("change:muted", playback.onVolume);
+    clearInterval(playback.timer);
+    if (playback.ctx) playback.ctx.close();
+  };
+}
+
+function render({ model, el }) {
+  const playback = model.__rwPlayback;
+  el.classList.add("rw-player");
+  const state = document.createElement("span");
+  state.className = "rw-player-state";
+  const mute = document.createElement("button");
+  mute.type = "button";
+  mute.className = "rw-mute";
+  const volume = document.createElement("input");
+  volume.type = "range";
+  volume.min = "0";
+  volume.max = "1";
+  volume.step = "0.01";
+  volume.setAttribute("aria-label", "Volume");
+  const meter = document.createElement("div");
+  meter.className = "rw-meter";
+  meter.setAttribute("role", "meter");
+  meter.setAttribute("aria-label", "Output level");
+  const bar = document.createElement("div");
+  bar.className = "rw-meter-bar";
+  meter.appendChild(bar);
+  const position = document.createElement("span");
+  position.className = "rw-position";
+  const enable = document.createElement("button");
+  enable.type = "button";
+  enable.className = "rw-enable-audio";
+  enable.textContent = "Enable sound";
+  enable.title = "The browser blocks sound until you click on the page";
+  el.append(state, mute, volume, meter, position, enable);
+
+  const update = () => {
+    state.textContent = playback.playing ? "▶ playing" : "■ idle";
+    const muted = model.get("muted");
+    mute.textContent = muted ? "Unmute" : "Mute";
+    mute.setAttribute("aria-pressed", muted ? "true" : "false");
+    volume.value = String(model.get("volume"));
+    position.textContent = `${(model.get("played_ms") / 1000).toFixed(1)} s played`;
+    enable.style.display = playback.ctx && playback.ctx.state === "suspended" ? "" : "none";
+  };
+  mute.addEventListener("click", () => {
+    model.set("muted", !model.get("muted"));
+    model.save_changes();
+  });
+  volume.addEventListener("input", () => {
+    model.set("volume", Number(volume.value));
+    model.save_changes();
+  });
+  enable.addEventListener("click", () => playback.ensureContext().resume().then(update));
+  let raf = 0;
+  const tick = () => {
+    const level = Math.min(1, playback.level() * 4);
+    bar.style.width = `${(level * 100).toFixed(1)}%`;
+    raf = playback.playing ? requestAnimationFrame(tick) : 0;
+  };
+  const onChange = () => {
+    update();
+    if (playback.playing && !raf) raf = requestAnimationFrame(tick);
+    if (!playback.playing) bar.style.width = "0%";
+  };
+  playback.listeners.add(onChange);
+  for (const name of ["change:muted", "change:volume", "change:played_ms"]) model.on(name, update);
+  update();
+  return () => {
+    playback.listeners.delete(onChange);
+    for (const name of ["change:muted", "change:volume", "change:played_ms"]) model.off(name, update);
+    if (raf) cancelAnimationFrame(raf);
+  };
+}
+
+export default { initialize, render };

@@ -1,0 +1,367 @@
+// MicRecorder front end: getUserMedia -> AudioWorklet -> PCM16 @ 24 kHz chunks -> kernel.
+//
+// Chunks carry a sequence number; the kernel acknowledges them. At most `max_in_flight`
+// chunks are unacknowledged: while the kernel is busy the rest wait here (backpressure)
+// and the widget says so, instead of audio being lost silently.
+
+const OUT_RATE = 24000;
+const MAX_BACKLOG_S = 60; // beyond this the oldest audio is dropped, and the widget says so
+
+// The worklet: resample to 24 kHz when the context cannot run at 24 kHz, cut into chunks,
+// convert to int16. Inlined as a Blob URL module so no extra static file needs serving.
+const WORKLET = `
+class PcmChunker extends AudioWorkletProcessor {
+  constructor(options) {
+    super();
+    const o = options.processorOptions;
+    this.ratio = sampleRate / o.outRate; // input samples per output sample
+    this.chunk = o.chunkSamples;
+    this.buf = new Int16Array(this.chunk);
+    this.n = 0;
+    this.sumsq = 0;
+    this.t = 0; // position of the next output sample, in input samples of the current block
+    this.prev = 0; // last input sample of the previous block (index -1)
+    this.port.onmessage = (e) => {
+      if (e.data === "flush") {
+        this.emit(true);
+        this.port.postMessage({ flushed: true });
+      }
+    };
+  }
+  push(x) {
+    const s = x < -1 ? -1 : x > 1 ? 1 : x;
+    this.sumsq += s * s;
+    this.buf[this.n++] = s < 0 ? s * 32768 : s * 32767;
+    if (this.n === this.chunk) this.emit(false);
+  }
+  emit(partial) {
+    if (this.n === 0) return;
+    const pcm = partial ? this.buf.slice(0, this.n) : this.buf;
+    const level = Math.sqrt(this.sumsq / this.n);
+    this.port.postMessage({ pcm: pcm.buffer, level }, [pcm.buffer]);
+    this.buf = new Int16Array(this.chunk);
+    this.n = 0;
+    this.sumsq = 0;
+  }
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    if (!ch) return true;
+    const L = ch.length;
+    if (this.ratio === 1) {
+      for (let i = 0; i < L; i++) this.push(ch[i]);
+      return true;
+    }
+    // Linear interpolation; only used when the browser refuses a 24 kHz context.
+    let t = this.t;
+    while (t <= L - 1) {
+      const i = Math.floor(t);
+      const f = t - i;
+      const a = i < 0 ? this.prev : ch[i];
+      const b = f === 0 ? a : ch[i + 1];
+      this.push(a + (b - a) * f);
+      t += this.ratio;
+    }
+    this.t = t - L;
+    this.prev = ch[L - 1];
+    return true;
+  }
+}
+registerProcessor("rw-pcm-chunker", PcmChunker);
+`;
+
+let workletUrl = null;
+function getWorkletUrl() {
+  if (!workletUrl) {
+    workletUrl = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
+  }
+  return workletUrl;
+}
+
+function epochMs() {
+  return performance.timeOrigin + performance.now();
+}
+
+function explain(err) {
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") {
+    return "Microphone permission was denied. Allow the microphone for this site (the icon in the address bar), then press Record again.";
+  }
+  if (name === "NotFoundError" || name === "DevicesNotFoundError" || name === "OverconstrainedError") {
+    return "No microphone was found. Connect a microphone (or choose one in the system settings), then press Record again.";
+  }
+  if (name === "NotReadableError" || name === "TrackStartError") {
+    return "The microphone could not be opened: another application may be using it.";
+  }
+  return `Could not start the microphone: ${name || "Error"}: ${(err && err.message) || err}`;
+}
+
+// One capture engine per model, shared by all views of it (two views must not open two mics).
+class Capture {
+  constructor(model) {
+    this.model = model;
+    this.active = false;
+    this.starting = false;
+    this.stream = 0;
+    this.seq = 0;
+    this.inFlight = 0; // sent, not yet acknowledged
+    this.lastAcked = -1;
+    this.backlog = [];
+    this.dropped = 0;
+    this.level = 0;
+    this.lastLevelSync = 0;
+    this.listeners = new Set();
+    this.onAck = (msg) => {
+      if (!msg || msg.type !== "ack" || msg.stream !== this.stream) return;
+      if (msg.seq > this.lastAcked) {
+        this.inFlight -= msg.seq - this.lastAcked; // acks are cumulative
+        this.lastAcked = msg.seq;
+        if (this.inFlight < 0) this.inFlight = 0;
+      }
+      this.drain();
+    };
+    model.on("msg:custom", this.onAck);
+    this.onRecordingTrait = () => {
+      // Python may ask to start/stop by setting `recording`.
+      const want = model.get("recording");
+      if (want && !this.active && !this.starting) this.start();
+      else if (!want && this.active) this.stop();
+    };
+    model.on("change:recording", this.onRecordingTrait);
+  }
+
+  notify() {
+    for (const fn of this.listeners) fn();
+  }
+
+  setError(text) {
+    this.model.set("error", text);
+    this.model.save_changes();
+    this.notify();
+  }
+
+  setStatus(status, recording) {
+    this.model.set("status", status);
+    if (recording !== undefined) this.model.set("recording", recording);
+    this.model.save_changes();
+    this.notify();
+  }
+
+  async start() {
+    if (this.active || this.starting) return;
+    this.starting = true;
+    this.notify();
+    try {
+      if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        throw {
+          name: "InsecureContext",
+          message: "",
+          text: `The microphone needs a secure page (https:// or http://localhost); this page is ${location.origin}, so the browser hides the microphone. Open Jupyter over https or through localhost.`,
+        };
+      }
+      if (typeof AudioWorkletNode === "undefined") {
+        throw { name: "NoWorklet", text: "This browser has no AudioWorklet support; use a current Chromium, Firefox or Safari." };
+      }
+      this.setStatus("requesting microphone");
+      const m = this.model;
+      this.media = await navigator.mediaDevices.getUserMedia({
+        audio: {
+          channelCount: 1,
+          echoCancellation: m.get("echo_cancellation"),
+          noiseSuppression: m.get("noise_suppression"),
+          autoGainControl: m.get("auto_gain_control"),
+        },
+      });
+      try {
+        this.ctx = new AudioContext({ sampleRate: OUT_RATE, latencyHint: "interactive" });
+      } catch (_e) {
+        this.ctx = new AudioContext({ latencyHint: "interactive" }); // the worklet resamples
+      }
+      if (this.ctx.state === "suspended") await this.ctx.resume();
+      await this.ctx.audioWorklet.addModule(getWorkletUrl());
+      const chunkSamples = Math.round((OUT_RATE * m.get("chunk_ms")) / 1000);
+      this.node = new AudioWorkletNode(this.ctx, "rw-pcm-chunker", {
+        numberOfInputs: 1,
+        numberOfOutputs: 0,
+        channelCount: 1,
+        channelCountMode: "explicit",
+        processorOptions: { outRate: OUT_RATE, chunkSamples },
+      });
+      this.node.port.onmessage = (e) => this.onChunk(e.data);
+      this.source = this.ctx.createMediaStreamSource(this.media);
+      this.source.connect(this.node);
+      this.stream = Math.floor(Math.random() * 2 ** 31);
+      this.seq = 0;
+      this.inFlight = 0;
+      this.lastAcked = -1;
+      this.backlog = [];
+      this.dropped = 0;
+      this.active = true;
+      this.model.send({ type: "start", stream: this.stream, rate: OUT_RATE, context_rate: this.ctx.sampleRate });
+      this.model.set("error", "");
+      this.setStatus("recording", true);
+    } catch (err) {
+      this.release();
+      this.setError(err && err.text ? err.text : explain(err));
+      this.setStatus("error", false);
+    } finally {
+      this.starting = false;
+      this.notify();
+      if (this.stopRequested && this.active) this.stop();
+      this.stopRequested = false;
+    }
+  }
+
+  onChunk(data) {
+    if (data.flushed) {
+      if (this.onFlushed) this.onFlushed();
+      return;
+    }
+    this.level = data.level;
+    const chunk = { seq: this.seq++, pcm: data.pcm, t: epochMs(), level: data.level };
+    this.backlog.push(chunk);
+    const maxChunks = Math.ceil((MAX_BACKLOG_S * 1000) / this.model.get("chunk_ms"));
+    if (this.backlog.length > maxChunks) {
+      this.backlog.shift();
+      this.dropped += 1;
+      this.setError(
+        `The kernel has not taken audio for ${MAX_BACKLOG_S} s (is a cell still running?): ${this.dropped} chunks were dropped.`,
+      );
+    }
+    this.drain();
+    this.notify();
+  }
+
+  drain() {
+    const window_ = Math.max(1, this.model.get("max_in_flight"));
+    while (this.backlog.length && this.inFlight < window_) {
+      const c = this.backlog.shift();
+      this.inFlight += 1;
+      this.model.send(
+        { type: "chunk", stream: this.stream, seq: c.seq, t: c.t, level: c.level },
+        undefined,
+        [c.pcm],
+      );
+    }
+    const waiting = this.backlog.length;
+    const status = waiting ? `kernel busy: ${((waiting * this.model.get("chunk_ms")) / 1000).toFixed(1)} s waiting` : "recording";
+    if (this.active && this.model.get("status") !== status) this.setStatus(status);
+  }
+
+  async stop() {
+    if (this.starting) this.stopRequested = true;
+    if (!this.active) return;
+    this.active = false;
+    // Flush the partial chunk so the end of the utterance is not lost.
+    if (this.node) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, 500);
+        this.onFlushed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.node.port.postMessage("flush");
+      });
+      this.onFlushed = null;
+    }
+    this.release();
+    this.level = 0;
+    this.model.send({ type: "stop", stream: this.stream, last_seq: this.seq - 1 });
+    this.setStatus("idle", false);
+  }
+
+  release() {
+    try {
+      if (this.source) this.source.disconnect();
+      if (this.node) this.node.port.onmessage = null;
+      if (this.media) for (const tr of this.media.getTracks()) tr.stop();
+      if (this.ctx) this.ctx.close();
+    } catch (_e) {
+      // closing twice is harmless
+    }
+    this.source = this.node = this.media = this.ctx = null;
+  }
+}
+
+function initialize({ model }) {
+  const capture = new Capture(model);
+  model.__rwCapture = capture;
+  return () => {
+    capture.stop();
+    model.off("msg:custom", capture.onAck);
+    model.off("change:recording", capture.onRecordingTrait);
+  };
+}
+
+function render({ model, el }) {
+  const capture = model.__rwCapture;
+  el.classList.add("rw-recorder");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "rw-record-button";
+  const meter = document.createElement("div");
+  meter.className = "rw-meter";
+  meter.setAttribute("role", "meter");
+  meter.setAttribute("aria-label", "Microphone level");
+  meter.setAttribute("aria-valuemin", "0");
+  meter.setAttribute("aria-valuemax", "1");
+  const bar = document.createElement("div");
+  bar.className = "rw-meter-bar";
+  meter.appendChild(bar);
+  const status = document.createElement("span");
+  status.className = "rw-status";
+  const error = document.createElement("div");
+  error.className = "rw-error";
+  error.setAttribute("role", "alert");
+  el.append(button, meter, status, error);
+
+  const update = () => {
+    const recording = capture.active;
+    const push = model.get("mode") === "push";
+    button.textContent = recording ? "Stop" : "Record";
+    button.setAttribute("aria-pressed", recording ? "true" : "false");
+    button.title = push ? "Hold to talk (or hold Space)" : recording ? "Stop recording" : "Start recording";
+    button.disabled = capture.starting;
+    button.classList.toggle("rw-recording", recording);
+    const level = recording ? Math.min(1, capture.level * 4) : 0; // speech RMS is ~0.05-0.25
+    bar.style.width = `${(level * 100).toFixed(1)}%`;
+    meter.setAttribute("aria-valuenow", level.toFixed(2));
+    status.textContent = model.get("status");
+    error.textContent = model.get("error");
+    error.style.display = model.get("error") ? "" : "none";
+  };
+  capture.listeners.add(update);
+  model.on("change:status", update);
+  model.on("change:error", update);
+  model.on("change:mode", update);
+
+  // Toggle: click. Push-to-talk: hold the button (pointer or Space / Enter).
+  const onClick = () => {
+    if (model.get("mode") !== "toggle") return;
+    if (capture.active) capture.stop();
+    else capture.start();
+  };
+  const onDown = (e) => {
+    if (model.get("mode") !== "push" || (e.type === "keydown" && e.key !== " " && e.key !== "Enter")) return;
+    e.preventDefault();
+    if (!capture.active) capture.start();
+  };
+  const onUp = (e) => {
+    if (model.get("mode") !== "push" || (e.type === "keyup" && e.key !== " " && e.key !== "Enter")) return;
+    // A release during the permission prompt stops as soon as recording has started.
+    if (capture.starting) capture.stopRequested = true;
+    else if (capture.active) capture.stop();
+  };
+  button.addEventListener("click", onClick);
+  button.addEventListener("pointerdown", onDown);
+  button.addEventListener("keydown", onDown);
+  for (const ev of ["pointerup", "pointerleave", "pointercancel", "keyup"]) button.addEventListener(ev, onUp);
+  update();
+  return () => {
+    capture.listeners.delete(update);
+    model.off("change:status", update);
+    model.off("change:error", update);
+    model.off("change:mode", update);
+  };
+}
+
+export default { initialize, render };

@@ -1,0 +1,228 @@
+"""MicRecorder: the browser microphone streamed to the kernel as PCM16 24 kHz chunks.
+
+The page captures with an AudioWorklet and sends chunks of `chunk_ms` as custom messages
+with binary buffers, each with a sequence number. The kernel acknowledges every chunk it has
+handed on; the page keeps at most `max_in_flight` chunks unacknowledged, so a busy kernel
+(a running cell) makes the page wait and say so rather than lose audio silently.
+`feed()` pushes audio through the same handler, for headless use and tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from ..protocol import SAMPLE_RATE
+
+_HERE = pathlib.Path(__file__).parent
+
+CHUNK_MS_RANGE = (20, 200)
+MODES = ("toggle", "push")
+
+ChunkCallback = Callable[[np.ndarray], Any]
+
+
+class MicRecorder(anywidget.AnyWidget):
+    """A Record / Stop button that streams the microphone to a session or any callback.
+
+    >>> recorder = MicRecorder()
+    >>> recorder.connect(session)          # chunks -> session.append_audio_nowait
+    >>> recorder.on_chunk(print)           # or any callable taking int16 arrays at 24 kHz
+    """
+
+    _esm = _HERE / "recorder.js"
+    _css = _HERE / "recorder.css"
+
+    chunk_ms = traitlets.Int(100, help="Chunk length sent to the kernel (20-200 ms).").tag(sync=True)
+    mode = traitlets.Unicode("toggle", help='"toggle" (click) or "push" (hold to talk).').tag(sync=True)
+    echo_cancellation = traitlets.Bool(True).tag(sync=True)
+    noise_suppression = traitlets.Bool(True).tag(sync=True)
+    auto_gain_control = traitlets.Bool(True).tag(sync=True)
+    max_in_flight = traitlets.Int(8, help="Chunks the page may send before an acknowledgement.").tag(
+        sync=True
+    )
+
+    recording = traitlets.Bool(False, help="True while the microphone streams.").tag(sync=True)
+    level = traitlets.Float(0.0, help="RMS level of the latest chunk, 0-1.").tag(sync=True)
+    error = traitlets.Unicode("", help="What went wrong, in words (empty when all is well).").tag(sync=True)
+    status = traitlets.Unicode("idle").tag(sync=True)
+    chunks_received = traitlets.Int(0, help="Chunks handed on to the sinks.").tag(sync=True)
+    chunks_lost = traitlets.Int(0, help="Chunks missing in the sequence (should stay 0).").tag(sync=True)
+
+    def __init__(
+        self,
+        chunk_ms: int = 100,
+        mode: str = "toggle",
+        echo_cancellation: bool = True,
+        noise_suppression: bool = True,
+        auto_gain_control: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            chunk_ms=chunk_ms,
+            mode=mode,
+            echo_cancellation=echo_cancellation,
+            noise_suppression=noise_suppression,
+            auto_gain_control=auto_gain_control,
+            **kwargs,
+        )
+        self._sinks: list[ChunkCallback] = []
+        self._stream: int | None = None
+        self._next_seq = 0
+        self._last_level_sync = 0.0
+        self._feed_stream = 0
+        self.last_ack: tuple[Any, int] | None = None  # (stream, seq) of the latest acknowledgement
+        # (seq, page time ms, kernel receive time ms) of recent browser chunks, for benchmarks.
+        self.timings: deque[tuple[int, float, float]] = deque(maxlen=2000)
+        self.on_msg(self._on_custom_msg)
+
+    def __repr__(self) -> str:
+        return (
+            f"MicRecorder(chunk_ms={self.chunk_ms}, mode={self.mode!r}, recording={self.recording}, "
+            f"chunks_received={self.chunks_received})"
+        )
+
+    @traitlets.validate("chunk_ms")
+    def _check_chunk_ms(self, proposal: dict) -> int:
+        value = proposal["value"]
+        low, high = CHUNK_MS_RANGE
+        if not low <= value <= high:
+            raise traitlets.TraitError(f"chunk_ms must be between {low} and {high} ms, got {value}.")
+        return value
+
+    @traitlets.validate("mode")
+    def _check_mode(self, proposal: dict) -> str:
+        if proposal["value"] not in MODES:
+            raise traitlets.TraitError(f'mode must be "toggle" or "push", got {proposal["value"]!r}.')
+        return proposal["value"]
+
+    @traitlets.validate("max_in_flight")
+    def _check_window(self, proposal: dict) -> int:
+        if proposal["value"] < 1:
+            raise traitlets.TraitError("max_in_flight must be at least 1.")
+        return proposal["value"]
+
+    # -- where chunks go -------------------------------------------------------------------
+
+    def on_chunk(self, fn: ChunkCallback) -> Callable[[], None]:
+        """Call `fn(int16 array at 24 kHz)` for every chunk; returns a function that unsubscribes."""
+        if not callable(fn):
+            raise TypeError(f"on_chunk needs a callable, got {type(fn).__name__}.")
+        self._sinks.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._sinks:
+                self._sinks.remove(fn)
+
+        return unsubscribe
+
+    def connect(self, session: Any) -> Callable[[], None]:
+        """Stream chunks into `session.append_audio_nowait`; returns a function that disconnects."""
+        append = getattr(session, "append_audio_nowait", None)
+        if append is None:
+            raise TypeError(
+                f"connect() needs a RealtimeSession (with append_audio_nowait), got {type(session).__name__}."
+            )
+        return self.on_chunk(append)
+
+    # -- the one path every chunk takes ----------------------------------------------------
+
+    def _on_custom_msg(self, _widget: Any, content: dict, buffers: list) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "chunk":
+            now_ms = time.time() * 1000.0
+            seq = int(content["seq"])
+            if content.get("t") is not None:
+                self.timings.append((seq, float(content["t"]), now_ms))
+            self._receive_chunk(content.get("stream"), seq, bytes(buffers[0]) if buffers else b"")
+        elif kind == "start":
+            self._start_stream(content.get("stream"))
+        elif kind == "stop":
+            self.status = "idle"
+            self.level = 0.0
+
+    def _start_stream(self, stream: Any) -> None:
+        self._stream = stream
+        self._next_seq = 0
+        self.error = ""
+
+    def _receive_chunk(self, stream: Any, seq: int, pcm: bytes) -> None:
+        """Check the sequence, hand the chunk on, acknowledge it."""
+        if stream != self._stream:
+            # A chunk of a stream whose "start" we never saw (e.g. a reconnecting page).
+            self._start_stream(stream)
+            self._next_seq = seq
+        if seq < self._next_seq:
+            self._ack(stream, self._next_seq - 1)  # a repeat: already handed on
+            return
+        if seq > self._next_seq:
+            missing = seq - self._next_seq
+            self.chunks_lost += missing
+            self.error = (
+                f"{self.chunks_lost} audio chunk(s) were lost between the browser and the kernel "
+                f"(expected #{self._next_seq}, got #{seq})."
+            )
+        self._next_seq = seq + 1
+        if len(pcm) % 2:
+            pcm = pcm[:-1]  # PCM16 has whole samples only
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16, copy=False)
+        self._deliver(samples)
+        self._ack(stream, seq)
+
+    def _deliver(self, samples: np.ndarray) -> None:
+        for fn in list(self._sinks):
+            try:
+                fn(samples)
+            except Exception as exc:  # a sink's bug must not stop the microphone
+                self.error = f"A chunk callback failed: {type(exc).__name__}: {exc}"
+        self.chunks_received += 1
+        now = time.monotonic()
+        if now - self._last_level_sync >= 0.1 and samples.size:
+            self._last_level_sync = now
+            rms = float(np.sqrt(np.mean((samples.astype(np.float32) / 32768.0) ** 2)))
+            self.level = min(1.0, rms)
+
+    def _ack(self, stream: Any, seq: int) -> None:
+        self.last_ack = (stream, seq)
+        self.send({"type": "ack", "stream": stream, "seq": seq})
+
+    # -- headless --------------------------------------------------------------------------
+
+    async def feed(self, audio: Any, realtime: bool = False) -> int:
+        """Push a file path or array through exactly the path browser chunks take.
+
+        The audio is converted to PCM16 24 kHz, split into `chunk_ms` chunks and handed, with
+        sequence numbers, to the same handler; `realtime=True` paces chunks at their duration.
+        Returns the number of chunks.
+        """
+        from ..audio import to_pcm16
+
+        samples = np.asarray(to_pcm16(audio), dtype=np.int16)
+        step = SAMPLE_RATE * self.chunk_ms // 1000
+        self._feed_stream += 1
+        stream = f"feed-{self._feed_stream}"
+        self._on_custom_msg(self, {"type": "start", "stream": stream}, [])
+        self.status = "feeding"
+        n = 0
+        started = time.monotonic()
+        try:
+            for n, offset in enumerate(range(0, samples.size, step), start=1):
+                chunk = samples[offset : offset + step].astype("<i2").tobytes()
+                content = {"type": "chunk", "stream": stream, "seq": n - 1, "t": time.time() * 1000.0}
+                self._on_custom_msg(self, content, [memoryview(chunk)])
+                if realtime:
+                    delay = started + n * self.chunk_ms / 1000.0 - time.monotonic()
+                    await asyncio.sleep(max(0.0, delay))
+                else:
+                    await asyncio.sleep(0)  # let the session's loop send what is queued
+        finally:
+            self._on_custom_msg(self, {"type": "stop", "stream": stream}, [])
+        return n
