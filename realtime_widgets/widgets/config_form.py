@@ -387,9 +387,7 @@ class SessionConfigForm(w.VBox):
 
         endpoint = self.endpoint.value.strip()
         if not endpoint:
-            return (
-                ConnectionConfig.emulator() if hasattr(ConnectionConfig, "emulator") else ConnectionConfig()
-            )
+            return ConnectionConfig.for_emulator(protocol=self.protocol.value)
         if not self.deployment.value.strip():
             raise ValueError("Deployment is empty: type the name of your realtime model deployment")
         kwargs: dict[str, Any] = {
@@ -400,6 +398,10 @@ class SessionConfigForm(w.VBox):
         key = self.api_key.get_value()
         if key:
             kwargs["api_key"] = key
+        else:  # keyless: Entra ID, as ConnectionConfig.from_env does without AZURE_OPENAI_API_KEY
+            from .. import config as _config
+
+            kwargs["token_provider"] = _config._entra_token_provider()
         return ConnectionConfig(**kwargs)
 
     def on_connect(self, fn: Callable[[Any], Any]) -> None:

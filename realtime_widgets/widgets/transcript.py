@@ -65,6 +65,11 @@ def turn_snapshot(index: int, turn: Any) -> dict[str, Any]:
     assistant = g("transcript") or g("text") or ""
     truncated = g("truncated_ms")
     error = g("error")
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("code") or str(error)
+    audio_samples = g("audio_samples")
+    if audio_samples is None:
+        audio_samples = _n(g("audio"))
     return {
         "index": index,
         "user": user,
@@ -75,7 +80,7 @@ def turn_snapshot(index: int, turn: Any) -> dict[str, Any]:
         "interrupted": f"(interrupted at {int(truncated)} ms)" if truncated is not None else "",
         "latency": _fmt_s(g("latency_first_audio_s")),
         "latency_done": _fmt_s(g("latency_done_s")),
-        "audio_s": round(_n(g("audio")) / 24000, 2),
+        "audio_s": round(audio_samples / 24000, 2),
         "error": str(error) if error else "",
     }
 
@@ -128,6 +133,9 @@ class TranscriptView(anywidget.AnyWidget):
         return list(self.conversation.turns) if self.conversation is not None else []
 
     def _position(self, turn: Any) -> int | None:
+        pos = getattr(turn, "index", None)
+        if isinstance(pos, int):
+            return pos
         pos = self._index.get(id(turn))
         if pos is None:
             turns = self.conversation.turns

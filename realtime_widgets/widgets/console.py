@@ -1,0 +1,188 @@
+"""RealtimeConsole: config form, Record, player, transcript, text box and event log in one widget.
+
+`RealtimeConsole()` talks to the emulator (the default connection); pass `connection=` for Azure
+or `session=` to show an existing RealtimeSession. In a notebook the session connects in the
+background on the kernel's loop; in plain Python call `await console.start()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from ..session_config import SessionConfig
+from .config_form import SessionConfigForm
+from .event_log import EventLog
+from .transcript import TranscriptView
+
+_PLACEHOLDER = "Type a message"
+
+
+def _line(text: str, kind: str = "info") -> str:
+    color = {"ok": "#1a7f37", "error": "#a40e26", "info": "inherit"}[kind]
+    return f'<span class="rtw-console-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
+
+
+class RealtimeConsole(w.VBox):
+    """Everything for a voice session in one widget; `console.session` is its RealtimeSession.
+
+    Parts (public attributes): `form`, `recorder`, `player`, `transcript`, `event_log`,
+    `text` (the "Type a message" box) and `send_button`.
+    """
+
+    def __init__(self, connection: Any = None, session: Any = None, config: SessionConfig | None = None):
+        if session is not None and (connection is not None or config is not None):
+            raise ValueError("pass either session= or connection=/config=, not both: the session has its own")
+        if session is None:
+            from ..session import RealtimeSession
+
+            session = RealtimeSession(connection=connection, session=config or SessionConfig())
+        self.session = session
+        self._owns_session = session.status not in ("connected",)
+        self._start_task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Future] = set()
+        self.last_error: str = ""
+
+        from .player import AudioPlayer
+        from .recorder import MicRecorder
+
+        self.recorder = MicRecorder()
+        self._recorder_unsubscribe = self.recorder.connect(session)
+        self.player = AudioPlayer()
+        self.player.connect(session)
+        self.form = SessionConfigForm(session)
+        self.form.on_connect(self._reconnect)
+        self.transcript = TranscriptView(session.conversation, player=self.player)
+        self.event_log = EventLog(session)
+
+        self.text = w.Text(placeholder=_PLACEHOLDER, layout=w.Layout(flex="1 1 auto", width="auto"))
+        self.text.add_class("rtw-console-text")
+        self.send_button = w.Button(description="Send", tooltip="Send the message as a user turn")
+        self.send_button.on_click(lambda _b: self._schedule(self.send_text()))
+        self.status = w.HTML(_line("Starting…"))
+
+        settings = w.Accordion(children=[self.form], titles=("Session settings",), selected_index=None)
+        super().__init__(
+            [
+                self.status,
+                w.HBox([self.recorder, self.player], layout=w.Layout(align_items="center", gap="12px")),
+                w.HBox([self.text, self.send_button], layout=w.Layout(width="100%")),
+                self.transcript,
+                settings,
+                self.event_log,
+            ]
+        )
+        self.add_class("rtw-console")
+
+        if self._owns_session:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.status.value = _line("Not connected yet: run `await console.start()`")
+            else:
+                self._start_task = loop.create_task(self.start())
+        else:
+            self._show_status()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> RealtimeConsole:
+        """Connect the session (once); the status line says where to, or what went wrong."""
+        if self._start_task is not None and asyncio.current_task() is not self._start_task:
+            await asyncio.shield(self._start_task)
+            return self
+        if self.session.status == "connected":
+            self._show_status()
+            return self
+        self.status.value = _line("Connecting…")
+        try:
+            await self.session.__aenter__()
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.status.value = _line(f"Could not connect: {exc}", "error")
+            raise
+        self._show_status()
+        self.form._refresh_connection()
+        return self
+
+    async def ready(self, timeout: float = 30.0) -> RealtimeConsole:
+        """Wait until the session is connected (starting it if nobody has)."""
+        await asyncio.wait_for(self.start(), timeout)
+        return self
+
+    async def close(self) -> None:
+        """Close the session if this console opened it, and stop following it."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._start_task is not None and not self._start_task.done():
+            self._start_task.cancel()
+        if callable(self._recorder_unsubscribe):
+            self._recorder_unsubscribe()
+        self.player.disconnect()
+        self.event_log.disconnect()
+        self.transcript.disconnect()
+        if self._owns_session and self.session.status == "connected":
+            await self.session.__aexit__(None, None, None)
+        self.event_log.flush()
+        self.transcript.flush()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        conn = getattr(self.session, "connection", None)
+        where = conn.describe() if conn is not None else "session"
+        status = self.session.status
+        kind = "ok" if status == "connected" else "error" if status == "failed" else "info"
+        self.status.value = _line(f"{where} · {status}", kind)
+
+    async def _reconnect(self, connection: Any) -> None:
+        """Connect button of the form: a new session on the form's connection settings."""
+        from ..session import RealtimeSession
+
+        await self.close()
+        session = RealtimeSession(connection=connection, session=self.form.value)
+        self.session = session
+        self._owns_session = True
+        self._start_task = None
+        self._recorder_unsubscribe = self.recorder.connect(session)
+        self.player.connect(session)
+        self.form.connect(session)
+        self.transcript.connect(session.conversation)
+        self.event_log.connect(session)
+        await self.start()
+
+    # -- text ------------------------------------------------------------------------------
+    async def send_text(self, text: str | None = None) -> Any:
+        """Send `text` (default: the text box) as a user turn; returns the Turn."""
+        message = (self.text.value if text is None else text).strip()
+        if not message:
+            self.status.value = _line("Nothing to send: type a message first", "error")
+            return None
+        if text is None:
+            self.text.value = ""
+        try:
+            if self.session.status != "connected":
+                await self.start()
+            turn = await self.session.send_text(message)
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.status.value = _line(f"Send failed: {exc}", "error")
+            return None
+        self._show_status()
+        return turn
+
+    def _schedule(self, coro: Any) -> None:
+        # Button clicks arrive on the kernel's loop; run the coroutine there after the click returns.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coro.close()
+            self.status.value = _line("No running event loop: use `await console.send_text(...)`", "error")
+            return
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def __repr__(self) -> str:
+        return f"<RealtimeConsole {self.session.status}>"
