@@ -1,0 +1,264 @@
+"""Audio chat completions (`gpt-4o-audio-preview`): `speak`, `AudioChat`, `AudioReply`.
+
+One HTTP request per turn, as in the Azure quickstarts: text or audio in, text + audio out.
+Later turns refer to earlier assistant audio by its `id` (the service keeps it until
+`expires_at`), so the history stays small.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import audio as _audio
+from .config import ConnectionConfig
+from .errors import AudioInputError, ConnectionFailed, RealtimeWidgetsError, explain_http_error
+from .protocol import COMPLETION_OUTPUT_FORMATS, MAX_AUDIO_FILE_BYTES, SAMPLE_RATE, VOICES
+
+__all__ = ["AudioChat", "AudioReply", "speak"]
+
+SPEAK_INSTRUCTIONS = "Read the user's message aloud exactly as written. Say nothing else."
+_MIME = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "opus": "audio/ogg",
+    "pcm16": "audio/wav",
+}
+
+
+@dataclass
+class AudioReply:
+    """One assistant reply: transcript/text, decoded audio, and the id later turns refer to."""
+
+    id: str | None
+    transcript: str
+    text: str | None
+    audio: np.ndarray  # int16 mono at `rate`
+    rate: int = SAMPLE_RATE
+    format: str = "wav"
+    data: bytes = field(default=b"", repr=False)  # the encoded audio exactly as received
+    expires_at: int | None = None
+    usage: dict | None = field(default=None, repr=False)
+    model: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return _audio.duration_s(self.audio, self.rate)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the audio; the received bytes when the suffix matches, else re-encoded (wav, mp3, flac...)."""
+        p = Path(path)
+        suffix = p.suffix.lower().lstrip(".")
+        if not suffix:
+            p = p.with_suffix(".wav" if self.format == "pcm16" else f".{self.format}")
+            suffix = p.suffix.lstrip(".")
+        if suffix == self.format and self.data:
+            p.write_bytes(self.data)
+            return p
+        return _audio.save_audio(self.audio, p, self.rate)
+
+    def wav(self) -> bytes:
+        return _audio.wav_bytes(self.audio, self.rate)
+
+    def _repr_html_(self) -> str:
+        if self.data and self.format in ("wav", "mp3", "flac", "opus"):
+            mime, payload = _MIME[self.format], self.data
+        else:
+            mime, payload = "audio/wav", self.wav()
+        src = f"data:{mime};base64,{base64.b64encode(payload).decode('ascii')}"
+        words = html.escape(self.transcript or self.text or "")
+        return (
+            f'<div class="rw-audio-reply"><audio controls src="{src}"></audio>'
+            f"<div>{words}</div><small>{self.duration_s:.1f} s · {html.escape(self.format)}</small></div>"
+        )
+
+
+def _decode_reply_audio(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
+    if not data:
+        return np.zeros(0, dtype=np.int16), SAMPLE_RATE
+    if fmt == "pcm16":  # raw PCM16 mono at 24 kHz
+        return np.frombuffer(data, dtype="<i2").astype(np.int16), SAMPLE_RATE
+    samples, rate = _audio.decode_bytes(data, name=f"reply audio ({fmt})")
+    return np.clip(np.rint(samples * 32767.0), -32768, 32767).astype(np.int16), rate
+
+
+def _reply_from_completion(completion: Any, fmt: str) -> AudioReply:
+    if not completion.choices:
+        raise RealtimeWidgetsError(
+            "the service returned no choices; retry, or check the deployment's content filter"
+        )
+    message = completion.choices[0].message
+    audio = getattr(message, "audio", None)
+    data = base64.b64decode(audio.data) if audio is not None and audio.data else b""
+    samples, rate = _decode_reply_audio(data, fmt)
+    usage = completion.usage.model_dump() if getattr(completion, "usage", None) is not None else None
+    return AudioReply(
+        id=audio.id if audio is not None else None,
+        transcript=(audio.transcript or "") if audio is not None else "",
+        text=message.content,
+        audio=samples,
+        rate=rate,
+        format=fmt,
+        data=data,
+        expires_at=getattr(audio, "expires_at", None),
+        usage=usage,
+        model=getattr(completion, "model", None),
+    )
+
+
+def _input_audio_part(audio: Any, rate: int | None) -> dict:
+    """`input_audio` content part: any input → PCM16 24 kHz → wav, size-checked before upload."""
+    limit_mb = MAX_AUDIO_FILE_BYTES / 1024 / 1024
+    if isinstance(audio, (str, os.PathLike)):
+        size = Path(audio).stat().st_size if Path(audio).exists() else 0
+        if size > MAX_AUDIO_FILE_BYTES:
+            raise AudioInputError(
+                f"{audio} is {size / 1024 / 1024:.1f} MB; audio chat completions accept at most "
+                f"{limit_mb:.0f} MB of audio per request — trim or split it first"
+            )
+    wav = _audio.wav_bytes(_audio.to_pcm16(audio, rate=rate))
+    if len(wav) > MAX_AUDIO_FILE_BYTES:
+        minutes = MAX_AUDIO_FILE_BYTES / (SAMPLE_RATE * 2) / 60
+        raise AudioInputError(
+            f"the audio is {len(wav) / 1024 / 1024:.1f} MB as 24 kHz wav; audio chat completions accept at most "
+            f"{limit_mb:.0f} MB per request (about {minutes:.0f} minutes) — trim or split it first"
+        )
+    return {
+        "type": "input_audio",
+        "input_audio": {"data": base64.b64encode(wav).decode("ascii"), "format": "wav"},
+    }
+
+
+class AudioChat:
+    """A multi-turn audio chat: `chat.ask("text")`, `chat.ask(audio="q.mp3")`, `await chat.ask_async(...)`.
+
+    Keeps the history; earlier assistant replies are referenced by audio id, as the service requires.
+    """
+
+    def __init__(
+        self,
+        connection: ConnectionConfig | None = None,
+        *,
+        voice: str = "alloy",
+        format: str = "wav",
+        instructions: str | None = None,
+        deployment: str | None = None,
+    ) -> None:
+        if voice not in VOICES:
+            raise ValueError(f"voice={voice!r} is not allowed; choose one of: {', '.join(VOICES)}")
+        if format not in COMPLETION_OUTPUT_FORMATS:
+            raise ValueError(
+                f"format={format!r} is not allowed; choose one of: {', '.join(COMPLETION_OUTPUT_FORMATS)}"
+            )
+        self.connection = connection if connection is not None else ConnectionConfig.from_env()
+        self.voice = voice
+        self.format = format
+        self.deployment = deployment or self.connection.chat_deployment
+        self.messages: list[dict] = []
+        if instructions:
+            self.messages.append({"role": "system", "content": instructions})
+        self.replies: list[AudioReply] = []
+        self._sync_client: Any = None
+        self._async_client: Any = None
+
+    def __repr__(self) -> str:
+        return f"AudioChat({self.connection.describe()} · chat deployment {self.deployment}, turns={len(self.replies)})"
+
+    def reset(self) -> None:
+        """Forget the conversation (keeps the system instructions)."""
+        self.messages = [m for m in self.messages if m["role"] == "system"]
+        self.replies = []
+
+    def _user_message(self, text: str | None, audio: Any, rate: int | None) -> dict:
+        if text is None and audio is None:
+            raise ValueError("ask() needs text=, audio=, or both")
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {type(text).__name__}")
+        parts: list[dict] = []
+        if text:
+            parts.append({"type": "text", "text": text})
+        if audio is not None:
+            parts.append(_input_audio_part(audio, rate))
+        if not parts:
+            raise ValueError("ask() got an empty text and no audio; say something")
+        return {"role": "user", "content": parts}
+
+    def _request(self, user: dict) -> dict:
+        return {
+            "model": self.deployment,
+            "modalities": ["text", "audio"],
+            "audio": {"voice": self.voice, "format": self.format},
+            "messages": [*self.messages, user],
+        }
+
+    def _remember(self, user: dict, reply: AudioReply) -> AudioReply:
+        self.messages.append(user)
+        if reply.id:
+            self.messages.append({"role": "assistant", "audio": {"id": reply.id}})
+        else:
+            self.messages.append({"role": "assistant", "content": reply.text or reply.transcript})
+        self.replies.append(reply)
+        return reply
+
+    def _translate(self, exc: Exception) -> Exception:
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            return explain_http_error(exc, self.connection)
+        if isinstance(exc, openai.APIConnectionError):
+            err = ConnectionFailed(
+                f"Could not reach {self.connection.describe()}: {exc}. Check AZURE_OPENAI_ENDPOINT and your network."
+            )
+            err.__cause__ = exc
+            return err
+        return exc
+
+    def ask(self, text: str | None = None, audio: Any = None, *, rate: int | None = None) -> AudioReply:
+        """Send one user turn (text, audio or both) and return the spoken reply."""
+        import openai
+
+        user = self._user_message(text, audio, rate)
+        if self._sync_client is None:
+            self._sync_client = self.connection.sync_client()
+        try:
+            completion = self._sync_client.chat.completions.create(**self._request(user))
+        except (openai.APIStatusError, openai.APIConnectionError) as exc:
+            raise self._translate(exc) from exc
+        return self._remember(user, _reply_from_completion(completion, self.format))
+
+    async def ask_async(
+        self, text: str | None = None, audio: Any = None, *, rate: int | None = None
+    ) -> AudioReply:
+        """`ask` for running event loops (notebook cells with top-level await)."""
+        import openai
+
+        user = self._user_message(text, audio, rate)
+        if self._async_client is None:
+            self._async_client = self.connection.chat_async_client()
+        try:
+            completion = await self._async_client.chat.completions.create(**self._request(user))
+        except (openai.APIStatusError, openai.APIConnectionError) as exc:
+            raise self._translate(exc) from exc
+        return self._remember(user, _reply_from_completion(completion, self.format))
+
+
+def speak(
+    text: str,
+    voice: str = "alloy",
+    format: str = "wav",
+    *,
+    connection: ConnectionConfig | None = None,
+    instructions: str = SPEAK_INSTRUCTIONS,
+) -> AudioReply:
+    """Text → speech with an audio chat completion; the reply plays inline in a notebook."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("speak() needs a non-empty text")
+    chat = AudioChat(connection, voice=voice, format=format, instructions=instructions)
+    return chat.ask(text)
