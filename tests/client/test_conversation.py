@@ -1,0 +1,214 @@
+"""Conversation/Turn built from synthetic event sequences (no connection): pure bookkeeping."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from realtime_widgets.conversation import Conversation, PcmStream
+from realtime_widgets.events import RealtimeEvent, parse_audio_ref
+
+
+def ev(direction: str, t: float, **raw) -> RealtimeEvent:
+    return RealtimeEvent.from_raw(raw, direction, t)
+
+
+def b64(samples: np.ndarray) -> str:
+    return base64.b64encode(samples.astype("<i2").tobytes()).decode()
+
+
+def text_turn_events(protocol: str, rid: str = "resp_1", item: str = "item_a1") -> list[RealtimeEvent]:
+    delta = "response.audio.delta" if protocol == "preview" else "response.output_audio.delta"
+    tdelta = (
+        "response.audio_transcript.delta"
+        if protocol == "preview"
+        else "response.output_audio_transcript.delta"
+    )
+    added = "conversation.item.created" if protocol == "preview" else "conversation.item.added"
+    ramp = np.arange(2400, dtype=np.int16)
+    return [
+        ev("server", 0.01, type="session.created", session={}),
+        ev(
+            "client",
+            1.0,
+            type="conversation.item.create",
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]},
+        ),
+        ev("client", 1.0, type="response.create"),
+        ev(
+            "server",
+            1.05,
+            type=added,
+            item={"id": "item_u1", "type": "message", "role": "user", "content": []},
+        ),
+        ev("server", 1.1, type="response.created", response={"id": rid, "status": "in_progress"}),
+        ev(
+            "server",
+            1.12,
+            type="response.output_item.added",
+            response_id=rid,
+            item={"id": item, "type": "message", "role": "assistant"},
+        ),
+        ev("server", 1.2, type=tdelta, response_id=rid, item_id=item, delta="Hello "),
+        ev("server", 1.3, type=delta, response_id=rid, item_id=item, delta=b64(ramp)),
+        ev("server", 1.4, type=tdelta, response_id=rid, item_id=item, delta="there."),
+        ev("server", 1.5, type=delta, response_id=rid, item_id=item, delta=b64(ramp[:1200])),
+        ev(
+            "server",
+            1.6,
+            type="response.done",
+            response={"id": rid, "status": "completed", "usage": {"total_tokens": 42}},
+        ),
+    ]
+
+
+@pytest.mark.parametrize("protocol", ["ga", "preview"])
+def test_text_turn_from_events(protocol: str) -> None:
+    conv = Conversation()
+    changed = []
+    conv.on_change(lambda turn: changed.append(turn.status))
+    for e in text_turn_events(protocol):
+        conv.apply(e)
+    assert len(conv.turns) == 1
+    turn = conv.turns[0]
+    assert turn.user_text == "Hi" and turn.user_item_id == "item_u1"
+    assert turn.transcript == "Hello there."
+    assert turn.status == "completed" and turn.usage == {"total_tokens": 42}
+    assert turn.audio.dtype == np.int16 and len(turn.audio) == 3600
+    assert np.array_equal(turn.audio[:2400], np.arange(2400, dtype=np.int16))
+    # The transcript pieces sit where playback was when they arrived.
+    assert [(t, s, round(p, 3)) for t, s, p in turn.transcript_deltas] == [
+        (1.2, "Hello ", 0.0),
+        (1.4, "there.", 0.1),
+    ]
+    assert turn.audio_deltas == [(1.3, 0, 2400), (1.5, 2400, 1200)]
+    assert turn.latency_first_audio_s == pytest.approx(0.3)
+    assert turn.latency_done_s == pytest.approx(0.6)
+    assert changed[-1] == "completed" and "in_progress" in changed
+    # Audio payloads became references into the output stream; preview names became GA names.
+    deltas = [e for e in conv.events if e.type == "response.output_audio.delta"]
+    assert [parse_audio_ref(e.raw["delta"]) for e in deltas] == [("output", 0, 2400), ("output", 2400, 3600)]
+    assert conv.items[0]["id"] == "item_u1" and conv.items[1]["id"] == "item_a1"
+
+
+def test_save_load_round_trip(tmp_path) -> None:
+    conv = Conversation()
+    for e in text_turn_events("ga"):
+        conv.apply(e)
+    # A manual audio turn: appends, commit, response, truncated after barge-in.
+    voice = (np.sin(np.arange(4800) / 10) * 8000).astype(np.int16)
+    for i in range(0, 4800, 2400):
+        conv.apply(
+            ev("client", 2.0 + i / 24000, type="input_audio_buffer.append", audio=b64(voice[i : i + 2400]))
+        )
+    conv.apply(ev("client", 2.3, type="input_audio_buffer.commit"))
+    conv.apply(ev("server", 2.31, type="input_audio_buffer.committed", item_id="item_u2"))
+    conv.apply(ev("client", 2.32, type="response.create"))
+    conv.apply(ev("server", 2.4, type="response.created", response={"id": "resp_2"}))
+    conv.apply(
+        ev(
+            "server",
+            2.41,
+            type="response.output_item.added",
+            response_id="resp_2",
+            item={"id": "item_a2", "type": "message", "role": "assistant"},
+        )
+    )
+    conv.apply(ev("server", 2.5, type="response.output_audio.delta", response_id="resp_2", delta=b64(voice)))
+    conv.apply(ev("server", 2.6, type="response.done", response={"id": "resp_2", "status": "cancelled"}))
+    conv.apply(ev("server", 2.7, type="conversation.item.truncated", item_id="item_a2", audio_end_ms=150))
+    second = conv.turns[1]
+    assert np.array_equal(second.user_audio, voice)
+    assert second.status == "truncated" and second.truncated_ms == 150
+    assert second.latency_first_audio_s == pytest.approx(0.2)
+
+    folder = conv.save(tmp_path / "conv")
+    lines = (folder / "events.jsonl").read_text().splitlines()
+    assert len(lines) == len(conv.events)
+    assert all(len(line) < 600 for line in lines), "audio payloads must be references, not base64"
+    assert json.loads(lines[-1])["raw"]["audio_end_ms"] == 150
+
+    loaded = Conversation.load(folder)
+    assert loaded.turns == conv.turns
+    assert [t.to_dict() for t in loaded.turns] == [t.to_dict() for t in conv.turns]
+    assert np.array_equal(loaded.turns[1].audio, voice)
+    assert [e.to_dict() for e in loaded.events] == [e.to_dict() for e in conv.events]
+
+
+def test_vad_turn_user_audio_and_transcript() -> None:
+    conv = Conversation()
+    conv.apply(
+        ev(
+            "server",
+            0.0,
+            type="session.created",
+            session={"audio": {"input": {"transcription": {"model": "whisper-1"}}}},
+        )
+    )
+    samples = np.arange(24000, dtype=np.int16)
+    conv.apply(ev("client", 0.1, type="input_audio_buffer.append", audio=b64(samples)))
+    conv.apply(ev("server", 0.2, type="input_audio_buffer.speech_started", audio_start_ms=100, item_id="u1"))
+    conv.apply(ev("server", 0.9, type="input_audio_buffer.speech_stopped", audio_end_ms=600, item_id="u1"))
+    conv.apply(ev("server", 0.91, type="input_audio_buffer.committed", item_id="u1"))
+    conv.apply(
+        ev(
+            "server",
+            0.92,
+            type="conversation.item.added",
+            item={"id": "u1", "type": "message", "role": "user", "content": [{"type": "input_audio"}]},
+        )
+    )
+    turn = conv.turns[0]
+    assert turn.user_transcript_pending
+    conv.apply(
+        ev("server", 1.0, type="conversation.item.input_audio_transcription.delta", item_id="u1", delta="he")
+    )
+    conv.apply(
+        ev(
+            "server",
+            1.1,
+            type="conversation.item.input_audio_transcription.completed",
+            item_id="u1",
+            transcript="hey",
+        )
+    )
+    assert len(conv.turns) == 1
+    assert turn.user_transcript == "hey" and not turn.user_transcript_pending
+    assert np.array_equal(turn.user_audio, samples[2400:14400])
+    assert turn.origin_s == 0.9 and turn.speech_end_ms == 600
+
+
+def test_error_event_is_recorded_and_attached() -> None:
+    conv = Conversation()
+    for e in text_turn_events("ga")[:5]:
+        conv.apply(e)
+    err = {"type": "invalid_request_error", "code": "boom", "message": "bad"}
+    conv.apply(ev("server", 2.0, type="error", error=err))
+    assert conv.errors == [err]
+    assert conv.turns[-1].error == err
+    assert conv.events[-1].type == "error"
+
+
+def test_pcm_stream_reads_across_chunks() -> None:
+    stream = PcmStream()
+    data = np.arange(10_000, dtype=np.int16)
+    for i in range(0, 10_000, 333):
+        stream.append(data[i : i + 333].tobytes())
+    assert len(stream) == 10_000
+    assert np.array_equal(stream.read(100, 5000), data[100:5000])
+    assert np.array_equal(stream.read(9990), data[9990:])
+    assert stream.read(20_000, 30_000).size == 0
+    with pytest.raises(ValueError, match="even number of bytes"):
+        stream.append(b"\x00")
+
+
+def test_bad_inputs_say_what_to_fix(tmp_path) -> None:
+    with pytest.raises(ValueError, match="'type'"):
+        RealtimeEvent.from_raw({"no": "type"}, "server", 0.0)
+    with pytest.raises(ValueError, match="direction"):
+        RealtimeEvent.from_raw({"type": "x"}, "sideways", 0.0)  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError, match="Conversation.save"):
+        Conversation.load(tmp_path)
