@@ -1,0 +1,286 @@
+"""Audio chat completions: `POST .../chat/completions` answering like the service (non-streaming)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import inspect
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+
+from ..protocol import (
+    CHAT_API_VERSIONS,
+    COMPLETION_INPUT_FORMATS,
+    COMPLETION_OUTPUT_FORMATS,
+    MAX_AUDIO_FILE_BYTES,
+    SAMPLE_RATE,
+    VOICES,
+)
+from . import audio_io, recognizer
+from .voice import synthesize
+
+AUDIO_TTL_S = 3600  # message.audio.expires_at: how long a reply's audio id may be referenced
+
+
+class RequestError(Exception):
+    def __init__(
+        self, message: str, param: str | None = None, status: int = 400, code: str = "invalid_value"
+    ) -> None:
+        super().__init__(message)
+        self.param = param
+        self.status = status
+        self.code = code
+
+
+def _error(exc: RequestError) -> web.Response:
+    body = {
+        "error": {"message": str(exc), "type": "invalid_request_error", "param": exc.param, "code": exc.code}
+    }
+    return web.json_response(body, status=exc.status)
+
+
+async def deployments_route(request: web.Request) -> web.StreamResponse:
+    from .server import CTX_KEY, check_request, error_response
+
+    deployment = request.match_info["deployment"]
+    problem = check_request(request, deployment)
+    if problem is not None:
+        return problem
+    version = request.query.get("api-version")
+    if not version or version not in CHAT_API_VERSIONS:
+        request.app[CTX_KEY].stats.rejected_handshakes += 1
+        what = (
+            f"Unsupported api-version '{version}'"
+            if version
+            else "Missing required query parameter 'api-version'"
+        )
+        return error_response(
+            400, "BadRequest", f"{what}. Supported versions: {', '.join(CHAT_API_VERSIONS)}."
+        )
+    return await _complete(request, deployment)
+
+
+async def v1_route(request: web.Request) -> web.StreamResponse:
+    from .server import check_request
+
+    problem = check_request(request, None)
+    if problem is not None:
+        return problem
+    return await _complete(request, None)
+
+
+async def _complete(request: web.Request, deployment: str | None) -> web.StreamResponse:
+    from .server import CTX_KEY, check_request
+
+    ctx = request.app[CTX_KEY]
+    ctx.stats.completion_requests += 1
+    try:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise RequestError("The request body is not valid JSON.", None, 400, "invalid_json") from None
+        if not isinstance(body, dict):
+            raise RequestError("The request body must be a JSON object.")
+        if deployment is None:
+            deployment = body.get("model")
+            if not isinstance(deployment, str) or not deployment:
+                raise RequestError(
+                    "'model' (the deployment name) is required.", "model", 400, "missing_required_parameter"
+                )
+            problem = check_request(request, deployment) if ctx.deployments is not None else None
+            if problem is not None:
+                return problem
+        return web.json_response(await _answer(ctx, body, deployment))
+    except RequestError as exc:
+        return _error(exc)
+
+
+async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, Any]:
+    if body.get("stream"):
+        raise RequestError(
+            "The emulator does not stream chat completions; leave 'stream' unset.",
+            "stream",
+            400,
+            "unsupported_value",
+        )
+    modalities = body.get("modalities") or ["text"]
+    if (
+        not isinstance(modalities, list)
+        or not set(modalities) <= {"text", "audio"}
+        or "text" not in modalities
+    ):
+        raise RequestError(
+            f'\'modalities\' must be ["text"] or ["text", "audio"], got {modalities!r}.', "modalities"
+        )
+    want_audio = "audio" in modalities
+    audio_opts = body.get("audio")
+    voice, fmt = "alloy", "wav"
+    if want_audio:
+        if not isinstance(audio_opts, dict):
+            raise RequestError(
+                'Audio output requires the \'audio\' parameter, e.g. {"voice": "alloy", "format": "wav"}.',
+                "audio",
+                400,
+                "missing_required_parameter",
+            )
+        voice, fmt = audio_opts.get("voice"), audio_opts.get("format")
+        if voice not in VOICES:
+            raise RequestError(
+                f"audio.voice must be one of {', '.join(VOICES)}, got {voice!r}.", "audio.voice"
+            )
+        if fmt not in COMPLETION_OUTPUT_FORMATS:
+            raise RequestError(
+                f"audio.format must be one of {', '.join(COMPLETION_OUTPUT_FORMATS)}, got {fmt!r}.",
+                "audio.format",
+            )
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError(
+            "'messages' must be a non-empty array.", "messages", 400, "missing_required_parameter"
+        )
+
+    store = ctx.audio_store
+    now = time.time()
+    for key in [k for k, (exp, _) in store.items() if exp < now]:
+        del store[key]
+    user_text: str | None = None
+    user_audio: np.ndarray | None = None
+    prompt_text_words = 0
+    total_audio_bytes = 0
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict) or msg.get("role") not in (
+            "system",
+            "developer",
+            "user",
+            "assistant",
+            "tool",
+        ):
+            raise RequestError(
+                f"messages[{i}] must be an object with a role of system, developer, user, assistant or tool.",
+                f"messages[{i}].role",
+            )
+        audio_ref = msg.get("audio")
+        if msg["role"] == "assistant" and audio_ref is not None:
+            ref = audio_ref.get("id") if isinstance(audio_ref, dict) else None
+            if ref not in store:
+                raise RequestError(
+                    f"Audio with id {ref!r} was not found or has expired.",
+                    f"messages[{i}].audio.id",
+                    400,
+                    "audio_not_found",
+                )
+            prompt_text_words += len(store[ref][1].split())
+        content = msg.get("content")
+        texts: list[str] = []
+        audio_parts: list[np.ndarray] = []
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            for j, part in enumerate(content):
+                param = f"messages[{i}].content[{j}]"
+                ptype = part.get("type") if isinstance(part, dict) else None
+                if ptype == "text" and isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                elif ptype == "input_audio" and msg["role"] == "user":
+                    audio_parts.append(await _decode_part(part.get("input_audio"), param, total_audio_bytes))
+                    total_audio_bytes += len(audio_parts[-1]) * 2
+                else:
+                    raise RequestError(
+                        f"{param} must be a text part or (for user messages) an input_audio part.", param
+                    )
+        elif content is not None:
+            raise RequestError(
+                f"messages[{i}].content must be a string or an array of parts.", f"messages[{i}].content"
+            )
+        prompt_text_words += sum(len(t.split()) for t in texts)
+        if msg["role"] == "user":
+            user_text = " ".join(texts) if texts else None
+            user_audio = np.concatenate(audio_parts) if audio_parts else None
+
+    seconds = 0.0
+    if user_audio is not None and len(user_audio):
+        seconds = len(user_audio) / SAMPLE_RATE
+        if user_text is None and ctx.recognize:
+            user_text = await recognizer.transcribe_async(user_audio) or None
+    reply = ctx.reply(user_text, seconds)
+    if inspect.isawaitable(reply):
+        reply = await reply
+    reply = " ".join(str(reply).split())
+
+    message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None, "annotations": []}
+    audio_tokens_out = 0
+    if want_audio:
+        pcm = await asyncio.get_running_loop().run_in_executor(None, synthesize, reply, voice)
+        data = await asyncio.get_running_loop().run_in_executor(None, audio_io.encode, pcm, fmt)
+        audio_id = f"audio_{uuid.uuid4().hex[:24]}"
+        expires = int(now) + AUDIO_TTL_S
+        store[audio_id] = (expires, reply)
+        message["content"] = None
+        message["audio"] = {
+            "id": audio_id,
+            "data": base64.b64encode(data).decode(),
+            "expires_at": expires,
+            "transcript": reply,
+        }
+        audio_tokens_out = int(round(len(pcm) / SAMPLE_RATE * 20))
+    audio_tokens_in = int(round(seconds * 10))
+    prompt_tokens = int(prompt_text_words * 1.3) + 3 * len(messages) + audio_tokens_in
+    completion_tokens = int(len(reply.split()) * 1.3) + 1 + audio_tokens_out
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(now),
+        "model": deployment,
+        "system_fingerprint": "fp_emulator",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": audio_tokens_in},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": audio_tokens_out,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+    }
+
+
+async def _decode_part(value: Any, param: str, so_far: int) -> np.ndarray:
+    if not isinstance(value, dict) or not isinstance(value.get("data"), str):
+        raise RequestError(
+            f'{param}.input_audio must be {{"data": base64, "format": "wav" | "mp3"}}.',
+            f"{param}.input_audio",
+        )
+    fmt = value.get("format")
+    if fmt not in COMPLETION_INPUT_FORMATS:
+        raise RequestError(
+            f"{param}.input_audio.format must be one of {', '.join(COMPLETION_INPUT_FORMATS)}, got {fmt!r}.",
+            f"{param}.input_audio.format",
+        )
+    if len(value["data"]) * 3 // 4 + so_far > MAX_AUDIO_FILE_BYTES:
+        raise RequestError(
+            f"Audio input is larger than the maximum of {MAX_AUDIO_FILE_BYTES // (1024 * 1024)} MB per request; send shorter audio.",
+            f"{param}.input_audio.data",
+            413,
+            "audio_too_large",
+        )
+    try:
+        raw = base64.b64decode(value["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError(
+            f"{param}.input_audio.data is not valid base64.", f"{param}.input_audio.data"
+        ) from None
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, audio_io.decode, raw, fmt)
+    except ValueError as exc:
+        raise RequestError(
+            f"{param}.input_audio: {exc}. Check that the data really is {fmt}.", f"{param}.input_audio.data"
+        ) from None

@@ -1,0 +1,34 @@
+"""What every connection shares: settings of the emulator, faults, and counters for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .faults import Faults
+from .replies import ReplyFn, default_reply
+
+
+@dataclass
+class Stats:
+    live_sessions: int = 0
+    total_sessions: int = 0
+    rejected_handshakes: int = 0
+    completion_requests: int = 0
+    responses: int = 0
+    client_events: int = 0
+    server_events: int = 0
+
+
+@dataclass
+class Context:
+    api_key: str | None = None  # None: any non-empty credential is accepted
+    deployments: tuple[str, ...] | None = None  # None: any deployment name
+    reply: ReplyFn = default_reply
+    faults: Faults = field(default_factory=Faults)
+    stats: Stats = field(default_factory=Stats)
+    # Output audio is produced this many times faster than real time (the service is faster than
+    # real time too); a finite pace leaves room for barge-in and cancel while audio streams.
+    output_pace: float = 4.0
+    recognize: bool = True  # run pocketsphinx on input audio when it is installed
+    # Chat-completion audio ids handed out: id -> (expires_at, transcript).
+    audio_store: dict[str, tuple[int, str]] = field(default_factory=dict)

@@ -1,0 +1,184 @@
+"""`Emulator`: the server on a background thread with its own event loop, for tests and notebooks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from .context import Context, Stats
+from .faults import Faults
+from .replies import ReplyFn, default_reply
+from .server import build_app
+
+PLACEHOLDER_KEY = "emulator-key"
+DEFAULT_DEPLOYMENT = "gpt-realtime"
+
+
+class Emulator:
+    """A local stand-in for an Azure OpenAI resource (realtime + audio chat completions).
+
+    >>> with Emulator() as emu:
+    ...     emu.endpoint, emu.api_key, emu.deployment
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        deployments: Iterable[str] | None = None,
+        reply: ReplyFn | None = None,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        output_pace: float = 4.0,
+        recognize: bool = True,
+    ) -> None:
+        if api_key is not None and not api_key.strip():
+            raise ValueError("api_key must be a non-empty string, or None to accept any credential")
+        deps = tuple(deployments) if deployments is not None else None
+        if deps is not None and (not deps or not all(isinstance(d, str) and d for d in deps)):
+            raise ValueError("deployments must be a non-empty list of names, or None to accept any name")
+        if reply is not None and not callable(reply):
+            raise TypeError("reply must be a callable fn(text_or_None, audio_seconds) -> str")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0 (any free port) or 1-65535, got {port}")
+        self.host = host
+        self._requested_port = port
+        self._ctx = Context(
+            api_key=api_key,
+            deployments=deps,
+            reply=reply or default_reply,
+            faults=faults or Faults(),
+            output_pace=output_pace,
+            recognize=recognize,
+        )
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._started = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    # -- public surface ------------------------------------------------------------------------
+
+    @property
+    def api_key(self) -> str:
+        """The key clients should send (a placeholder when any key is accepted)."""
+        return self._ctx.api_key or PLACEHOLDER_KEY
+
+    @property
+    def deployment(self) -> str:
+        return self._ctx.deployments[0] if self._ctx.deployments else DEFAULT_DEPLOYMENT
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def websocket_base_url(self) -> str:
+        """`ws://host:port/openai` (preview SDK base); append `/v1` for the GA client."""
+        return f"ws://{self.host}:{self.port}/openai"
+
+    @property
+    def faults(self) -> Faults:
+        return self._ctx.faults
+
+    @property
+    def stats(self) -> Stats:
+        return self._ctx.stats
+
+    @property
+    def live_sessions(self) -> int:
+        return self._ctx.stats.live_sessions
+
+    @property
+    def reply(self) -> ReplyFn:
+        return self._ctx.reply
+
+    @reply.setter
+    def reply(self, fn: ReplyFn | None) -> None:
+        self._ctx.reply = fn or default_reply
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._started.is_set()
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the official SDK (and this package) here."""
+        return {
+            "AZURE_OPENAI_ENDPOINT": self.endpoint,
+            "AZURE_OPENAI_API_KEY": self.api_key,
+            "AZURE_OPENAI_DEPLOYMENT_NAME": self.deployment,
+        }
+
+    def start(self) -> Emulator:
+        if self._thread is not None:
+            raise RuntimeError("this Emulator is already started; create a new one to run another")
+        self._thread = threading.Thread(target=self._run, name=f"emulator-{self.host}", daemon=True)
+        self._thread.start()
+        self._started.wait(10)
+        if self._startup_error is not None:
+            raise RuntimeError(
+                f"the emulator could not start on {self.host}:{self._requested_port}: {self._startup_error}"
+            ) from self._startup_error
+        if not self._started.is_set():
+            raise RuntimeError("the emulator did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+        try:
+            fut.result(10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Emulator {self.endpoint} {state} live_sessions={self.live_sessions}>"
+
+    # -- loop thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as exc:
+            self._startup_error = exc
+            self._started.set()
+            loop.close()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _startup(self) -> None:
+        self._runner = web.AppRunner(
+            build_app(self._ctx), handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._requested_port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # noqa: S101 - set by start()
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -1,0 +1,143 @@
+"""The aiohttp application: routes, authentication and handshake errors shaped like Azure's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ..protocol import REALTIME_PREVIEW_API_VERSIONS, Protocol
+from . import completions
+from .context import Context
+from .realtime import RealtimeSession
+
+CTX_KEY: web.AppKey[Context] = web.AppKey("ctx", Context)
+# Browsers cannot set headers on a WebSocket; they pass the key as a subprotocol instead.
+_KEY_SUBPROTOCOL = "openai-insecure-api-key."
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return web.Response(status=status, text=body, content_type="application/json", headers=headers)
+
+
+def credential(request: web.Request) -> str | None:
+    key = request.headers.get("api-key")
+    if key:
+        return key
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer ") and auth[7:].strip():
+        return auth[7:].strip()
+    if request.query.get("api-key"):
+        return request.query["api-key"]
+    for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+        proto = proto.strip()
+        if proto.startswith(_KEY_SUBPROTOCOL):
+            return proto[len(_KEY_SUBPROTOCOL) :]
+    return None
+
+
+def check_request(request: web.Request, deployment: str | None) -> web.Response | None:
+    """The error Azure would answer before doing any work, or None when the request may go on."""
+    ctx = request.app[CTX_KEY]
+    if ctx.faults.take_429():
+        ctx.stats.rejected_handshakes += 1
+        retry = str(ctx.faults.retry_after_s)
+        return error_response(
+            429,
+            "429",
+            f"Requests to this deployment have exceeded the rate limit of the emulator's fault settings. Please retry after {retry} seconds.",
+            {"Retry-After": retry, "retry-after-ms": str(int(ctx.faults.retry_after_s * 1000))},
+        )
+    key = credential(request)
+    if not key or (ctx.api_key is not None and key != ctx.api_key):
+        ctx.stats.rejected_handshakes += 1
+        return error_response(
+            401,
+            "401",
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+        )
+    if deployment is not None and ctx.deployments is not None and deployment not in ctx.deployments:
+        ctx.stats.rejected_handshakes += 1
+        return error_response(
+            404,
+            "DeploymentNotFound",
+            f"The API deployment '{deployment}' for this resource does not exist. Known deployments: {', '.join(ctx.deployments)}.",
+        )
+    return None
+
+
+async def realtime_ga(request: web.Request) -> web.StreamResponse:
+    deployment = request.query.get("model") or request.query.get("deployment")
+    return await _realtime(request, "ga", deployment)
+
+
+async def realtime_preview(request: web.Request) -> web.StreamResponse:
+    version = request.query.get("api-version")
+    ctx = request.app[CTX_KEY]
+    problem = check_request(request, request.query.get("deployment"))
+    if problem is not None:
+        return problem
+    if not version or version not in REALTIME_PREVIEW_API_VERSIONS:
+        ctx.stats.rejected_handshakes += 1
+        what = (
+            f"Unsupported api-version '{version}'"
+            if version
+            else "Missing required query parameter 'api-version'"
+        )
+        return error_response(
+            400, "BadRequest", f"{what}. Supported versions: {', '.join(REALTIME_PREVIEW_API_VERSIONS)}."
+        )
+    return await _realtime(request, "preview", request.query.get("deployment"), checked=True)
+
+
+async def _realtime(
+    request: web.Request, protocol: Protocol, deployment: str | None, checked: bool = False
+) -> web.StreamResponse:
+    ctx = request.app[CTX_KEY]
+    if not checked:
+        problem = check_request(request, deployment)
+        if problem is not None:
+            return problem
+    if not deployment:
+        ctx.stats.rejected_handshakes += 1
+        param = "model" if protocol == "ga" else "deployment"
+        return error_response(
+            400, "BadRequest", f"Missing required query parameter '{param}' (the deployment name)."
+        )
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    ws = web.WebSocketResponse(
+        max_msg_size=0, protocols=[p for p in offered if p == "realtime"], autoping=True
+    )
+    await ws.prepare(request)
+    await RealtimeSession(ws, request, protocol, deployment, ctx).run()
+    return ws
+
+
+async def index(request: web.Request) -> web.Response:
+    ctx = request.app[CTX_KEY]
+    info: dict[str, Any] = {
+        "service": "realtime_widgets emulator",
+        "realtime_ga": "/openai/v1/realtime?model=DEPLOYMENT",
+        "realtime_preview": "/openai/realtime?api-version=VERSION&deployment=DEPLOYMENT",
+        "chat_completions": [
+            "/openai/deployments/DEPLOYMENT/chat/completions?api-version=VERSION",
+            "/openai/v1/chat/completions",
+        ],
+        "live_sessions": ctx.stats.live_sessions,
+    }
+    return web.json_response(info)
+
+
+def build_app(ctx: Context) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[CTX_KEY] = ctx
+    app.router.add_get("/", index)
+    app.router.add_get("/openai/v1/realtime", realtime_ga)
+    app.router.add_get("/openai/realtime", realtime_preview)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", completions.deployments_route)
+    app.router.add_post("/openai/v1/chat/completions", completions.v1_route)
+    return app

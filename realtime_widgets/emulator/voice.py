@@ -1,0 +1,198 @@
+"""Local text-to-speech with eSpeak NG (the `espeakng-loader` wheel, through ctypes).
+
+eSpeak keeps global state and is not thread-safe, so every call goes through one lock. The
+library is loaded on first use, which keeps `Emulator()` start-up fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from ..protocol import SAMPLE_RATE, VOICES
+
+ESPEAK_RATE = 22_050
+
+# espeak_AUDIO_OUTPUT / espeak_PARAMETER / espeak_EVENT_TYPE values from speak_lib.h.
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
+_EVENT_LIST_TERMINATED, _EVENT_WORD = 0, 1
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+
+# Each service voice maps to a distinct eSpeak variant and pitch so they are told apart by ear.
+VOICE_MAP: dict[str, tuple[str, int, int]] = {
+    # name: (eSpeak voice+variant, pitch 0-100, words per minute)
+    "alloy": ("en-us+f3", 55, 175),
+    "ash": ("en-us+m3", 40, 170),
+    "ballad": ("en-gb-x-rp+m1", 45, 160),
+    "coral": ("en-us+f2", 65, 180),
+    "echo": ("en-us+m7", 35, 170),
+    "sage": ("en-gb+f4", 50, 165),
+    "shimmer": ("en-us+f5", 70, 185),
+    "verse": ("en-gb-scotland+m2", 45, 170),
+    "marin": ("en-us+f1", 60, 175),
+    "cedar": ("en-us+m1", 30, 165),
+}
+assert set(VOICE_MAP) == set(VOICES)
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),
+    ]
+
+
+_SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesized speech: PCM16 samples and where each word starts (seconds into the audio)."""
+
+    audio: np.ndarray  # int16, mono, at `rate`
+    rate: int
+    words: list[tuple[str, float]]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / self.rate
+
+
+class _Engine:
+    def __init__(self) -> None:
+        import espeakng_loader
+
+        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        lib = self._lib
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
+        rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 200, espeakng_loader.get_data_path().encode(), 0
+        )
+        if rate <= 0:
+            raise RuntimeError("eSpeak NG failed to initialise (check the espeakng-loader wheel)")
+        self.rate = rate
+        self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[int, int]] = []  # (text_position, audio_position_ms)
+        self._callback = _SynthCallback(self._on_audio)  # kept referenced: eSpeak holds the pointer
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def _on_audio(self, wav, n: int, events) -> int:
+        if n > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        i = 0
+        while events[i].type != _EVENT_LIST_TERMINATED:
+            if events[i].type == _EVENT_WORD:
+                self._events.append((events[i].text_position, events[i].audio_position))
+            i += 1
+        return 0
+
+    def speak(self, text: str, voice: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        name, pitch, wpm = VOICE_MAP[voice]
+        lib = self._lib
+        if lib.espeak_SetVoiceByName(name.encode()) != 0:
+            lib.espeak_SetVoiceByName(b"en-us")
+        lib.espeak_SetParameter(_PARAM_PITCH, pitch, 0)
+        lib.espeak_SetParameter(_PARAM_RATE, wpm, 0)
+        lib.espeak_SetParameter(_PARAM_VOLUME, 100, 0)
+        self._chunks, self._events = [], []
+        data = text.encode("utf-8") + b"\0"
+        buf = ctypes.create_string_buffer(data)
+        lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        return audio.astype(np.int16, copy=False), list(self._events)
+
+
+_lock = threading.Lock()
+_engine: _Engine | None = None
+
+
+def _get_engine() -> _Engine:
+    global _engine
+    if _engine is None:
+        _engine = _Engine()
+    return _engine
+
+
+def speak(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> Speech:
+    """Synthesize `text` and report word start times (used to interleave transcript deltas)."""
+    if voice not in VOICE_MAP:
+        raise ValueError(f"unknown voice {voice!r}; use one of: {', '.join(VOICES)}")
+    if rate <= 0:
+        raise ValueError(f"rate must be a positive sample rate in Hz, got {rate!r}")
+    with _lock:
+        engine = _get_engine()
+        raw, events = engine.speak(text, voice)
+        src_rate = engine.rate
+    audio = _resample(raw, src_rate, rate)
+    words = _word_times(text, events)
+    return Speech(audio=audio, rate=rate, words=words)
+
+
+def synthesize(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> np.ndarray:
+    """PCM16 mono speech of `text` in one of the service's voice names, at `rate` Hz."""
+    return speak(text, voice, rate).audio
+
+
+def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
+    if src == dst or len(x) == 0:
+        return x.astype(np.int16, copy=False)
+    g = np.gcd(src, dst)
+    y = resample_poly(x.astype(np.float32), dst // g, src // g)
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+def _word_times(text: str, events: list[tuple[int, int]]) -> list[tuple[str, float]]:
+    """Pair each whitespace-separated word with the audio time eSpeak reported for it.
+
+    eSpeak's text_position is a 1-based character offset; when events are missing or do not
+    line up, the words are spread evenly (callers only need a monotonic estimate).
+    """
+    spans: list[tuple[int, str]] = []
+    pos = 0
+    for word in text.split():
+        start = text.index(word, pos)
+        spans.append((start, word))
+        pos = start + len(word)
+    times: list[tuple[str, float]] = []
+    ev = sorted(events)
+    j = 0
+    last = 0.0
+    for start, word in spans:
+        t = None
+        while j < len(ev) and ev[j][0] - 1 <= start:
+            if ev[j][0] - 1 >= start - 1:
+                t = ev[j][1] / 1000.0
+            j += 1
+        if t is None or t < last:
+            t = last
+        times.append((word, t))
+        last = t
+    return times
