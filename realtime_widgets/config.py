@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import os
 import re
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ def _missing(variable: str, why: str) -> ConfigurationError:
 
 _emulator_lock = threading.Lock()
 _emulator: Any = None
+_announced = False
 
 
 def shared_emulator() -> Any:
@@ -223,12 +223,10 @@ class ConnectionConfig:
                 return cls(**fields)
             config = cls.for_emulator(protocol=protocol or _infer_protocol(api_version, ""))
             msg = f"realtime_widgets: no AZURE_OPENAI_ENDPOINT set — using the local emulator at {config.endpoint}"
-            if not getattr(shared_emulator(), "_announced", False):
-                print(msg, file=sys.stderr)
-                try:
-                    shared_emulator()._announced = True
-                except AttributeError:  # slotted emulator: announce every time rather than fail
-                    pass
+            global _announced
+            if not _announced:  # one line per process, not one per session
+                _announced = True
+                print(msg)
             log.info(msg)
             return dataclasses.replace(config, **overrides) if overrides else config
         deployment = overrides.pop("deployment", None) or env.get("AZURE_OPENAI_DEPLOYMENT_NAME")
