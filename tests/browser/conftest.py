@@ -1,0 +1,70 @@
+"""Fixtures for the real-browser tests: one JupyterLab server and one Chromium per session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from browser_harness import CHROMIUM, REPO, JupyterServer, chromium_args, make_fake_mic_wav  # noqa: E402
+
+ARTIFACTS = REPO / "artifacts"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is absent: install Debian's chromium (make system-deps)")
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
+            if not CHROMIUM.exists():
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def fake_mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_fake_mic_wav(tmp_path_factory.mktemp("mic") / "speech-48k.wav")
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    server = JupyterServer(root=tmp_path_factory.mktemp("jupyter") / "root").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium(fake_mic_wav: Path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(fake_mic_wav))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium, jupyter_server: JupyterServer) -> Iterator[object]:
+    """A fresh browser context (own storage) per test; its kernels are shut down afterwards."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
+        jupyter_server.shutdown_kernels()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,108 @@
+"""AudioPlayer without a browser: history, streaming a session's reply, barge-in truncation."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from realtime_widgets import ConnectionConfig, RealtimeSession, SessionConfig
+from realtime_widgets.emulator import synthesize
+from realtime_widgets.widgets.player import AudioPlayer
+from realtime_widgets.widgets.recorder import MicRecorder
+
+
+def test_play_records_what_it_was_asked_to_play() -> None:
+    player = AudioPlayer()
+    player.play(np.zeros(12_000, dtype=np.int16))
+    assert [(k, n) for k, n, _ in player.history] == [("array", 12_000)]
+    assert player.playing
+    # Another rate is converted first: 1 s at 48 kHz is 24,000 samples on the wire.
+    player.play(np.zeros(48_000, dtype=np.float32).reshape(-1))
+    kinds = [(k, n) for k, n, _ in player.history]
+    assert kinds[-1] == ("array", 48_000)  # float input at the default 24 kHz: same length
+    assert kinds[-2][0] == "clear"  # a new play cuts the previous one
+    player.clear()
+    assert player.history[-1][0] == "clear" and not player.playing
+    with pytest.raises(ValueError, match="no audio"):
+        player.play(dataclasses.make_dataclass("Reply", ["audio"])(np.zeros(0, np.int16)))
+
+
+def test_page_position_reports_update_the_traits() -> None:
+    player = AudioPlayer()
+    player.play(np.zeros(24_000, dtype=np.int16))  # 1 s
+    stream = player._stream.id
+    player._on_custom_msg(
+        player, {"type": "position", "stream": stream, "played_ms": 400.0, "playing": True}, []
+    )
+    assert player.played_ms == 400.0 and player.playing
+    assert 400.0 <= player.position_ms() <= 1000.0
+    player._on_custom_msg(
+        player, {"type": "scheduled", "stream": stream, "seq": 0, "t": 1012.5, "kt": 1000.0}, []
+    )
+    assert player.schedule_latencies_ms == [12.5]
+    player._on_custom_msg(
+        player, {"type": "position", "stream": stream, "played_ms": 1000.0, "playing": False}, []
+    )
+    assert not player.playing and player.position_ms() == 1000.0
+
+
+def test_volume_is_range_checked() -> None:
+    player = AudioPlayer(volume=0.5, muted=True)
+    assert player.volume == 0.5 and player.muted
+    with pytest.raises(Exception, match="volume"):
+        player.volume = 1.5
+
+
+def _spoken(text: str) -> np.ndarray:
+    silence = np.zeros(12_000, dtype=np.int16)
+    return np.concatenate([silence, synthesize(text, "alloy"), silence, silence])
+
+
+async def test_connected_player_streams_the_reply_and_barge_in_truncates(emulator) -> None:
+    player = AudioPlayer()
+    recorder = MicRecorder()
+    async with RealtimeSession(
+        ConnectionConfig.for_emulator(emulator), SessionConfig(silence_duration_ms=300)
+    ) as s:
+        recorder.connect(s)
+        player.connect(s)
+        first_delta = asyncio.Event()
+        done = asyncio.Event()
+        s.on("response.output_audio.delta", lambda _e: first_delta.set())
+        s.on("response.done", lambda _e: done.set())
+        await recorder.feed(_spoken("Tell me a long story about the sea."))
+        await asyncio.wait_for(done.wait(), 30)
+        turn = s.conversation.turns[-1]
+        deltas = [n for kind, n, _ in player.history if kind == "delta"]
+        assert sum(deltas) == turn.audio.size > 0  # every delta went to the page, in full
+        assert player.playing  # headless playback runs on the wall clock
+        # Barge in while the reply is still "playing": the player clears and truncates.
+        await asyncio.sleep(0.3)
+        truncated = asyncio.Event()
+        s.on("conversation.item.truncated", lambda _e: truncated.set())
+        await recorder.feed(_spoken("Stop."))
+        await asyncio.wait_for(truncated.wait(), 30)
+        clears = [n for kind, n, _ in player.history if kind == "clear"]
+        event = next(e for e in reversed(s.event_log) if e.type == "conversation.item.truncate")
+    assert clears and clears[0] > 0  # audio was cut
+    heard = event.raw["audio_end_ms"]
+    assert 200 <= heard < turn.audio.size / 24  # between the pause and the whole reply
+    assert turn.status == "truncated" or turn.truncated_ms == heard
+
+
+def test_no_secret_reaches_widget_state_or_repr() -> None:
+    secret = "sk-SECRET-do-not-leak-1234567890"
+    connection = ConnectionConfig(
+        endpoint="https://example.openai.azure.com", deployment="gpt-realtime", api_key=secret
+    )
+    session = RealtimeSession(connection)
+    recorder, player = MicRecorder(), AudioPlayer()
+    recorder.connect(session)
+    player.connect(session)
+    for widget in (recorder, player):
+        assert secret not in json.dumps(widget.get_state(), default=str)
+        assert secret not in repr(widget)
