@@ -98,7 +98,7 @@ class RealtimeConsole(w.VBox):
             return self
         self.status.value = _line("Connecting…")
         try:
-            await self.session.__aenter__()
+            await self.session.connect()
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self.status.value = _line(f"Could not connect: {exc}", "error")
@@ -124,7 +124,7 @@ class RealtimeConsole(w.VBox):
         self.event_log.disconnect()
         self.transcript.disconnect()
         if self._owns_session and self.session.status == "connected":
-            await self.session.__aexit__(None, None, None)
+            await self.session.close()
         self.event_log.flush()
         self.transcript.flush()
         self._show_status()

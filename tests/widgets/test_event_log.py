@@ -1,0 +1,172 @@
+"""EventLog against a real session on the emulator (official openai SDK underneath)."""
+
+from __future__ import annotations
+
+import json
+
+import comm
+import comm.base_comm
+import pytest
+
+from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.events import RealtimeEvent
+from realtime_widgets.session import RealtimeSession
+from realtime_widgets.session_config import SessionConfig
+from realtime_widgets.widgets.event_log import EventLog, base64_size, trim_audio
+
+
+class RecordingComm(comm.base_comm.BaseComm):
+    """The comm a kernel would give a widget, keeping what would go to the page."""
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        self.sent.append((msg_type, data, buffers))
+
+    def __init__(self, **kw):
+        self.sent = []
+        super().__init__(**kw)
+
+    def custom(self, kind=None):
+        out = [d["content"] for t, d, _ in self.sent if t == "comm_msg" and d.get("method") == "custom"]
+        return [c for c in out if kind is None or c.get("kind") == kind]
+
+
+@pytest.fixture
+def front_end(monkeypatch):
+    """Widgets created in the test talk to a recording comm (the hook kernels use)."""
+    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+
+
+@pytest.fixture
+async def session(emulator):
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator), SessionConfig()) as s:
+        yield s
+
+
+async def test_rows_from_a_spoken_turn(session, front_end):
+    log = EventLog(session)
+    await session.send_text("Hello there, how are you?")
+    rows = log.rows
+    types = [r.type for r in rows]
+    assert types[0] == "session.created"
+    assert "response.done" in types
+    client = [r for r in rows if r.direction == "client"]
+    assert {"session.update", "conversation.item.create", "response.create"} <= {r.type for r in client}
+    # the deltas of one response collapse into one row with a count, summarised by byte size
+    audio_rows = [r for r in rows if r.type == "response.output_audio.delta"]
+    assert len(audio_rows) == 1 and audio_rows[0].count > 1
+    turn = session.conversation.turns[-1]
+    assert audio_rows[0].summary == f"{turn.audio_samples * 2} B audio"
+    transcript_rows = [r for r in rows if r.type == "response.output_audio_transcript.delta"]
+    assert transcript_rows and transcript_rows[0].summary.strip() in turn.transcript
+    # every event is kept, and rows account for each exactly once
+    assert sum(r.count for r in rows) == len(log.events) == len(session.event_log)
+    assert all(0 <= r.time <= 60 for r in rows)
+
+
+async def test_batches_reach_the_front_end(session, front_end):
+    log = EventLog(session)
+    await session.send_text("Say something short.")
+    await_flush = log.flush()
+    sent = log.comm.custom("rows")
+    assert sent, "the batch of rows went out as a custom message"
+    wire = [row for msg in sent for row in msg["rows"]]
+    assert {r[3] for r in wire} >= {"response.done", "response.output_audio.delta"}
+    # wire rows: [index, time, dir, type, count, is_error, summary]; no base64 anywhere
+    payload = json.dumps(sent)
+    assert len(payload) < 20_000
+    assert await_flush == wire[-len(await_flush) :]
+    # a page that renders asks for the rows so far: it gets a reset with the newest max_rows
+    log.comm.sent.clear()
+    log._handle_custom_msg({"kind": "ready"}, [])
+    (reset,) = log.comm.custom("reset")
+    assert len(reset["rows"]) == len(log.rows) and reset["n_events"] == len(session.event_log)
+
+
+async def test_detail_json_trims_audio(session, front_end):
+    log = EventLog(session)
+    await session.send_text("Tell me about the weather.")
+    index = next(r.index for r in log.rows if r.type == "response.output_audio.delta")
+    log._handle_custom_msg({"kind": "detail", "index": index}, [])
+    (detail,) = log.comm.custom("detail")
+    events = json.loads(detail["json"].split("\n… and")[0])
+    assert events[0]["type"] == "response.output_audio.delta"
+    assert "bytes of audio" in events[0]["delta"]
+    single = next(r.index for r in log.rows if r.type == "response.done")
+    assert json.loads(log.row_json(single))["type"] == "response.done"
+
+
+async def test_max_rows_caps_the_view_not_the_log(session, front_end):
+    log = EventLog(session, max_rows=5)
+    await session.send_text("One.")
+    await session.send_text("Two.")
+    assert len(log.rows) > 5
+    assert [r.index for r in log.visible_rows()] == [r.index for r in log.rows[-5:]]
+    log.type_filter = "response.done"
+    visible = log.visible_rows()
+    assert len(visible) == 2 and {r.type for r in visible} == {"response.done"}
+    (reset,) = log.comm.custom("reset")[-1:]
+    assert [r[3] for r in reset["rows"]] == ["response.done", "response.done"]
+    log.type_filter = ""
+    log.search = "session.up"
+    assert visible and all("session.up" in r.type for r in log.visible_rows())
+    with pytest.raises(ValueError, match="max_rows"):
+        EventLog(max_rows=0)
+
+
+async def test_errors_are_flagged_and_filterable(session, front_end):
+    log = EventLog(session)
+    # a real server error: committing an empty input buffer
+    await session.send_event({"type": "input_audio_buffer.commit"})
+    for _ in range(100):
+        if any(r.is_error for r in log.rows):
+            break
+        await __import__("asyncio").sleep(0.02)
+    errors = [r for r in log.rows if r.is_error]
+    assert errors and errors[0].type == "error"
+    assert "commit" in errors[0].summary or "empty" in errors[0].summary
+    log.type_filter = "errors"
+    assert log.visible_rows() == errors
+
+
+async def test_export_jsonl(session, tmp_path, front_end):
+    log = EventLog(session)
+    await session.send_text("Export me.")
+    path = log.export_jsonl(tmp_path / "events.jsonl")
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(session.event_log)
+    first = json.loads(lines[0])
+    assert first["type"] == "session.created" and first["direction"] == "server"
+    assert max(len(line) for line in lines) < 5000  # audio appears as sizes, not base64
+    log._handle_custom_msg({"kind": "export"}, [])
+    msg = [(d, b) for t, d, b in log.comm.sent if d.get("content", {}).get("kind") == "export"]
+    assert msg and bytes(msg[0][1][0]).decode().splitlines() == lines
+
+
+def test_collapsing_rules_and_audio_sizes():
+    log = EventLog()
+
+    def ev(raw, direction="server", t=0.0):
+        return RealtimeEvent.from_raw(raw, direction, t)
+
+    b64 = "A" * 6400  # 4800 bytes
+    log.ingest(ev({"type": "response.output_audio.delta", "delta": b64}))
+    log.ingest(ev({"type": "response.output_audio_transcript.delta", "delta": "Hel"}))
+    log.ingest(ev({"type": "response.output_audio.delta", "delta": b64}))
+    log.ingest(ev({"type": "response.output_audio_transcript.delta", "delta": "lo"}))
+    log.ingest(ev({"type": "response.done", "response": {"status": "completed"}}))
+    log.ingest(ev({"type": "response.output_audio.delta", "delta": "@output.wav[0:2400]"}))
+    assert [(r.type, r.count) for r in log.rows] == [
+        ("response.output_audio.delta", 2),
+        ("response.output_audio_transcript.delta", 2),
+        ("response.done", 1),
+        ("response.output_audio.delta", 1),
+    ]
+    assert log.rows[0].summary == "9600 B audio"
+    assert log.rows[1].summary == "Hello"
+    assert log.rows[2].summary == "status=completed"
+    assert log.rows[3].summary == "4800 B audio"
+    assert base64_size("QUJD") == 3 and base64_size("QUI=") == 2
+    assert trim_audio({"item": {"content": [{"audio": b64}]}}) == {
+        "item": {"content": [{"audio": "<4800 bytes of base64 audio>"}]}
+    }
+    assert "6 events, 4 rows" in repr(log)
