@@ -1,0 +1,104 @@
+"""TranscriptView over a real conversation with the emulator."""
+
+from __future__ import annotations
+
+import comm
+import comm.base_comm
+import numpy as np
+import pytest
+
+from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.conversation import Turn
+from realtime_widgets.session import RealtimeSession
+from realtime_widgets.session_config import SessionConfig
+from realtime_widgets.widgets.player import AudioPlayer
+from realtime_widgets.widgets.transcript import TRANSCRIBING, TranscriptView, turn_snapshot
+
+
+class RecordingComm(comm.base_comm.BaseComm):
+    """The comm a kernel would give a widget, keeping what would go to the page."""
+
+    def __init__(self, **kw):
+        self.sent = []
+        super().__init__(**kw)
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        self.sent.append((msg_type, data, buffers))
+
+    def custom(self, kind):
+        return [
+            (d["content"], b)
+            for t, d, b in self.sent
+            if t == "comm_msg" and d.get("method") == "custom" and d["content"].get("kind") == kind
+        ]
+
+
+@pytest.fixture
+def front_end(monkeypatch):
+    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+
+
+@pytest.fixture
+async def session(emulator):
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator), SessionConfig()) as s:
+        yield s
+
+
+async def test_text_turn_shows_user_and_assistant(session, front_end):
+    view = TranscriptView(session.conversation)
+    turn = await session.send_text("What time is it?")
+    (row,) = view.rows()
+    assert row["user"] == "What time is it?" and not row["user_pending"]
+    assert row["assistant"] == turn.transcript and len(row["assistant"]) > 3
+    assert row["status"] == "completed" and row["audio_s"] > 0.3
+    assert row["latency"] and row["latency"].endswith(" s")
+    sent = view.flush()
+    assert sent and sent[-1]["assistant"] == turn.transcript
+    assert view.comm.custom("turns")[-1][0]["turns"] == sent
+    # a page that renders asks for everything so far
+    view._handle_custom_msg({"kind": "ready"}, [])
+    reset, _ = view.comm.custom("reset")[-1]
+    assert [t["index"] for t in reset["turns"]] == [0]
+
+
+async def test_spoken_turn_play_and_spectrogram(session, front_end, emulator):
+    from realtime_widgets.emulator import synthesize
+
+    await session.update(session.config.replace(transcription_model="whisper-1"))
+    player = AudioPlayer()
+    view = TranscriptView(session.conversation, player=player)
+    turn = await session.send_audio(synthesize("Hello, can you hear me?", "alloy"))
+    row = view.rows()[-1]
+    assert row["user_audio_s"] > 0.5
+    assert row["user"] in (TRANSCRIBING, turn.user_transcript)
+    view._handle_custom_msg({"kind": "play", "index": turn.index, "side": "assistant"}, [])
+    assert view.played == [(turn.index, "assistant")]
+    assert player.history and player.history[-1][1] == turn.audio_samples
+    view._handle_custom_msg({"kind": "spectrogram", "index": turn.index}, [])
+    msg, buffers = view.comm.custom("spectrogram")[-1]
+    assert msg["index"] == turn.index and "error" not in msg
+    assert bytes(buffers[0]).startswith(b"\x89PNG")
+
+
+async def test_play_without_player_sends_pcm_to_the_page(session, front_end):
+    view = TranscriptView(session.conversation)
+    turn = await session.send_text("Short answer please.")
+    view.play(turn.index)
+    msg, buffers = view.comm.custom("audio")[-1]
+    assert msg["rate"] == 24000
+    pcm = np.frombuffer(bytes(buffers[0]), dtype="<i2")
+    assert np.array_equal(pcm, turn.audio)
+    with pytest.raises(ValueError, match="no user audio"):
+        view.play(turn.index, "user")
+    with pytest.raises(IndexError, match="has 1 turns"):
+        view.play(5)
+
+
+def test_snapshot_marks():
+    pending = Turn(index=0, user_transcript_pending=True)
+    assert turn_snapshot(0, pending)["user"] == TRANSCRIBING
+    cut = Turn(index=1, user_text="hi", transcript="Hello there", status="truncated", truncated_ms=1234)
+    snap = turn_snapshot(1, cut)
+    assert snap["interrupted"] == "(interrupted at 1234 ms)" and snap["assistant"] == "Hello there"
+    failed = Turn(index=2, user_text="x", status="failed", error={"message": "rate limited"})
+    assert turn_snapshot(2, failed)["error"] == "rate limited"
