@@ -155,6 +155,7 @@ class ConnectionConfig:
     chat_api_version: str = DEFAULT_CHAT_API_VERSION
     # Audio chat completions path: Azure's deployments path (the quickstarts) or /openai/v1.
     chat_path: Literal["deployments", "v1"] = "deployments"
+    max_retries: int = 2  # HTTP retries of the SDK (429 / 5xx), honouring Retry-After
 
     def __post_init__(self) -> None:
         if self.protocol not in ("ga", "preview"):
@@ -263,6 +264,10 @@ class ConnectionConfig:
             is_emulator=True,
         )
 
+    def replace(self, **changes: Any) -> ConnectionConfig:
+        """A validated copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
     # --- clients ----------------------------------------------------------------------------
 
     @property
@@ -315,7 +320,9 @@ class ConnectionConfig:
         import openai
 
         if self.endpoint is None:  # api.openai.com
-            return (openai.AsyncOpenAI if asynchronous else openai.OpenAI)(api_key=self.api_key)
+            return (openai.AsyncOpenAI if asynchronous else openai.OpenAI)(
+                api_key=self.api_key, max_retries=self.max_retries
+            )
         if self.chat_path == "v1":
             key: Any = self.api_key
             if key is None and self.token_provider is not None:
@@ -323,9 +330,14 @@ class ConnectionConfig:
             if key is None:
                 raise _missing("AZURE_OPENAI_API_KEY", "No API key and no Entra ID token provider")
             cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-            return cls(api_key=key, base_url=f"{self.endpoint}/openai/v1")
+            return cls(api_key=key, base_url=f"{self.endpoint}/openai/v1", max_retries=self.max_retries)
         cls = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
-        return cls(azure_endpoint=self.endpoint, api_version=self.chat_api_version, **self._azure_auth())
+        return cls(
+            azure_endpoint=self.endpoint,
+            api_version=self.chat_api_version,
+            max_retries=self.max_retries,
+            **self._azure_auth(),
+        )
 
     def sync_client(self) -> openai.OpenAI | openai.AzureOpenAI:
         """Client for audio chat completions (blocking)."""

@@ -1,0 +1,121 @@
+"""Audio chat completions against the emulator, through the official SDK."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_widgets.completions import AudioChat, AudioReply, speak
+from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.errors import AudioInputError, ConnectionFailed
+
+
+@pytest.fixture
+def conn(emulator) -> ConnectionConfig:
+    return ConnectionConfig.for_emulator(emulator)
+
+
+def test_speak_returns_playable_audio(conn):
+    reply = speak("Hello there", connection=conn)
+    assert isinstance(reply, AudioReply) and reply.id
+    assert "Hello there" in reply.transcript
+    assert reply.audio.dtype == np.int16 and reply.duration_s > 0.3 and np.abs(reply.audio).max() > 1000
+    html = reply._repr_html_()
+    assert '<audio controls src="data:audio/wav;base64,' in html and "Hello there" in html
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "flac", "opus", "pcm16"])
+def test_output_formats_decode(conn, fmt, tmp_path):
+    reply = speak("Yes", format=fmt, connection=conn)
+    assert reply.format == fmt and reply.duration_s > 0.1 and np.abs(reply.audio).max() > 1000
+    saved = reply.save(tmp_path / "reply")
+    assert saved.stat().st_size > 0
+    wav = reply.save(tmp_path / "reply.wav")
+    assert wav.read_bytes()[:4] == b"RIFF"
+
+
+async def test_multi_turn_references_earlier_audio_by_id(conn, emulator):
+    chat = AudioChat(conn, instructions="Be brief.")
+    first = chat.ask("Good morning")
+    before = emulator.stats.completion_requests
+    second = await chat.ask_async("And again")
+    assert emulator.stats.completion_requests == before + 1
+    # The service would answer 400 audio_not_found for an unknown id: this id was accepted.
+    assert {"role": "assistant", "audio": {"id": first.id}} in chat.messages
+    assert second.id and second.id != first.id and "And again" in second.transcript
+    assert [m["role"] for m in chat.messages] == ["system", "user", "assistant", "user", "assistant"]
+
+
+def test_unknown_audio_id_is_rejected_by_the_emulator(conn):
+    chat = AudioChat(conn)
+    chat.messages.append({"role": "assistant", "audio": {"id": "audio_doesnotexist"}})
+    with pytest.raises(ConnectionFailed) as info:
+        chat.ask("hi")
+    assert info.value.status == 400 and "audio_doesnotexist" in str(info.value)
+
+
+def test_audio_question_any_format(conn, tmp_path, emulator):
+    from realtime_widgets.audio import save_audio
+    from realtime_widgets.emulator import synthesize
+
+    clip = save_audio(synthesize("hello world", "alloy"), tmp_path / "q.mp3")
+    chat = AudioChat(conn)
+    reply = chat.ask(audio=clip)
+    assert reply.transcript and reply.duration_s > 0.2
+    part = chat.messages[0]["content"][0]
+    assert part["type"] == "input_audio" and part["input_audio"]["format"] == "wav"
+
+
+def test_20mb_limit_checked_before_upload(conn, emulator, tmp_path):
+    big = tmp_path / "big.mp3"
+    big.write_bytes(b"\x00" * (30 * 1024 * 1024))
+    before = emulator.stats.completion_requests
+    with pytest.raises(AudioInputError, match=r"30\.0 MB.*20 MB"):
+        AudioChat(conn).ask(audio=big)
+    long_audio = np.zeros(24000 * 60 * 8, dtype=np.int16)  # 8 minutes ≈ 23 MB as wav
+    with pytest.raises(AudioInputError, match="20 MB"):
+        AudioChat(conn).ask(audio=long_audio)
+    assert emulator.stats.completion_requests == before
+
+
+def test_http_errors_are_explained():
+    from realtime_widgets.emulator import Emulator
+
+    with Emulator(api_key="right", deployments=["gpt-4o-audio-preview"]) as emu:
+        with pytest.raises(ConnectionFailed) as info:
+            speak("hi", connection=ConnectionConfig(endpoint=emu.endpoint, api_key="wrong-key-xyz"))
+        assert info.value.status == 401 and "AZURE_OPENAI_API_KEY" in str(info.value)
+        assert "wrong-key-xyz" not in str(info.value)
+        cfg = ConnectionConfig(endpoint=emu.endpoint, api_key="right", chat_deployment="no-such")
+        with pytest.raises(ConnectionFailed) as info:
+            speak("hi", connection=cfg)
+        assert (
+            info.value.status == 404 and "'no-such'" in str(info.value) and "Deployments" in str(info.value)
+        )
+
+
+def test_429_is_explained_with_retry_after(conn, emulator):
+    emulator.faults.handshake_429 = 1
+    try:
+        with pytest.raises(ConnectionFailed) as info:
+            speak("hi", connection=conn.replace(max_retries=0))
+    finally:
+        emulator.faults.reset()
+    assert info.value.status == 429 and info.value.retry_after == 2
+
+
+def test_bad_arguments(conn):
+    with pytest.raises(ValueError, match="voice"):
+        AudioChat(conn, voice="bob")
+    with pytest.raises(ValueError, match="format"):
+        AudioChat(conn, format="aiff")
+    with pytest.raises(ValueError, match="text=, audio="):
+        AudioChat(conn).ask()
+    with pytest.raises(ValueError, match="empty"):
+        AudioChat(conn).ask(audio=np.zeros(0, dtype=np.int16))
+
+
+@pytest.mark.parametrize("chat_path", ["deployments", "v1"])
+async def test_both_chat_paths(conn, chat_path):
+    reply = await AudioChat(conn.replace(chat_path=chat_path)).ask_async("Ping")
+    assert "Ping" in reply.transcript and reply.duration_s > 0.1
