@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections.abc import Awaitable, Generator
 from typing import Any
 
 import ipywidgets as w
@@ -24,6 +25,14 @@ _PLACEHOLDER = "Type a message"
 def _line(text: str, kind: str = "info") -> str:
     color = {"ok": "#1a7f37", "error": "#a40e26", "info": "inherit"}[kind]
     return f'<span class="rtw-console-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
+
+
+class _Done:
+    """An already-finished awaitable (close() with no loop to run on)."""
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield
 
 
 class RealtimeConsole(w.VBox):
@@ -68,7 +77,7 @@ class RealtimeConsole(w.VBox):
         super().__init__(
             [
                 self.status,
-                w.HBox([self.recorder, self.player], layout=w.Layout(align_items="center", gap="12px")),
+                w.HBox([self.recorder, self.player], layout=w.Layout(align_items="center")),
                 w.HBox([self.text, self.send_button], layout=w.Layout(width="100%")),
                 self.transcript,
                 settings,
@@ -112,22 +121,54 @@ class RealtimeConsole(w.VBox):
         await asyncio.wait_for(self.start(), timeout)
         return self
 
-    async def close(self) -> None:
-        """Close the session if this console opened it, and stop following it."""
-        for task in list(self._tasks):
+    def close(self) -> Awaitable[None]:
+        """End the session if this console opened it and stop following it: `await console.close()`.
+
+        The parts stay on screen with their final state. (Widget.close is synchronous in
+        ipywidgets, so this returns a task rather than being a coroutine function.)
+        """
+        self._detach()
+        session = getattr(self, "session", None)
+        owns = getattr(self, "_owns_session", False) and session is not None and session.status == "connected"
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:  # nothing can run the close now (e.g. garbage collection outside a loop)
+            return _Done()
+        return loop.create_task(self._close_session() if owns else self._after_close())
+
+    def _detach(self) -> None:
+        for task in list(getattr(self, "_tasks", ())):
             task.cancel()
-        if self._start_task is not None and not self._start_task.done():
-            self._start_task.cancel()
-        if callable(self._recorder_unsubscribe):
-            self._recorder_unsubscribe()
-        self.player.disconnect()
-        self.event_log.disconnect()
-        self.transcript.disconnect()
-        if self._owns_session and self.session.status == "connected":
-            await self.session.close()
+        start = getattr(self, "_start_task", None)
+        if start is not None and not start.done():
+            start.cancel()
+        unsubscribe = getattr(self, "_recorder_unsubscribe", None)
+        if callable(unsubscribe):
+            unsubscribe()
+            self._recorder_unsubscribe = None
+        for part in ("player", "event_log", "transcript"):
+            widget = getattr(self, part, None)
+            if widget is not None:
+                widget.disconnect()
+
+    async def _close_session(self) -> None:
+        await self.session.close()
+        await self._after_close()
+
+    async def _after_close(self) -> None:
         self.event_log.flush()
         self.transcript.flush()
         self._show_status()
+
+    def __del__(self) -> None:
+        # ipywidgets closes a collected widget's comm; do that without scheduling anything.
+        try:
+            self._detach()
+            w.VBox.close(self)
+        except Exception:
+            pass
 
     def _show_status(self) -> None:
         conn = getattr(self.session, "connection", None)

@@ -1,0 +1,110 @@
+"""RealtimeConsole driven from Python against the emulator (no browser)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import ipywidgets as w
+import pytest
+
+from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.session import RealtimeSession
+from realtime_widgets.widgets import (
+    AudioPlayer,
+    EventLog,
+    MicRecorder,
+    RealtimeConsole,
+    SessionConfigForm,
+    TranscriptView,
+)
+
+
+async def _until(predicate, timeout=20.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_console_connects_in_background_and_sends_text(emulator):
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    try:
+        assert isinstance(console.session, RealtimeSession)
+        assert isinstance(console.form, SessionConfigForm) and isinstance(console.event_log, EventLog)
+        assert isinstance(console.recorder, MicRecorder) and isinstance(console.player, AudioPlayer)
+        assert isinstance(console.transcript, TranscriptView)
+        assert console.text.placeholder == "Type a message" and console.send_button.description == "Send"
+        await console.ready()
+        assert console.session.status == "connected"
+        assert "emulator" in console.status.value and "connected" in console.status.value
+        # type and click Send, as a user would
+        console.text.value = "Hello from the console"
+        console.send_button.click()
+        assert console.text.value == "" or console._tasks
+        await _until(
+            lambda: console.session.conversation.turns and console.session.conversation.turns[-1].done
+        )
+        turn = console.session.conversation.turns[-1]
+        assert turn.user_text == "Hello from the console" and turn.transcript
+        rows = console.transcript.rows()
+        assert rows[-1]["user"] == "Hello from the console" and rows[-1]["assistant"] == turn.transcript
+        types = {r.type for r in console.event_log.rows}
+        assert {"conversation.item.create", "response.done", "response.output_audio.delta"} <= types
+        assert console.player.history, "the player was given the response's audio"
+    finally:
+        await console.close()
+    assert console.session.status == "closed"
+    assert "closed" in console.status.value
+
+
+async def test_console_hears_the_recorder(emulator):
+    from realtime_widgets.emulator import synthesize
+
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    try:
+        await console.ready()
+        speech = synthesize("What is the weather like today?", "alloy")
+        silence = speech[:0].copy()
+        silence.resize(24000)  # one second of silence lets server VAD end the turn
+        import numpy as np
+
+        await console.recorder.feed(np.concatenate([silence[:6000], speech, silence]))
+        conv = console.session.conversation
+        await _until(lambda: conv.turns and conv.turns[-1].status == "completed", timeout=30)
+        turn = conv.turns[-1]
+        assert len(turn.user_audio) > 12000 and len(turn.audio) > 0
+        types = [r.type for r in console.event_log.rows]
+        assert "input_audio_buffer.speech_started" in types and "response.done" in types
+        assert console.transcript.rows()[-1]["audio_s"] > 0.3
+    finally:
+        await console.close()
+
+
+async def test_console_over_an_existing_session_leaves_it_open(emulator):
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator)) as session:
+        console = RealtimeConsole(session=session)
+        assert console.session is session
+        await console.ready()
+        turn = await console.send_text("Quick one.")
+        assert turn is not None and turn.done
+        await console.close()
+        assert session.status == "connected"  # not ours to close
+    with pytest.raises(ValueError, match="either session"):
+        RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator), session=session)
+
+
+def test_console_without_a_loop_waits_for_start(emulator):
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    assert console.session.status == "closed"
+    assert "console.start()" in console.status.value
+    assert isinstance(console, w.VBox)
+
+    async def run():
+        await console.start()
+        assert console.session.status == "connected"
+        assert await console.send_text("   ") is None
+        assert "Nothing to send" in console.status.value
+        await console.close()
+
+    asyncio.run(run())
