@@ -8,6 +8,7 @@ common cause of "sped-up" or "chipmunk" playback, so arrays must say their rate 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 import os
@@ -113,6 +114,18 @@ def _float_to_pcm16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
+@functools.lru_cache(maxsize=32)
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """resample_poly's own default filter (Kaiser β=5), designed once per ratio: the design costs
+    as much as filtering a 100 ms chunk."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
+    taps.setflags(write=False)
+    return taps
+
+
 def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     """Polyphase resampling (scipy.signal.resample_poly); float in, float32 out; int16 in, int16 out."""
     for name, value in (("src_rate", src_rate), ("dst_rate", dst_rate)):
@@ -124,10 +137,12 @@ def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
 
     g = math.gcd(int(src_rate), int(dst_rate))
     up, down = int(dst_rate) // g, int(src_rate) // g
+    taps = _lowpass(up, down)
     if x.dtype == np.int16:
-        y = resample_poly(x.astype(np.float32) / 32768.0, up, down, axis=0)
+        y = resample_poly(x.astype(np.float32) / 32768.0, up, down, axis=0, window=taps)
         return _float_to_pcm16(y)
-    return resample_poly(x.astype(np.float32, copy=False), up, down, axis=0).astype(np.float32, copy=False)
+    y = resample_poly(x.astype(np.float32, copy=False), up, down, axis=0, window=taps)
+    return y.astype(np.float32, copy=False)
 
 
 def decode_bytes(data: bytes, *, name: str = "audio bytes") -> tuple[np.ndarray, int]:
