@@ -26,7 +26,7 @@ from .protocol import DEFAULT_CHAT_API_VERSION, DEFAULT_PREVIEW_API_VERSION, Pro
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
-__all__ = ["ConnectionConfig", "ENTRA_SCOPE", "shared_emulator"]
+__all__ = ["ConnectionConfig", "ENTRA_SCOPE", "entra_token_provider", "shared_emulator"]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,9 @@ def _entra_token_provider() -> Callable[[], str]:
             f"(find it in {_PORTAL['AZURE_OPENAI_API_KEY']})."
         ) from exc
     return get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
+
+
+entra_token_provider = _entra_token_provider  # public name: keyless sign-in for widgets and scripts
 
 
 def _async_provider(provider: Callable[[], str]) -> Callable[[], Any]:

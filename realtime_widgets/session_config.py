@@ -117,6 +117,14 @@ class SessionConfig:
         if isinstance(mods, tuple) and set(mods) == {"text", "audio"}:
             mods = ("audio",)  # audio output always comes with its transcript
         object.__setattr__(self, "output_modalities", mods)
+        for name in (
+            "transcription_model",
+            "transcription_language",
+            "transcription_prompt",
+            "noise_reduction",
+        ):
+            if getattr(self, name) == "":  # form widgets use "" for "off"
+                object.__setattr__(self, name, None)
         if self.turn_detection in (None, "none"):
             object.__setattr__(self, "turn_detection", "manual")
         if isinstance(self.tools, (list, tuple)):

@@ -159,3 +159,8 @@ async def test_emulator_accepts_the_shape_and_echoes_it(emulator, protocol):
         "Say hi.",
         100,
     )
+
+
+def test_empty_strings_from_forms_mean_off():
+    cfg = SessionConfig(transcription_model="", transcription_language="", noise_reduction="")
+    assert (cfg.transcription_model, cfg.transcription_language, cfg.noise_reduction) == (None, None, None)
