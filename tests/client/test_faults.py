@@ -1,0 +1,144 @@
+"""Faults injected by the emulator reach the caller as clear exceptions, with what was recorded intact."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.emulator import Emulator
+from realtime_widgets.errors import ConnectionFailed, SessionClosed
+from realtime_widgets.session import RealtimeSession
+from realtime_widgets.session_config import SessionConfig
+
+PROTOCOLS = pytest.mark.parametrize("protocol", ["ga", "preview"])
+
+
+@pytest.fixture(autouse=True)
+def no_faults(emulator):
+    emulator.faults.reset()
+    yield
+    emulator.faults.reset()
+
+
+@PROTOCOLS
+async def test_drop_after_n_events_then_reconnect(emulator, protocol) -> None:
+    s = RealtimeSession(ConnectionConfig.for_emulator(emulator, protocol=protocol))
+    async with s:
+        await s.send_text("Hello")
+        recorded = len(s.event_log)
+        emulator.faults.drop_after_events = 8  # counts from the next connection's first event
+        await s.reconnect()
+        with pytest.raises(SessionClosed) as info:
+            await s.send_text("Tell me a long story about " + "dogs " * 20)
+        assert info.value.code == 1006
+        assert "reconnect" in str(info.value)
+        assert s.status == "closed"
+        assert s.last_error is info.value
+        # Everything received before the drop is kept.
+        assert len(s.event_log) > recorded
+        first = s.conversation.turns[0]
+        assert first.status == "completed" and len(first.audio) > 0
+        dropped = s.conversation.turns[1]
+        assert dropped.status in ("pending", "in_progress")
+        with pytest.raises(SessionClosed, match="reconnect"):
+            await s.send_text("anyone there?")
+
+        emulator.faults.reset()
+        await s.reconnect()
+        assert s.status == "connected"
+        again = await s.send_text("Hello again")
+        assert again.status == "completed" and again.transcript
+        assert s.conversation.turns[-1] is again and len(s.conversation.turns) == 3
+        assert [e.type for e in s.event_log].count("session.created") == 3
+
+
+async def test_session_max_duration(emulator) -> None:
+    emulator.faults.max_session_seconds = 0.5
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator)) as s:
+        closed = asyncio.Event()
+        s.on("error", lambda e: closed.set())
+        emulator.faults.event_delay_ms = 50  # so the answer is still streaming at expiry
+        iterated = []
+
+        async def iterate() -> None:
+            async for event in s.events():
+                iterated.append(event)
+
+        consumer = asyncio.create_task(iterate())
+        waiting = asyncio.create_task(s.send_text("Tell me a long story " * 5))  # woken by the close
+        with pytest.raises(SessionClosed) as info:
+            await asyncio.wait_for(waiting, 5)
+        assert info.value.code == 1001
+        assert "maximum duration" in str(info.value) and "30 minutes" in str(info.value)
+        assert s.status == "closed" and s.last_error is info.value
+        assert any(err.code == "session_expired" for err in s.errors)
+        assert closed.is_set()
+        await asyncio.wait_for(consumer, 2)  # iterators end when the session ends
+        assert iterated and iterated[-1].type == "error"
+
+
+async def test_auto_reconnect_after_expiry(emulator) -> None:
+    emulator.faults.max_session_seconds = 0.4
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator), auto_reconnect=True) as s:
+        for _ in range(100):
+            if [e.type for e in s.event_log].count("session.created") >= 2 and s.status == "connected":
+                break
+            await asyncio.sleep(0.05)
+        emulator.faults.reset()
+        assert s.status == "connected"
+        assert [e.type for e in s.event_log].count("session.updated") >= 2  # the config was sent again
+
+
+async def test_429_at_handshake(emulator) -> None:
+    emulator.faults.handshake_429 = 1
+    emulator.faults.retry_after_s = 7
+    s = RealtimeSession(ConnectionConfig.for_emulator(emulator))
+    with pytest.raises(ConnectionFailed) as info:
+        await s.connect()
+    assert info.value.status == 429
+    assert "retry" in str(info.value).lower() and "7" in str(info.value)
+    assert s.status == "failed"
+    # The next handshake is allowed again.
+    async with s:
+        assert s.status == "connected"
+
+
+@PROTOCOLS
+async def test_401_wrong_key(protocol) -> None:
+    with Emulator(api_key="the-right-key") as emu:
+        good = ConnectionConfig.for_emulator(emu, protocol=protocol)
+        bad = dataclasses.replace(good, api_key="a-wrong-key")
+        with pytest.raises(ConnectionFailed) as info:
+            async with RealtimeSession(bad):
+                pass
+        assert info.value.status == 401
+        assert "AZURE_OPENAI_API_KEY" in str(info.value)
+        assert "a-wrong-key" not in str(info.value) and "the-right-key" not in str(info.value)
+        async with RealtimeSession(good) as s:
+            assert s.status == "connected"
+            assert "the-right-key" not in repr(s)
+
+
+@PROTOCOLS
+async def test_404_unknown_deployment(protocol) -> None:
+    with Emulator(deployments=["gpt-realtime"]) as emu:
+        config = dataclasses.replace(
+            ConnectionConfig.for_emulator(emu, protocol=protocol), deployment="gpt-nope"
+        )
+        session = RealtimeSession(config)
+        with pytest.raises(ConnectionFailed) as info:
+            await session.connect()
+        assert info.value.status == 404
+        assert "gpt-nope" in str(info.value) and "deployment" in str(info.value).lower()
+        assert session.status == "failed"
+
+
+async def test_bad_session_config_fails_connect(emulator) -> None:
+    with pytest.raises(TypeError, match="SessionConfig"):
+        RealtimeSession(ConnectionConfig.for_emulator(emulator), {"voice": "alloy"})  # type: ignore[arg-type]
+    s = RealtimeSession(ConnectionConfig.for_emulator(emulator), SessionConfig())
+    with pytest.raises(SessionClosed, match="connect"):
+        await s.send_text("not connected yet")
