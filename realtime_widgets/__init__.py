@@ -25,6 +25,7 @@ _EXPORTS = {
     "plot_latencies": "realtime_widgets.plots",
     "Emulator": "realtime_widgets.emulator",
     "run_sync": "realtime_widgets.sync",
+    "evaluate_clips": "realtime_widgets.batch",
     "SessionConfigForm": "realtime_widgets.widgets",
     "MicRecorder": "realtime_widgets.widgets",
     "ClipRecorder": "realtime_widgets.widgets",
@@ -51,6 +52,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .batch import evaluate_clips
     from .completions import AudioChat, AudioReply, speak
     from .config import ConnectionConfig
     from .conversation import Conversation, Turn
