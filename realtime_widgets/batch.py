@@ -118,8 +118,7 @@ async def _one(
         for attempt in range(1, max_retries + 2):
             result.attempts = attempt
             # A fresh chat per clip: clips are independent, no shared history.
-            chat = AudioChat(connection, voice=voice)
-            chat._async_client = client
+            chat = AudioChat(connection, voice=voice, client=client)
             started = time.perf_counter()
             try:
                 reply = await chat.ask_async(text=prompt, audio=samples, rate=_audio.SAMPLE_RATE)

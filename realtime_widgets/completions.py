@@ -150,7 +150,9 @@ class AudioChat:
         format: str = "wav",
         instructions: str | None = None,
         deployment: str | None = None,
+        client: Any = None,
     ) -> None:
+        """`client`: an `openai` async client to share between chats (e.g. one pool for a batch)."""
         if voice not in VOICES:
             raise ValueError(f"voice={voice!r} is not allowed; choose one of: {', '.join(VOICES)}")
         if format not in COMPLETION_OUTPUT_FORMATS:
@@ -166,7 +168,7 @@ class AudioChat:
             self.messages.append({"role": "system", "content": instructions})
         self.replies: list[AudioReply] = []
         self._sync_client: Any = None
-        self._async_client: Any = None
+        self._async_client: Any = client
 
     def __repr__(self) -> str:
         return f"AudioChat({self.connection.describe()} · chat deployment {self.deployment}, turns={len(self.replies)})"
