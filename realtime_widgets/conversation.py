@@ -419,7 +419,18 @@ class Conversation:
         # A new connection: the server's audio clock (audio_start_ms ...) starts again here.
         self._input_epoch = len(self.input)
         self._input_mark = len(self.input)
-        return self._session_updated(event)
+        # A response still running on a previous connection will never finish.
+        changed = None
+        for turn in self.turns:
+            if turn.status == "in_progress":
+                turn.status = "failed"
+                turn.error = {
+                    "type": "connection",
+                    "message": "the connection closed before the response was done",
+                }
+                changed = turn
+        self._session_updated(event)
+        return changed
 
     def _session_updated(self, event: RealtimeEvent) -> Turn | None:
         session = event.raw.get("session") or {}

@@ -30,7 +30,7 @@ from . import audio
 from .conversation import Conversation, Turn
 from .errors import AudioInputError, ServerError, SessionClosed, SessionUpdateError, explain_connect_error
 from .events import RealtimeEvent
-from .protocol import CHUNK_MS, MAX_APPEND_BYTES, MIN_COMMIT_MS, SAMPLE_RATE, to_ga_event_type
+from .protocol import CHUNK_MS, MIN_COMMIT_MS, SAMPLE_RATE, to_ga_event_type
 from .session_config import SessionConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -383,10 +383,6 @@ class RealtimeSession:
             pcm = audio.to_pcm16(x, rate)
         if pcm.size == 0:
             raise AudioInputError("audio is empty (0 samples); record or load some sound first")
-        if pcm.nbytes > MAX_APPEND_BYTES * 50:
-            raise AudioInputError(
-                f"{pcm.size / SAMPLE_RATE:.0f} s of audio is too long for one call; send it in parts"
-            )
         return pcm
 
     def _append_now(self, pcm: np.ndarray) -> list[asyncio.Future]:

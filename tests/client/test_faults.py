@@ -49,6 +49,7 @@ async def test_drop_after_n_events_then_reconnect(emulator, protocol) -> None:
         emulator.faults.reset()
         await s.reconnect()
         assert s.status == "connected"
+        assert dropped.status == "failed" and "connection closed" in dropped.error["message"]
         again = await s.send_text("Hello again")
         assert again.status == "completed" and again.transcript
         assert s.conversation.turns[-1] is again and len(s.conversation.turns) == 3
