@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+from emu_helpers import rms
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
 from realtime_widgets.protocol import OUTPUT_DELTA_BYTES, SAMPLE_RATE
-
-from emu_helpers import rms
 
 
 def ga_client(emu) -> AsyncOpenAI:
@@ -41,7 +40,11 @@ async def test_ga_text_in_audio_out(emulator):
         assert first.session.type == "realtime"
         await conn.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
         await conn.conversation.item.create(
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "good morning"}]}
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "good morning"}],
+            }
         )
         await conn.response.create()
         events = await collect(conn)
@@ -104,7 +107,9 @@ async def test_preview_names_and_flat_session(emulator):
         created = await conn.recv()
         assert created.type == "session.created"
         assert created.session.modalities == ["text", "audio"] and created.session.voice == "alloy"
-        await conn.session.update(session={"turn_detection": {"type": "none"}, "voice": "echo", "temperature": 0.7})
+        await conn.session.update(
+            session={"turn_detection": {"type": "none"}, "voice": "echo", "temperature": 0.7}
+        )
         updated = await conn.recv()
         assert updated.type == "session.updated", updated
         assert updated.session.voice == "echo" and updated.session.temperature == 0.7
@@ -115,7 +120,17 @@ async def test_preview_names_and_flat_session(emulator):
         events = await collect(conn)
     types = {e.type for e in events}
     assert {"conversation.item.created", "response.audio.delta", "response.audio_transcript.delta"} <= types
-    assert not any(t.startswith(("response.output_audio", "response.output_text", "conversation.item.added", "conversation.item.done")) for t in types)
+    assert not any(
+        t.startswith(
+            (
+                "response.output_audio",
+                "response.output_text",
+                "conversation.item.added",
+                "conversation.item.done",
+            )
+        )
+        for t in types
+    )
     assert events[-1].response.output[0].content[0].type == "audio"
 
 
@@ -123,7 +138,10 @@ async def test_session_update_error_keeps_old_settings(emulator):
     async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
         await conn.recv()
         await conn.session.update(
-            session={"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 3}}}}
+            session={
+                "type": "realtime",
+                "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 3}}},
+            }
         )
         err = await conn.recv()
         assert err.type == "error"
