@@ -592,7 +592,14 @@ class RealtimeSession:
         turn = next((t for t in reversed(self.conversation.turns) if t.item_id is not None), None)
         if turn is None:
             raise ValueError("nothing to interrupt: no assistant item has arrived yet")
-        if turn.status == "in_progress":
+        # With server VAD's interrupt_response, speech the server heard after this turn already
+        # cancels it; a second cancel would only earn a response_cancel_not_active error.
+        server_cancels = (
+            not self.config.manual_commit
+            and self.config.interrupt_response
+            and any(t.speech_start_ms is not None for t in self.conversation.turns[turn.index + 1 :])
+        )
+        if turn.status == "in_progress" and not server_cancels:
             await self.cancel()
         audio_end_ms = int(max(0.0, min(float(played_ms), turn.duration_s * 1000.0)))
         event_id = self._new_id()

@@ -124,11 +124,26 @@ async def test_barge_in_cancels_response(emulator, protocol, speech) -> None:
         first_audio = asyncio.Event()
         s.on("response.output_audio.delta", lambda e: first_audio.set())
         task = asyncio.create_task(s.send_text("Please tell me a long story about " + "a dog and a cat " * 8))
+        # Like AudioPlayer: on speech, truncate what was played.
+        interrupts: list[asyncio.Future] = []
+        stop = s.on(
+            "input_audio_buffer.speech_started",
+            lambda e: interrupts.append(asyncio.ensure_future(s.interrupt(40))),
+        )
         await asyncio.wait_for(first_audio.wait(), 10)
-        await s.append_audio(speech)  # the user talks over the assistant
+        half = len(speech) // 2
+        await s.append_audio(speech[:half])  # the user talks over the assistant ...
         first = await asyncio.wait_for(task, 20)
-        assert first.status == "cancelled"
+        stop()
         assert any(e.type == "input_audio_buffer.speech_started" for e in s.event_log)
+        assert len(interrupts) == 1 and await asyncio.wait_for(interrupts[0], 5) is first
+        await s.append_audio(speech[half:])  # ... and goes on talking
+        assert first.status == "truncated" and first.truncated_ms == 40
+        done = [e for e in s.event_log if e.type == "response.done"][0]
+        assert done.raw["response"]["status"] == "cancelled"
+        # The server cancelled on its own; the client did not send a second, failing cancel.
+        assert not any(e.type == "response.cancel" for e in s.event_log)
+        assert not s.errors
         # The interrupting speech becomes the next turn, which gets its own answer.
         await s.append_audio(np.zeros(SAMPLE_RATE // 2, np.int16))
         for _ in range(200):
