@@ -1,0 +1,68 @@
+"""`python -m realtime_widgets.emulator --port P --api-key K` as a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_cli_prints_exports_serves_and_checks_key():
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widgets.emulator", "--port", str(port), "--api-key", "cli-key"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        lines = []
+        while not any(line.startswith("export AZURE_OPENAI_DEPLOYMENT_NAME=") for line in lines):
+            line = proc.stdout.readline()
+            assert line, f"CLI exited early: {proc.stderr.read()}"
+            lines.append(line.strip())
+        out = "\n".join(lines)
+        assert f"http://127.0.0.1:{port}" in out
+        assert f"export AZURE_OPENAI_ENDPOINT=http://127.0.0.1:{port}" in lines
+        assert "export AZURE_OPENAI_API_KEY=cli-key" in lines
+        url = f"ws://127.0.0.1:{port}/openai/v1/realtime?model=gpt-realtime"
+        with pytest.raises(InvalidStatus) as info:
+            async with websockets.connect(url, additional_headers={"api-key": "wrong"}):
+                pass
+        assert info.value.response.status_code == 401
+        async with websockets.connect(url, additional_headers={"api-key": "cli-key"}) as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+
+
+def test_cli_rejects_bad_arguments():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert r.returncode == 2 and "port must be" in r.stderr

@@ -1,0 +1,139 @@
+"""Audio chat completions through the official SDK (AzureOpenAI and OpenAI v1 base URL)."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import openai
+import pytest
+from emu_helpers import rms
+from openai import AzureOpenAI, OpenAI
+
+from realtime_widgets.emulator import synthesize
+from realtime_widgets.emulator.audio_io import decode, wav_bytes
+
+
+def azure(emu) -> AzureOpenAI:
+    return AzureOpenAI(azure_endpoint=emu.endpoint, api_version="2025-01-01-preview", api_key=emu.api_key)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "opus", "pcm16"])
+def test_audio_reply_in_each_format(emulator, fmt):
+    r = azure(emulator).chat.completions.create(
+        model=emulator.deployment,
+        modalities=["text", "audio"],
+        audio={"voice": "coral", "format": fmt},
+        messages=[{"role": "user", "content": "say something"}],
+    )
+    msg = r.choices[0].message
+    assert r.object == "chat.completion" and r.choices[0].finish_reason == "stop"
+    assert msg.content is None and msg.audio.transcript == "You said: say something"
+    data = base64.b64decode(msg.audio.data)
+    samples = np.frombuffer(data, "<i2") if fmt == "pcm16" else decode(data, "ogg" if fmt == "opus" else fmt)
+    assert len(samples) / 24_000 > 0.04 * len(msg.audio.transcript.split())
+    assert rms(samples) > 300
+    assert r.usage.completion_tokens_details.audio_tokens > 0
+
+
+def test_text_only_and_v1_route(emulator):
+    client = OpenAI(base_url=emulator.endpoint + "/openai/v1", api_key=emulator.api_key)
+    r = client.chat.completions.create(
+        model=emulator.deployment, messages=[{"role": "user", "content": "plain"}]
+    )
+    assert r.choices[0].message.content == "You said: plain"
+    assert r.choices[0].message.audio is None
+
+
+def test_audio_in_history_by_id_and_expired_id(emulator):
+    emulator.reply = lambda text, seconds: f"got {seconds:.1f} seconds" if seconds else f"echo {text}"
+    client = azure(emulator)
+    clip = synthesize("testing", "sage")
+    first = client.chat.completions.create(
+        model=emulator.deployment,
+        modalities=["text", "audio"],
+        audio={"voice": "alloy", "format": "wav"},
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "input_audio",
+                        "input_audio": {"data": base64.b64encode(wav_bytes(clip)).decode(), "format": "wav"},
+                    }
+                ],
+            }
+        ],
+    )
+    assert first.choices[0].message.audio.transcript == f"got {len(clip) / 24000:.1f} seconds"
+    audio_id = first.choices[0].message.audio.id
+    assert first.choices[0].message.audio.expires_at > first.created
+    second = client.chat.completions.create(
+        model=emulator.deployment,
+        messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "audio": {"id": audio_id}},
+            {"role": "user", "content": "again"},
+        ],
+    )
+    assert second.choices[0].message.content == "echo again"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(
+            model=emulator.deployment,
+            messages=[
+                {"role": "assistant", "audio": {"id": "audio_unknown"}},
+                {"role": "user", "content": "x"},
+            ],
+        )
+    assert "audio_unknown" in str(info.value)
+
+
+def test_bad_requests(emulator):
+    client = azure(emulator)
+    with pytest.raises(openai.BadRequestError, match="audio.format"):
+        client.chat.completions.create(
+            model=emulator.deployment,
+            modalities=["text", "audio"],
+            audio={"voice": "alloy", "format": "aiff"},
+            messages=[{"role": "user", "content": "x"}],
+        )
+    with pytest.raises(openai.BadRequestError, match="could not decode"):
+        client.chat.completions.create(
+            model=emulator.deployment,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "input_audio",
+                            "input_audio": {
+                                "data": base64.b64encode(b"nope" * 100).decode(),
+                                "format": "mp3",
+                            },
+                        }
+                    ],
+                }
+            ],
+        )
+    big = base64.b64encode(b"\0" * (21 * 1024 * 1024)).decode()
+    with pytest.raises(openai.APIStatusError) as info:
+        client.with_options(max_retries=0).chat.completions.create(
+            model=emulator.deployment,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "input_audio", "input_audio": {"data": big, "format": "wav"}}],
+                }
+            ],
+        )
+    assert info.value.status_code == 413 and "20 MB" in str(info.value)
+
+
+def test_completions_429_then_retry(emulator):
+    emulator.faults.handshake_429 = 1
+    emulator.faults.retry_after_s = 0
+    r = azure(emulator).chat.completions.create(
+        model=emulator.deployment, messages=[{"role": "user", "content": "after retry"}]
+    )
+    assert r.choices[0].message.content == "You said: after retry"
+    assert emulator.faults.handshake_429 == 0
