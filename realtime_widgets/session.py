@@ -560,6 +560,18 @@ class RealtimeSession:
                 raise
         return self.conversation.turns[-1]
 
+    async def wait_for_turn(self, since: int, *, timeout: float | None = None) -> Turn:
+        """Wait until speech that started after turn `since` has ended and its response is done.
+
+        For audio that arrives outside `send_audio` (a microphone, `MicRecorder.feed`): note
+        `since = len(s.conversation.turns)` before the speech, then await this.
+        """
+        wants_response = self.config.create_response
+        if not self._vad_turns_done(since, wants_response):
+            waiter = self._expect(lambda e: self._vad_turns_done(since, wants_response), set())
+            await self._wait(waiter, "spoken turn", timeout)
+        return self.conversation.turns[-1]
+
     def _vad_turns_done(self, first: int, wants_response: bool) -> bool:
         turns = self.conversation.turns[first:]
         if not turns:

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Generator
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 
+from ..protocol import SAMPLE_RATE
 from ..session_config import SessionConfig
 from .config_form import SessionConfigForm
 from .event_log import EventLog
@@ -212,6 +214,27 @@ class RealtimeConsole(w.VBox):
             return None
         self._show_status()
         return turn
+
+    # -- speech ----------------------------------------------------------------------------
+    async def say(self, audio: Any, *, realtime: bool = False, timeout: float | None = None) -> Any:
+        """Speak `audio` (a path or array) into the console as the microphone would, and return the Turn.
+
+        The audio goes through the recorder's chunk path (`MicRecorder.feed`) to the session, followed
+        by enough silence for server VAD to end the turn; this waits for the response it triggers.
+        It is the headless stand-in for pressing Record and talking.
+        """
+        from ..audio import to_pcm16
+
+        if self.session.status != "connected":
+            await self.start()
+        config = self.session.config
+        if config.manual_commit:
+            raise ValueError("say() needs server or semantic VAD; with manual turns use session.send_audio()")
+        speech = np.asarray(to_pcm16(audio), dtype=np.int16)
+        silence = np.zeros(SAMPLE_RATE * (config.silence_duration_ms + 300) // 1000, np.int16)
+        since = len(self.session.conversation.turns)
+        await self.recorder.feed(np.concatenate([speech, silence]), realtime=realtime)
+        return await self.session.wait_for_turn(since, timeout=timeout)
 
     def _schedule(self, coro: Any) -> None:
         # Button clicks arrive on the kernel's loop; run the coroutine there after the click returns.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import ipywidgets as w
+import numpy as np
 import pytest
 
 from realtime_widgets.config import ConnectionConfig
@@ -108,3 +109,34 @@ def test_console_without_a_loop_waits_for_start(emulator):
         await console.close()
 
     asyncio.run(run())
+
+
+async def test_console_say_speaks_through_the_recorder_and_returns_the_turn(emulator):
+    from realtime_widgets.emulator import synthesize
+
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    try:
+        await console.ready()
+        turn = await console.say(synthesize("open the window please", voice="echo"))
+        assert turn is console.session.conversation.turns[-1]
+        assert turn.status == "completed" and turn.speech_end_ms is not None
+        assert len(turn.user_audio) > 12000 and turn.duration_s > 0.5
+        assert console.recorder.chunks_received >= 10  # it went through the recorder's chunk path
+        again = await console.say(synthesize("and close the door", voice="echo"))
+        assert again.index == turn.index + 1
+    finally:
+        await console.close()
+
+
+async def test_console_say_refuses_manual_turns(emulator):
+    from realtime_widgets import SessionConfig
+
+    console = RealtimeConsole(
+        connection=ConnectionConfig.for_emulator(emulator), config=SessionConfig(turn_detection="manual")
+    )
+    try:
+        await console.ready()
+        with pytest.raises(ValueError, match="send_audio"):
+            await console.say(np.zeros(24000, np.int16))
+    finally:
+        await console.close()
