@@ -560,6 +560,20 @@ class RealtimeSession:
                 raise
         return self.conversation.turns[-1]
 
+    async def wait_for(
+        self,
+        event_type: str,
+        *,
+        where: Callable[[RealtimeEvent], bool] | None = None,
+        timeout: float | None = None,
+    ) -> RealtimeEvent:
+        """The next server event of `event_type` (GA or preview name) from now on, optionally matching `where`."""
+        key = to_ga_event_type(event_type)
+        waiter = self._expect(
+            lambda e: e.direction == "server" and e.type == key and (where is None or where(e)), set()
+        )
+        return await self._wait(waiter, event_type, timeout)
+
     async def wait_for_turn(self, since: int, *, timeout: float | None = None) -> Turn:
         """Wait until speech that started after turn `since` has ended and its response is done.
 

@@ -299,3 +299,22 @@ async def test_append_audio_nowait_keeps_order(emulator) -> None:
         turn = await s.commit()
         assert np.array_equal(turn.user_audio, ramp)
         assert [e.type for e in s.event_log].count("input_audio_buffer.append") == 20
+
+
+async def test_wait_for_returns_the_next_matching_server_event(emulator):
+    from realtime_widgets import ConnectionConfig, RealtimeSession, SessionConfig
+
+    async with RealtimeSession(
+        ConnectionConfig.for_emulator(emulator), SessionConfig(turn_detection="manual")
+    ) as s:
+        pending = asyncio.ensure_future(s.wait_for("response.audio.delta"))  # a preview name works too
+        done = asyncio.ensure_future(
+            s.wait_for("response.done", where=lambda e: "usage" in e.raw["response"])
+        )
+        turn = await s.send_text("hello")
+        first_delta, finished = await pending, await done
+        assert first_delta.type == "response.output_audio.delta" and first_delta.direction == "server"
+        assert first_delta.time <= finished.time
+        assert finished.raw["response"]["id"] == turn.response_id
+        with pytest.raises(TimeoutError, match="response.done"):
+            await s.wait_for("response.done", timeout=0.2)
