@@ -17,6 +17,12 @@ PLACEHOLDER_KEY = "emulator-key"
 DEFAULT_DEPLOYMENT = "gpt-realtime"
 
 
+def _warm_voice() -> None:
+    from .voice import synthesize
+
+    synthesize("ready")
+
+
 class Emulator:
     """A local stand-in for an Azure OpenAI resource (realtime + audio chat completions).
 
@@ -178,6 +184,8 @@ class Emulator:
         server = site._server
         assert server is not None and server.sockets  # noqa: S101 - set by start()
         self.port = server.sockets[0].getsockname()[1]
+        # Load eSpeak off the loop now, so the first response does not pay for it.
+        threading.Thread(target=_warm_voice, name="emulator-voice-warmup", daemon=True).start()
 
     async def _shutdown(self) -> None:
         if self._runner is not None:
