@@ -76,7 +76,8 @@ class RealtimeSession:
         self.ctx = ctx
         self.session = session_config.default_session(protocol, deployment, _id("sess"))
         self.items: dict[str, dict[str, Any]] = {}  # conversation, in order
-        self.user_audio: dict[str, np.ndarray] = {}
+        # Only the length of user audio is kept (a long session would otherwise hold all of it).
+        self.user_seconds: dict[str, float] = {}
         self.transcripts: dict[str, asyncio.Future[str | None]] = {}
         self.audio_sent_ms: dict[str, float] = {}  # assistant item id -> ms of audio sent
         self.word_times: dict[str, list[tuple[str, float]]] = {}
@@ -415,7 +416,7 @@ class RealtimeSession:
         self.items[item["id"]] = item
         await self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": item})
         if audio is not None and len(audio):
-            self.user_audio[item["id"]] = audio
+            self.user_seconds[item["id"]] = len(audio) / SAMPLE_RATE
             self.transcripts[item["id"]] = asyncio.ensure_future(self._recognize(audio))
             if session_config.transcription(self.protocol, self.session) is not None:
                 self._spawn(self._send_transcription(item["id"], item))
@@ -659,8 +660,8 @@ class RealtimeSession:
         if user is not None and user["id"] not in self.answered:
             self.answered.add(user["id"])
             texts = [p["text"] for p in user["content"] if p["type"] == "input_text"]
-            if user["id"] in self.user_audio:
-                seconds = len(self.user_audio[user["id"]]) / SAMPLE_RATE
+            if user["id"] in self.user_seconds:
+                seconds = self.user_seconds[user["id"]]
                 text = await asyncio.shield(self.transcripts[user["id"]]) or None
             if texts:
                 text = " ".join(texts)
