@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import inspect
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -39,6 +40,7 @@ from .voice import Speech, speak
 # Events only the GA protocol has; they are not sent on the preview wire.
 _GA_ONLY = {"conversation.item.done", "output_audio_buffer.cleared"}
 _CLOSE_GOING_AWAY = 1001
+log = logging.getLogger(__name__)
 
 
 class _Dropped(Exception):
@@ -50,6 +52,14 @@ class ClientError(Exception):
         super().__init__(message)
         self.code = code
         self.param = param
+
+
+def _consume(task: asyncio.Task) -> None:
+    """Retrieve a finished task's exception: a dropped or closed socket is an expected end."""
+    if not task.cancelled():
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, (_Dropped, ConnectionError)):
+            log.warning("emulator session task failed: %s: %s", type(exc).__name__, exc)
 
 
 def _id(prefix: str) -> str:
@@ -136,6 +146,7 @@ class RealtimeSession:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_consume)
         return task
 
     async def send(self, event: dict[str, Any]) -> None:
@@ -642,6 +653,7 @@ class RealtimeSession:
         self.response_id = _id("resp")
         self._cancel_reason = "client_cancelled"
         self.response_task = asyncio.ensure_future(self._respond(self.response_id, options))
+        self.response_task.add_done_callback(_consume)
 
     async def _stop_response(self, reason: str = "client_cancelled") -> None:
         task = self.response_task
