@@ -185,10 +185,20 @@ class Playback {
   }
 }
 
+const engines = new Map();
+
 function initialize({ model }) {
   const playback = new Playback(model);
-  model.__rwPlayback = playback;
+  // Browsers start audio suspended until a user gesture: any click on the page (Record!) resumes it.
+  const resume = () => {
+    if (playback.ctx && playback.ctx.state === "suspended") playback.ctx.resume().then(() => playback.notify());
+  };
+  document.addEventListener("pointerdown", resume, true);
+  // anywidget hands initialize() and render() different proxies of the model: key by a uid.
+  engines.set(model.get("_uid"), playback);
   return () => {
+    engines.delete(model.get("_uid"));
+    document.removeEventListener("pointerdown", resume, true);
     model.off("msg:custom", playback.onMsg);
     model.off("change:volume", playback.onVolume);
     model.off("change:muted", playback.onVolume);
@@ -198,7 +208,7 @@ function initialize({ model }) {
 }
 
 function render({ model, el }) {
-  const playback = model.__rwPlayback;
+  const playback = engines.get(model.get("_uid"));
   el.classList.add("rw-player");
   const state = document.createElement("span");
   state.className = "rw-player-state";
@@ -226,6 +236,8 @@ function render({ model, el }) {
   enable.textContent = "Enable sound";
   enable.title = "The browser blocks sound until you click on the page";
   el.append(state, mute, volume, meter, position, enable);
+  // Create the audio context now, not at the first delta: creating it costs tens of ms.
+  playback.ensureContext();
 
   const update = () => {
     state.textContent = playback.playing ? "▶ playing" : "■ idle";

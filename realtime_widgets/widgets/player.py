@@ -15,6 +15,7 @@ import base64
 import logging
 import pathlib
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,12 @@ class AudioPlayer(anywidget.AnyWidget):
 
     _esm = _HERE / "player.js"
     _css = _HERE / "player.css"
+    # Identifies this model's audio engine in the page (one per model, shared by its views).
+    _uid = traitlets.Unicode().tag(sync=True)
+
+    @traitlets.default("_uid")
+    def _default_uid(self) -> str:
+        return uuid.uuid4().hex
 
     volume = traitlets.Float(1.0, min=0.0, max=1.0, help="Output volume, 0-1.").tag(sync=True)
     muted = traitlets.Bool(False).tag(sync=True)

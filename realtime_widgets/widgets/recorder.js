@@ -282,10 +282,14 @@ class Capture {
   }
 }
 
+const engines = new Map();
+
 function initialize({ model }) {
   const capture = new Capture(model);
-  model.__rwCapture = capture;
+  // anywidget hands initialize() and render() different proxies of the model: key by a uid.
+  engines.set(model.get("_uid"), capture);
   return () => {
+    engines.delete(model.get("_uid"));
     capture.stop();
     model.off("msg:custom", capture.onAck);
     model.off("change:recording", capture.onRecordingTrait);
@@ -293,7 +297,7 @@ function initialize({ model }) {
 }
 
 function render({ model, el }) {
-  const capture = model.__rwCapture;
+  const capture = engines.get(model.get("_uid"));
   el.classList.add("rw-recorder");
   const button = document.createElement("button");
   button.type = "button";

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,12 @@ class MicRecorder(anywidget.AnyWidget):
 
     _esm = _HERE / "recorder.js"
     _css = _HERE / "recorder.css"
+    # Identifies this model's audio engine in the page (one per model, shared by its views).
+    _uid = traitlets.Unicode().tag(sync=True)
+
+    @traitlets.default("_uid")
+    def _default_uid(self) -> str:
+        return uuid.uuid4().hex
 
     chunk_ms = traitlets.Int(100, help="Chunk length sent to the kernel (20-200 ms).").tag(sync=True)
     mode = traitlets.Unicode("toggle", help='"toggle" (click) or "push" (hold to talk).').tag(sync=True)

@@ -115,6 +115,7 @@ class JupyterServer:
                 f"--LabApp.user_settings_dir={base / 'settings'}",
                 f"--LabApp.workspaces_dir={base / 'workspaces'}",
                 "--LabApp.news_url=None",
+                "--ServerApp.allow_root=True",  # CI containers run as root
             ],
             env=env,
             stdout=log,
@@ -178,6 +179,11 @@ class JupyterServer:
                     return s["kernel"]["id"]
             time.sleep(0.2)
         raise TimeoutError(f"no kernel session for {notebook}")
+
+    def start_kernel_for(self, notebook: str) -> str:
+        """A kernel session for `notebook` made through the REST API (so no "Select Kernel" dialog)."""
+        body = {"path": notebook, "name": notebook, "type": "notebook", "kernel": {"name": "python3"}}
+        return self.api("/api/sessions", method="POST", body=body)["kernel"]["id"]
 
     def shutdown_kernels(self) -> None:
         for s in self.api("/api/sessions"):
@@ -243,10 +249,31 @@ class KernelProbe:
         self.client.stop_channels()
 
 
-def run_all_cells(page: Any) -> None:
-    """Run All via the menu bar (the same in JupyterLab 4 and Notebook 7)."""
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+def run_all_cells(page: Any, attempts: int = 4) -> None:
+    """Run All via the menu bar (the same in JupyterLab 4 and Notebook 7).
+
+    A Run All issued before the kernel's websocket is up is silently dropped, so it is repeated
+    until an input prompt shows an execution count (or the busy "*").
+    """
+    started = """() => [...document.querySelectorAll('.jp-InputPrompt')]
+        .some(p => /\\[(\\d+|\\*)\\]/.test(p.textContent))"""
+    for _ in range(attempts):
+        dismiss_kernel_dialog(page)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(started, timeout=8_000)
+            return
+        except Exception:  # playwright's TimeoutError: try again
+            continue
+    raise TimeoutError("Run All Cells did not start the notebook's cells")
+
+
+def dismiss_kernel_dialog(page: Any) -> None:
+    """Accept a "Select Kernel" dialog if one is showing."""
+    button = page.locator(".jp-Dialog").get_by_role("button", name="Select")
+    if button.count():
+        button.click()
 
 
 def wait_kernel_idle(page: Any, timeout_ms: float = 60_000) -> None:

@@ -25,6 +25,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    # Lets fixtures see whether the test failed (for the failure screenshot).
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture(scope="session")
 def fake_mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_fake_mic_wav(tmp_path_factory.mktemp("mic") / "speech-48k.wav")
@@ -52,14 +60,21 @@ def chromium(fake_mic_wav: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(chromium, jupyter_server: JupyterServer) -> Iterator[object]:
+def page(request: pytest.FixtureRequest, chromium, jupyter_server: JupyterServer) -> Iterator[object]:
     """A fresh browser context (own storage) per test; its kernels are shut down afterwards."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
         yield page
+    except BaseException:
+        raise
     finally:
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"))
+            print("outputs:", page.locator(".jp-OutputArea-output").all_inner_texts())
+            print(jupyter_server.log_tail(3000))
         context.close()
         jupyter_server.shutdown_kernels()
 
