@@ -62,6 +62,13 @@ def _consume(task: asyncio.Task) -> None:
             log.warning("emulator session task failed: %s: %s", type(exc).__name__, exc)
 
 
+def _item_id(event: dict[str, Any]) -> str:
+    value = event.get("item_id")
+    if not isinstance(value, str):
+        raise ClientError(f"item_id must be a string, got {type(value).__name__}.", "invalid_type", "item_id")
+    return value
+
+
 def _id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:22]}"
 
@@ -484,6 +491,8 @@ class RealtimeSession:
         if not isinstance(item, dict):
             raise ClientError("'item' must be an object.", "invalid_type", "item")
         previous = event.get("previous_item_id")
+        if previous is not None and not isinstance(previous, str):
+            raise ClientError("previous_item_id must be a string.", "invalid_type", "previous_item_id")
         if previous is not None and previous != "root" and previous not in self.items:
             raise ClientError(
                 f"Previous item with id '{previous}' does not exist.", "item_not_found", "previous_item_id"
@@ -554,7 +563,7 @@ class RealtimeSession:
         await self._add_item(stored, previous or self._last_item_id(), audio)
 
     async def on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:
-        item = self.items.get(event.get("item_id"))  # type: ignore[arg-type]
+        item = self.items.get(_item_id(event))
         if item is None:
             raise ClientError(
                 f"Item with item_id '{event.get('item_id')}' not found.", "item_not_found", "item_id"
@@ -562,7 +571,7 @@ class RealtimeSession:
         await self.send({"type": "conversation.item.retrieved", "item": item})
 
     async def on_conversation_item_delete(self, event: dict[str, Any]) -> None:
-        item_id = event.get("item_id")
+        item_id = _item_id(event)
         if item_id not in self.items:
             raise ClientError(f"Item with item_id '{item_id}' not found.", "item_not_found", "item_id")
         del self.items[item_id]

@@ -155,3 +155,38 @@ async def test_fault_max_session_seconds(emulator):
     assert "maximum duration" in c.ws.close_reason
     await asyncio.sleep(0.05)
     assert emulator.live_sessions == 0
+
+
+async def test_random_field_values_never_break_the_server(emulator):
+    import random
+
+    from realtime_widgets.protocol import CLIENT_EVENTS
+
+    values = [None, 1, -5, 3.5, "x", "", [], {}, [1], {"a": 1}, True, "AAAA", "root", {"type": "message"}]
+    fields = [
+        "session",
+        "audio",
+        "item",
+        "item_id",
+        "previous_item_id",
+        "audio_end_ms",
+        "content_index",
+        "response",
+        "event_id",
+    ]
+    rng = random.Random(7)
+    emulator.faults.reset()
+    emulator.reply = lambda text, seconds: "ok"
+    for url in (ga_url(emulator), preview_url(emulator)):
+        c = await raw_connect(url)
+        for _ in range(300):
+            event = {"type": rng.choice(CLIENT_EVENTS)}
+            for field in rng.sample(fields, 3):
+                event[field] = rng.choice(values)
+            await c.send(event)
+        events = await c.sync()
+        crashes = [e for e in events if e["type"] == "error" and e["error"]["code"] == "server_error"]
+        assert not crashes, crashes[:3]
+        await c.send({"type": "session.update", "session": {"type": "realtime"} if "v1" in url else {}})
+        assert (await c.until("session.updated"))[-1]["type"] == "session.updated"
+        await c.ws.close()
