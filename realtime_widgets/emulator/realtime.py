@@ -38,7 +38,7 @@ from .vad import Vad
 from .voice import Speech, speak
 
 # Events only the GA protocol has; they are not sent on the preview wire.
-_GA_ONLY = {"conversation.item.done", "output_audio_buffer.cleared"}
+_GA_ONLY = {"conversation.item.done", "output_audio_buffer.cleared", "input_audio_buffer.timeout_triggered"}
 _CLOSE_GOING_AWAY = 1001
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,8 @@ class RealtimeSession:
         self.vad: Vad | None = None
         self.speech_item_id: str | None = None
         self.speech_start_ms = 0
+        # Stream position (samples) since which the user has been silent after a response, for idle_timeout_ms.
+        self.idle_since: int | None = None
         self.response_task: asyncio.Task | None = None
         self.response_id: str | None = None
         self._cancel_reason = "client_cancelled"
@@ -348,8 +350,47 @@ class RealtimeSession:
                 drop = len(self.buffer) - keep
                 self.buffer = self.buffer[drop:]
                 self.buffer_start += drop
+            await self._check_idle()
+
+    async def _check_idle(self) -> None:
+        """server_vad idle_timeout_ms: after a response, silence this long makes the model speak again."""
+        td = session_config.turn_detection(self.protocol, self.session) or {}
+        timeout = td.get("idle_timeout_ms")
+        if not timeout or self.idle_since is None or (self.response_task and not self.response_task.done()):
+            return
+        if _ms(self.stream_samples - self.idle_since) < timeout:
+            return
+        item_id = _id("item")
+        start_ms, end_ms = _ms(self.idle_since), _ms(self.stream_samples)
+        self.idle_since = None
+        await self.send(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": start_ms,
+                "audio_end_ms": end_ms,
+                "item_id": item_id,
+            }
+        )
+        self.buffer = np.zeros(0, np.int16)
+        self.buffer_start = self.stream_samples
+        previous = self._last_item_id()
+        await self.send(
+            {"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id}
+        )
+        # No speech was heard: the item carries no audio, so the reply gets (None, 0.0).
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        await self._add_item(item, previous)
+        self._start_response({})
 
     async def _speech_started(self, ms: int) -> None:
+        self.idle_since = None
         self.speech_item_id = _id("item")
         self.speech_start_ms = ms
         td = session_config.turn_detection(self.protocol, self.session) or {}
@@ -813,6 +854,7 @@ class RealtimeSession:
             usage=self._usage(reply, user_seconds, audio_bytes, text_only),
         )
         self.ctx.stats.responses += 1
+        self.idle_since = self.stream_samples
         await self.send({"type": "response.done", "response": response})
         await self.send(
             {

@@ -85,3 +85,25 @@ async def test_audio_item_and_response_voice(emulator):
     await c.send({"type": "response.create", "response": {"audio": {"output": {"voice": "nobody"}}}})
     assert (await c.until("error"))[-1]["error"]["param"] == "response.voice"
     await c.ws.close()
+
+
+async def test_idle_timeout_triggers_a_response(emulator):
+    c = await raw_connect(ga_url(emulator))
+    td = {"type": "server_vad", "idle_timeout_ms": 5000}
+    await c.send(
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": td}}},
+        }
+    )
+    await c.until("session.updated")
+    await c.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    await c.until("response.done")
+    await c.append(np.zeros(24_000 * 4, np.int16))
+    assert "input_audio_buffer.timeout_triggered" not in [e["type"] for e in await c.sync()]
+    await c.append(np.zeros(24_000 * 2, np.int16))
+    events = await c.until("response.done")
+    trig = next(e for e in events if e["type"] == "input_audio_buffer.timeout_triggered")
+    assert trig["audio_end_ms"] - trig["audio_start_ms"] >= 5000
+    assert events[-1]["response"]["output"][0]["content"][0]["transcript"] == "I did not receive any input."
+    await c.ws.close()
