@@ -205,8 +205,10 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
     seconds = 0.0
     if user_audio is not None and len(user_audio):
         seconds = len(user_audio) / SAMPLE_RATE
-        if user_text is None and ctx.recognize:
-            user_text = await recognizer.transcribe_async(user_audio) or None
+        # With audio, the text part is an instruction about it ("describe this"): the reply is
+        # about what was heard, as a model's would be.
+        heard = await recognizer.transcribe_async(user_audio) if ctx.recognize else None
+        user_text = heard or None
     reply = ctx.reply(user_text, seconds)
     if inspect.isawaitable(reply):
         reply = await reply

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from ..protocol import SAMPLE_RATE, VOICES
+from . import own_speech
 
 ESPEAK_RATE = 22_050
 
@@ -153,6 +154,8 @@ def speak(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> Speech:
         src_rate = engine.rate
     audio = _resample(raw, src_rate, rate)
     words = _word_times(text, events)
+    if rate == SAMPLE_RATE:
+        own_speech.remember(audio, text)
     return Speech(audio=audio, rate=rate, words=words)
 
 
