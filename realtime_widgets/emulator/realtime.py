@@ -702,7 +702,11 @@ class RealtimeSession:
     def _start_response(self, options: dict[str, Any]) -> None:
         self.response_id = _id("resp")
         self._cancel_reason = "client_cancelled"
-        self.response_task = asyncio.ensure_future(self._respond(self.response_id, options))
+        # Known before the task runs, so a truncate of the previous item never hits this response.
+        self._response_item_id = _id("item")
+        self.response_task = asyncio.ensure_future(
+            self._respond(self.response_id, options, self._response_item_id)
+        )
         self.response_task.add_done_callback(_consume)
 
     async def _stop_response(self, reason: str = "client_cancelled") -> None:
@@ -734,7 +738,7 @@ class RealtimeSession:
             result = await result
         return " ".join(str(result).split()), seconds
 
-    async def _respond(self, response_id: str, options: dict[str, Any]) -> None:
+    async def _respond(self, response_id: str, options: dict[str, Any], item_id: str) -> None:
         ga = self.protocol == "ga"
         mods = options.get("output_modalities" if ga else "modalities")
         text_only = ("audio" not in mods) if mods else session_config.text_only(self.protocol, self.session)
@@ -744,8 +748,6 @@ class RealtimeSession:
             else ((options.get("audio") or {}).get("output") or {}).get("voice")
         ) or session_config.voice(self.protocol, self.session)
         out_of_band = options.get("conversation") == "none"
-        item_id = _id("item")
-        self._response_item_id = item_id
         part_type = ("output_text" if ga else "text") if text_only else ("output_audio" if ga else "audio")
         response = {
             "object": "realtime.response",
