@@ -84,6 +84,8 @@ class MicRecorder(anywidget.AnyWidget):
         self._sinks: list[ChunkCallback] = []
         self._stream: int | None = None
         self._next_seq = 0
+        self._waiting: dict[int, bytes] = {}  # chunks ahead of the sequence, by seq
+        self.chunks_reordered = 0  # chunks that arrived ahead of a missing one
         self._last_level_sync = 0.0
         self._feed_stream = 0
         self.last_ack: tuple[Any, int] | None = None  # (stream, seq) of the latest acknowledgement
@@ -132,13 +134,27 @@ class MicRecorder(anywidget.AnyWidget):
         return unsubscribe
 
     def connect(self, session: Any) -> Callable[[], None]:
-        """Stream chunks into `session.append_audio_nowait`; returns a function that disconnects."""
+        """Stream chunks into `session.append_audio_nowait`; returns a function that disconnects.
+
+        Chunks recorded while the session is still connecting are held (up to 30 s) and sent,
+        in order, with the first chunk after it has connected.
+        """
         append = getattr(session, "append_audio_nowait", None)
         if append is None:
             raise TypeError(
                 f"connect() needs a RealtimeSession (with append_audio_nowait), got {type(session).__name__}."
             )
-        return self.on_chunk(append)
+        held: deque[np.ndarray] = deque(maxlen=30_000 // self.chunk_ms)
+
+        def sink(samples: np.ndarray) -> None:
+            if getattr(session, "status", "connected") == "connecting":
+                held.append(samples)
+                return
+            while held:
+                append(held.popleft())
+            append(samples)
+
+        return self.on_chunk(sink)
 
     # -- the one path every chunk takes ----------------------------------------------------
 
@@ -159,30 +175,42 @@ class MicRecorder(anywidget.AnyWidget):
     def _start_stream(self, stream: Any) -> None:
         self._stream = stream
         self._next_seq = 0
+        self._waiting = {}
         self.error = ""
 
     def _receive_chunk(self, stream: Any, seq: int, pcm: bytes) -> None:
-        """Check the sequence, hand the chunk on, acknowledge it."""
+        """Put chunks back in sequence, hand them on, acknowledge them.
+
+        Comm messages can reach the handler out of order (ipykernel may run them while a cell is
+        starting), so a chunk ahead of the sequence waits here. The page sends at most
+        `max_in_flight` unacknowledged chunks, so once that many wait, the missing one is lost.
+        """
         if stream != self._stream:
             # A chunk of a stream whose "start" we never saw (e.g. a reconnecting page).
             self._start_stream(stream)
             self._next_seq = seq
-        if seq < self._next_seq:
+        if seq < self._next_seq or seq in self._waiting:
             self._ack(stream, self._next_seq - 1)  # a repeat: already handed on
             return
+        self._waiting[seq] = pcm
         if seq > self._next_seq:
-            missing = seq - self._next_seq
+            self.chunks_reordered += 1
+            if len(self._waiting) < self.max_in_flight:
+                return
+            missing = min(self._waiting) - self._next_seq
             self.chunks_lost += missing
             self.error = (
                 f"{self.chunks_lost} audio chunk(s) were lost between the browser and the kernel "
-                f"(expected #{self._next_seq}, got #{seq})."
+                f"(expected #{self._next_seq}, got #{min(self._waiting)})."
             )
-        self._next_seq = seq + 1
-        if len(pcm) % 2:
-            pcm = pcm[:-1]  # PCM16 has whole samples only
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16, copy=False)
-        self._deliver(samples)
-        self._ack(stream, seq)
+            self._next_seq = min(self._waiting)
+        while self._next_seq in self._waiting:
+            data = self._waiting.pop(self._next_seq)
+            if len(data) % 2:
+                data = data[:-1]  # PCM16 has whole samples only
+            self._deliver(np.frombuffer(data, dtype="<i2").astype(np.int16, copy=False))
+            self._next_seq += 1
+        self._ack(stream, self._next_seq - 1)
 
     def _deliver(self, samples: np.ndarray) -> None:
         for fn in list(self._sinks):

@@ -249,23 +249,28 @@ class KernelProbe:
         self.client.stop_channels()
 
 
-def run_all_cells(page: Any, attempts: int = 4) -> None:
+def run_all_cells(page: Any, timeout: float = 60.0) -> None:
     """Run All via the menu bar (the same in JupyterLab 4 and Notebook 7).
 
-    A Run All issued before the kernel's websocket is up is silently dropped, so it is repeated
-    until an input prompt shows an execution count (or the busy "*").
+    Until the notebook panel is active the menu only offers a disabled "Run All", and a Run All
+    issued before the kernel's websocket is up is dropped: so it is repeated until an input
+    prompt shows an execution count (or the busy "*").
     """
     started = """() => [...document.querySelectorAll('.jp-InputPrompt')]
         .some(p => /\\[(\\d+|\\*)\\]/.test(p.textContent))"""
-    for _ in range(attempts):
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         dismiss_kernel_dialog(page)
         page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        item = page.get_by_role("menuitem", name="Run All Cells", exact=True)
         try:
-            page.wait_for_function(started, timeout=8_000)
+            item.click(timeout=2_000)
+            page.wait_for_function(started, timeout=5_000)
             return
-        except Exception:  # playwright's TimeoutError: try again
-            continue
+        except Exception:  # playwright's TimeoutError: not ready yet
+            page.keyboard.press("Escape")
+            time.sleep(0.5)
     raise TimeoutError("Run All Cells did not start the notebook's cells")
 
 

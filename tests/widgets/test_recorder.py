@@ -48,24 +48,39 @@ def test_in_order_chunks_are_delivered_and_acknowledged() -> None:
     assert recorder.level > 0
 
 
-def test_a_gap_is_reported_in_words_and_a_repeat_is_not_delivered_twice() -> None:
+def test_out_of_order_chunks_are_put_back_in_order() -> None:
     recorder = MicRecorder()
-    got: list[np.ndarray] = []
-    unsubscribe = recorder.on_chunk(got.append)
+    got: list[int] = []
+    recorder.on_chunk(lambda c: got.append(int(c[0])))
     recorder._on_custom_msg(recorder, {"type": "start", "stream": "s"}, [])
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 0), _pcm())
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 3), _pcm())  # 1 and 2 never came
-    assert recorder.chunks_lost == 2
+    for seq in (0, 2, 3, 1, 4):
+        recorder._on_custom_msg(recorder, _chunk_msg("s", seq), _pcm(value=seq))
+    assert got == [0, 1, 2, 3, 4] and recorder.chunks_lost == 0 and recorder.error == ""
+    assert recorder.last_ack == ("s", 4) and recorder.chunks_reordered == 2
+
+
+def test_a_gap_is_reported_in_words_once_a_window_waits_and_a_repeat_is_not_delivered_twice() -> None:
+    recorder = MicRecorder()
+    recorder.max_in_flight = 3
+    got: list[int] = []
+    unsubscribe = recorder.on_chunk(lambda c: got.append(int(c[0])))
+    recorder._on_custom_msg(recorder, {"type": "start", "stream": "s"}, [])
+    recorder._on_custom_msg(recorder, _chunk_msg("s", 0), _pcm(value=0))
+    recorder._on_custom_msg(recorder, _chunk_msg("s", 3), _pcm(value=3))  # 1 and 2 never come
+    recorder._on_custom_msg(recorder, _chunk_msg("s", 4), _pcm(value=4))
+    assert got == [0] and recorder.last_ack == ("s", 0)  # held back: 1 may still come
+    recorder._on_custom_msg(recorder, _chunk_msg("s", 5), _pcm(value=5))  # a whole window waits
+    assert got == [0, 3, 4, 5] and recorder.chunks_lost == 2
     assert "2 audio chunk(s) were lost" in recorder.error and "expected #1, got #3" in recorder.error
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 3), _pcm())  # a resend after a lost ack
-    assert len(got) == 2 and recorder.last_ack == ("s", 3)
+    recorder._on_custom_msg(recorder, _chunk_msg("s", 5), _pcm(value=5))  # a resend after a lost ack
+    assert got == [0, 3, 4, 5] and recorder.last_ack == ("s", 5)
     # A new stream starts a new sequence and clears the error.
     recorder._on_custom_msg(recorder, {"type": "start", "stream": "t"}, [])
-    recorder._on_custom_msg(recorder, _chunk_msg("t", 0), _pcm())
-    assert recorder.error == "" and len(got) == 3
+    recorder._on_custom_msg(recorder, _chunk_msg("t", 0), _pcm(value=9))
+    assert recorder.error == "" and got[-1] == 9
     unsubscribe()
     recorder._on_custom_msg(recorder, _chunk_msg("t", 1), _pcm())
-    assert len(got) == 3 and recorder.chunks_received == 4
+    assert len(got) == 5 and recorder.chunks_received == 6
 
 
 def test_a_failing_callback_is_shown_and_does_not_stop_other_sinks() -> None:
