@@ -37,6 +37,11 @@ class _Done:
         yield
 
 
+def _default_config() -> SessionConfig:
+    # Like the playground: the user's own words appear in the transcript.
+    return SessionConfig(transcription_model="whisper-1")
+
+
 class RealtimeConsole(w.VBox):
     """Everything for a voice session in one widget; `console.session` is its RealtimeSession.
 
@@ -50,7 +55,7 @@ class RealtimeConsole(w.VBox):
         if session is None:
             from ..session import RealtimeSession
 
-            session = RealtimeSession(connection=connection, session=config or SessionConfig())
+            session = RealtimeSession(connection=connection, session=config or _default_config())
         self.session = session
         self._owns_session = session.status not in ("connected",)
         self._start_task: asyncio.Task | None = None

@@ -18,6 +18,8 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from ..protocol import SAMPLE_RATE
+
 FLUSH_INTERVAL_S = 0.1
 TRANSCRIBING = "(transcribing…)"
 
@@ -57,8 +59,11 @@ def turn_snapshot(index: int, turn: Any) -> dict[str, Any]:
         user, user_pending = g("user_text"), False
     elif g("user_transcript"):
         user, user_pending = g("user_transcript"), False
-    elif g("user_transcript_pending") or user_audio:
+    elif g("user_transcript_pending"):
         user, user_pending = TRANSCRIBING, True
+    elif user_audio:
+        # Without input transcription no transcript will come: say what there is instead.
+        user, user_pending = f"(speech, {user_audio / SAMPLE_RATE:.1f} s; input transcription is off)", False
     else:
         user, user_pending = "", False
     status = g("status", "") or ""

@@ -102,3 +102,16 @@ def test_snapshot_marks():
     assert snap["interrupted"] == "(interrupted at 1234 ms)" and snap["assistant"] == "Hello there"
     failed = Turn(index=2, user_text="x", status="failed", error={"message": "rate limited"})
     assert turn_snapshot(2, failed)["error"] == "rate limited"
+
+
+async def test_spoken_turn_without_transcription_says_so(emulator):
+    speech = np.concatenate(
+        [np.zeros(2400, np.int16), (np.sin(np.arange(36000) / 9) * 8000).astype(np.int16)]
+    )
+    async with RealtimeSession(
+        ConnectionConfig.for_emulator(emulator), SessionConfig(turn_detection="manual")
+    ) as s:
+        turn = await s.send_audio(speech)
+    row = turn_snapshot(0, turn)
+    assert row["user"] == "(speech, 1.6 s; input transcription is off)"
+    assert TRANSCRIBING not in row["user"]
