@@ -163,7 +163,9 @@ class JupyterServer:
         return json.loads(raw) if raw else None
 
     def lab_url(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+        # A fresh workspace per notebook: Lab would otherwise restore the previous test's tabs.
+        workspace = Path(notebook).stem.replace("_", "-")
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={self.token}"
 
     def notebook7_url(self, notebook: str) -> str:
         return f"{self.url}/notebooks/{notebook}?token={self.token}"
