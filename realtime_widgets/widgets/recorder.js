@@ -298,6 +298,11 @@ function initialize({ model }) {
 
 function render({ model, el }) {
   const capture = engines.get(model.get("_uid"));
+  // Tells notebooks a person can record here (headless runs feed recorded audio instead).
+  if (!model.get("in_browser")) {
+    model.set("in_browser", true);
+    model.save_changes();
+  }
   el.classList.add("rw-recorder");
   const button = document.createElement("button");
   button.type = "button";

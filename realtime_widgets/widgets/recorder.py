@@ -63,6 +63,9 @@ class MicRecorder(anywidget.AnyWidget):
     status = traitlets.Unicode("idle").tag(sync=True)
     chunks_received = traitlets.Int(0, help="Chunks handed on to the sinks.").tag(sync=True)
     chunks_lost = traitlets.Int(0, help="Chunks missing in the sequence (should stay 0).").tag(sync=True)
+    in_browser = traitlets.Bool(
+        False, help="True once a page has shown this recorder: a person can press Record."
+    ).tag(sync=True)
 
     def __init__(
         self,

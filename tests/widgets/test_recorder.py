@@ -30,6 +30,7 @@ def test_constructor_checks_its_arguments() -> None:
     recorder = MicRecorder(chunk_ms=20, mode="push", echo_cancellation=False)
     assert (recorder.chunk_ms, recorder.mode, recorder.echo_cancellation) == (20, "push", False)
     assert recorder.noise_suppression and recorder.auto_gain_control
+    assert recorder.in_browser is False  # only a page that renders it says otherwise
     with pytest.raises(TypeError, match="RealtimeSession"):
         recorder.connect(object())
 

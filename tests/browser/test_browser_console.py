@@ -22,6 +22,7 @@ STATE = """dict(
     playing=console.player.playing, played_ms=console.player.played_ms,
     deltas=sum(n for k, n, _ in console.player.history if k == 'delta'),
     chunks=console.recorder.chunks_received, lost=console.recorder.chunks_lost,
+    in_browser=console.recorder.in_browser,
     turns=[(t.status, int(t.audio.size), t.transcript) for t in console.session.conversation.turns],
 )"""
 
@@ -59,6 +60,7 @@ def test_console_record_hear_reply(frontend, page, jupyter_server) -> None:
     assert status == "completed" and samples > 0 and transcript
     assert state["deltas"] == samples  # the kernel's conversation holds the audio the page played
     assert state["lost"] == 0 and state["chunks"] > 10
+    assert state["in_browser"] is True  # notebooks take the person's path, not the headless one
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / ("console.png" if frontend == "lab" else f"console-{frontend}.png")
