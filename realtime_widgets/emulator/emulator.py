@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from . import recognizer
 from .context import Context, Stats
 from .faults import Faults
 from .replies import ReplyFn, default_reply
@@ -132,6 +133,8 @@ class Emulator:
             ) from self._startup_error
         if not self._started.is_set():
             raise RuntimeError("the emulator did not start within 10 s")
+        if self._ctx.recognize:
+            recognizer.warm_up()  # the worker loads its model while nobody waits for it
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,53 @@
+"""The recognizer's worker process: length-prefixed 16 kHz PCM16 frames in, text out.
+
+Run as `python -m realtime_widgets.emulator._asr_worker` by `recognizer.py`; it exits when its
+stdin closes (its parent is gone).
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+
+OK, UNAVAILABLE = 0, 1
+
+
+def _read_exact(stream, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def main() -> None:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        from pocketsphinx import Decoder
+
+        decoder = Decoder(samprate=16000, loglevel="FATAL")
+    except Exception:  # missing wheel or model: recognition is optional
+        decoder = None
+    while True:
+        header = _read_exact(stdin, 4)
+        if header is None:
+            return
+        pcm = _read_exact(stdin, struct.unpack("<I", header)[0])
+        if pcm is None:
+            return
+        if decoder is None:
+            stdout.write(struct.pack("<BI", UNAVAILABLE, 0))
+        else:
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            hyp = decoder.hyp()
+            text = (hyp.hypstr.strip() if hyp is not None else "").encode()
+            stdout.write(struct.pack("<BI", OK, len(text)) + text)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""pocketsphinx runs in a worker process, so a kernel hosting the emulator never freezes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from realtime_widgets.emulator import recognizer, synthesize
+
+
+async def test_recognition_runs_outside_this_process_and_never_blocks_it():
+    speech = synthesize("the quick brown fox jumps over the lazy dog near the river bank", voice="alloy")
+    altered = (speech.astype(np.int32) + 1).clip(-32768, 32767).astype(np.int16)  # not its own speech
+    await recognizer.transcribe_async(altered[:4800])  # the worker has loaded its model
+    gaps: list[float] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            time.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        text = await recognizer.transcribe_async(altered)
+    finally:
+        stop.set()
+        ticker.join()
+    assert isinstance(text, str) and text, "pocketsphinx heard words"
+    assert recognizer._proc is not None and recognizer._proc.poll() is None
+    assert max(gaps) < 0.25, f"this process stalled {max(gaps) * 1000:.0f} ms while decoding"
