@@ -221,9 +221,12 @@ class RealtimeConsole(w.VBox):
         return turn
 
     # -- speech ----------------------------------------------------------------------------
-    async def say(self, audio: Any, *, realtime: bool = False, timeout: float | None = None) -> Any:
+    async def say(
+        self, audio: Any, *, barge_in: bool = False, realtime: bool = False, timeout: float | None = None
+    ) -> Any:
         """Speak `audio` (a path or array) into the console as the microphone would, and return the Turn.
 
+        Like a person, it first lets the player finish the answer in progress, unless `barge_in`.
         The audio goes through the recorder's chunk path (`MicRecorder.feed`) to the session, followed
         by enough silence for server VAD to end the turn; this waits for the response it triggers.
         It is the headless stand-in for pressing Record and talking.
@@ -236,6 +239,8 @@ class RealtimeConsole(w.VBox):
         if config.manual_commit:
             raise ValueError("say() needs server or semantic VAD; with manual turns use session.send_audio()")
         speech = np.asarray(to_pcm16(audio), dtype=np.int16)
+        if not barge_in:
+            await self.player.wait_until_played()
         silence = np.zeros(SAMPLE_RATE * (config.silence_duration_ms + 300) // 1000, np.int16)
         since = len(self.session.conversation.turns)
         await self.recorder.feed(np.concatenate([speech, silence]), realtime=realtime)

@@ -187,6 +187,19 @@ class AudioPlayer(anywidget.AnyWidget):
         self.playing = False
         self.send({"type": "clear"})
 
+    async def wait_until_played(self, timeout: float = 120.0) -> None:
+        """Return once the reply in progress has arrived in full and been played to its end."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            stream = self._stream
+            if not self._responses_in_progress and (
+                stream is None or stream.played_ms() >= stream.sent_ms - 1.0
+            ):
+                return
+            left = 0.05 if stream is None else (stream.sent_ms - stream.played_ms()) / 1000.0
+            await asyncio.sleep(min(max(left, 0.01), 0.1))
+        raise TimeoutError(f"the player was still playing after {timeout:g} s")
+
     def position_ms(self) -> float:
         """Milliseconds of the current item heard so far (page report, else a clock estimate)."""
         return self._stream.played_ms() if self._stream is not None else 0.0

@@ -124,6 +124,32 @@ async def test_console_say_speaks_through_the_recorder_and_returns_the_turn(emul
         assert console.recorder.chunks_received >= 10  # it went through the recorder's chunk path
         again = await console.say(synthesize("and close the door", voice="echo"))
         assert again.index == turn.index + 1
+        assert turn.status == "completed", "a polite speaker waits for the answer to finish"
+    finally:
+        await console.close()
+
+
+async def test_console_say_barge_in_truncates_what_was_not_heard(emulator):
+    import asyncio
+
+    from realtime_widgets.emulator import synthesize
+
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    try:
+        await console.ready()
+        story = asyncio.ensure_future(
+            console.say(
+                synthesize("tell me a long story about a turtle on a very long journey", voice="echo")
+            )
+        )
+        await console.session.wait_for("response.output_audio.delta")
+        await asyncio.sleep(0.8)
+        await console.say(synthesize("wait stop", voice="echo"), barge_in=True)
+        await story
+        cut = console.session.conversation.turns[0]
+        assert cut.status in ("truncated", "cancelled") and cut.truncated_ms is not None
+        assert 300 < cut.truncated_ms < cut.duration_s * 1000
+        assert len(cut.heard_transcript) < len(cut.transcript)
     finally:
         await console.close()
 
