@@ -259,4 +259,7 @@ class RealtimeConsole(w.VBox):
         task.add_done_callback(self._tasks.discard)
 
     def __repr__(self) -> str:
-        return f"<RealtimeConsole {self.session.status}>"
+        status = self.session.status
+        if status == "closed" and self._start_task is not None and not self._start_task.done():
+            status = "connecting"
+        return f"<RealtimeConsole {self.session.connection.describe()} · {status}>"

@@ -166,3 +166,17 @@ async def test_console_say_refuses_manual_turns(emulator):
             await console.say(np.zeros(24000, np.int16))
     finally:
         await console.close()
+
+
+async def test_console_repr_says_where_and_how_far_without_secrets(emulator):
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    try:
+        assert repr(console).endswith("· connecting>")
+        await console.ready()
+        text = repr(console)
+        assert text.startswith("<RealtimeConsole emulator at http://127.0.0.1:") and text.endswith(
+            "· connected>"
+        )
+        assert emulator.api_key not in text
+    finally:
+        await console.close()
