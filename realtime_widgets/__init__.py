@@ -35,7 +35,29 @@ _EXPORTS = {
     "RealtimeConsole": "realtime_widgets.widgets",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AudioChat",
+    "AudioPlayer",
+    "AudioReply",
+    "ClipRecorder",
+    "ConnectionConfig",
+    "Conversation",
+    "Emulator",
+    "EventLog",
+    "MicRecorder",
+    "RealtimeConsole",
+    "RealtimeEvent",
+    "RealtimeSession",
+    "SessionConfig",
+    "SessionConfigForm",
+    "TranscriptView",
+    "Turn",
+    "evaluate_clips",
+    "plot_latencies",
+    "plot_spectrogram",
+    "run_sync",
+    "speak",
+]
 
 
 def __getattr__(name: str):

@@ -14,8 +14,14 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
     os.environ.pop(_name, None)
 os.environ["no_proxy"] = os.environ["NO_PROXY"] = "*"
 # No test may reach a real service: settings of the developer's shell are not used.
-for _name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT_NAME",
-              "OPENAI_API_VERSION", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+for _name in (
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_DEPLOYMENT_NAME",
+    "OPENAI_API_VERSION",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+):
     os.environ.pop(_name, None)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
