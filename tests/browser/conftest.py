@@ -47,7 +47,9 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it lives,
+# which would stop pytest-asyncio from running the async tests that follow.
+@pytest.fixture(scope="module")
 def chromium(fake_mic_wav: Path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
