@@ -373,20 +373,8 @@ class RealtimeSession:
         )
         self.buffer = np.zeros(0, np.int16)
         self.buffer_start = self.stream_samples
-        previous = self._last_item_id()
-        await self.send(
-            {"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id}
-        )
         # No speech was heard: the item carries no audio, so the reply gets (None, 0.0).
-        item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "user",
-            "status": "completed",
-            "content": [{"type": "input_audio", "transcript": None}],
-        }
-        await self._add_item(item, previous)
+        await self._commit_audio(None, item_id)
         self._start_response({})
 
     async def _speech_started(self, ms: int) -> None:
@@ -449,7 +437,7 @@ class RealtimeSession:
             self.vad.reset_speech()
         await self.send({"type": "input_audio_buffer.cleared"})
 
-    async def _commit_audio(self, audio: np.ndarray, item_id: str) -> None:
+    async def _commit_audio(self, audio: np.ndarray | None, item_id: str) -> None:
         previous = self._last_item_id()
         await self.send(
             {"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id}

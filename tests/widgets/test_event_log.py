@@ -4,42 +4,10 @@ from __future__ import annotations
 
 import json
 
-import comm
-import comm.base_comm
 import pytest
 
-from realtime_widgets.config import ConnectionConfig
 from realtime_widgets.events import RealtimeEvent
-from realtime_widgets.session import RealtimeSession
-from realtime_widgets.session_config import SessionConfig
 from realtime_widgets.widgets.event_log import EventLog, base64_size, trim_audio
-
-
-class RecordingComm(comm.base_comm.BaseComm):
-    """The comm a kernel would give a widget, keeping what would go to the page."""
-
-    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
-        self.sent.append((msg_type, data, buffers))
-
-    def __init__(self, **kw):
-        self.sent = []
-        super().__init__(**kw)
-
-    def custom(self, kind=None):
-        out = [d["content"] for t, d, _ in self.sent if t == "comm_msg" and d.get("method") == "custom"]
-        return [c for c in out if kind is None or c.get("kind") == kind]
-
-
-@pytest.fixture
-def front_end(monkeypatch):
-    """Widgets created in the test talk to a recording comm (the hook kernels use)."""
-    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
-
-
-@pytest.fixture
-async def session(emulator):
-    async with RealtimeSession(ConnectionConfig.for_emulator(emulator), SessionConfig()) as s:
-        yield s
 
 
 async def test_rows_from_a_spoken_turn(session, front_end):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import comm
-import comm.base_comm
 import numpy as np
 import pytest
 
@@ -13,35 +11,6 @@ from realtime_widgets.session import RealtimeSession
 from realtime_widgets.session_config import SessionConfig
 from realtime_widgets.widgets.player import AudioPlayer
 from realtime_widgets.widgets.transcript import TRANSCRIBING, TranscriptView, turn_snapshot
-
-
-class RecordingComm(comm.base_comm.BaseComm):
-    """The comm a kernel would give a widget, keeping what would go to the page."""
-
-    def __init__(self, **kw):
-        self.sent = []
-        super().__init__(**kw)
-
-    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
-        self.sent.append((msg_type, data, buffers))
-
-    def custom(self, kind):
-        return [
-            (d["content"], b)
-            for t, d, b in self.sent
-            if t == "comm_msg" and d.get("method") == "custom" and d["content"].get("kind") == kind
-        ]
-
-
-@pytest.fixture
-def front_end(monkeypatch):
-    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
-
-
-@pytest.fixture
-async def session(emulator):
-    async with RealtimeSession(ConnectionConfig.for_emulator(emulator), SessionConfig()) as s:
-        yield s
 
 
 async def test_text_turn_shows_user_and_assistant(session, front_end):
@@ -54,10 +23,10 @@ async def test_text_turn_shows_user_and_assistant(session, front_end):
     assert row["latency"] and row["latency"].endswith(" s")
     sent = view.flush()
     assert sent and sent[-1]["assistant"] == turn.transcript
-    assert view.comm.custom("turns")[-1][0]["turns"] == sent
+    assert view.comm.custom_with_buffers("turns")[-1][0]["turns"] == sent
     # a page that renders asks for everything so far
     view._handle_custom_msg({"kind": "ready"}, [])
-    reset, _ = view.comm.custom("reset")[-1]
+    reset, _ = view.comm.custom_with_buffers("reset")[-1]
     assert [t["index"] for t in reset["turns"]] == [0]
 
 
@@ -75,7 +44,7 @@ async def test_spoken_turn_play_and_spectrogram(session, front_end, emulator):
     assert view.played == [(turn.index, "assistant")]
     assert player.history and player.history[-1][1] == turn.audio_samples
     view._handle_custom_msg({"kind": "spectrogram", "index": turn.index}, [])
-    msg, buffers = view.comm.custom("spectrogram")[-1]
+    msg, buffers = view.comm.custom_with_buffers("spectrogram")[-1]
     assert msg["index"] == turn.index and "error" not in msg
     assert bytes(buffers[0]).startswith(b"\x89PNG")
 
@@ -84,7 +53,7 @@ async def test_play_without_player_sends_pcm_to_the_page(session, front_end):
     view = TranscriptView(session.conversation)
     turn = await session.send_text("Short answer please.")
     view.play(turn.index)
-    msg, buffers = view.comm.custom("audio")[-1]
+    msg, buffers = view.comm.custom_with_buffers("audio")[-1]
     assert msg["rate"] == 24000
     pcm = np.frombuffer(bytes(buffers[0]), dtype="<i2")
     assert np.array_equal(pcm, turn.audio)
