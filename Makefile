@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Jupyter refuses to start as root unless told (containers, CI machines).
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PORT ?= 8888
 
 .PHONY: lab test lint unit notebooks browser bench emulator strip system-deps clean
@@ -25,7 +27,7 @@ system-deps:
 
 # JupyterLab on the tutorials, against the embedded emulator (no credentials needed).
 lab: $(STAMP)
-	cd notebooks && env -u AZURE_OPENAI_ENDPOINT ../$(BIN)/jupyter lab --port $(PORT)
+	cd notebooks && env -u AZURE_OPENAI_ENDPOINT ../$(BIN)/jupyter lab --port $(PORT) $(ALLOW_ROOT)
 
 # Everything CI runs: lint, unit and integration tests, real-browser tests, notebooks under nbmake.
 test: $(STAMP) system-deps lint
