@@ -28,7 +28,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture(scope="session")
 def emulator():
-    """One in-process emulator for the whole run (fault options are reset by `fresh_faults`)."""
+    """One in-process emulator for the whole run; tests that inject faults reset `emulator.faults`."""
     from realtime_widgets.emulator import Emulator
 
     with Emulator() as emu:

@@ -16,13 +16,6 @@ from realtime_widgets.session_config import SessionConfig
 PROTOCOLS = pytest.mark.parametrize("protocol", ["ga", "preview"])
 
 
-@pytest.fixture(autouse=True)
-def no_faults(emulator):
-    emulator.faults.reset()
-    yield
-    emulator.faults.reset()
-
-
 @PROTOCOLS
 async def test_drop_after_n_events_then_reconnect(emulator, protocol) -> None:
     s = RealtimeSession(ConnectionConfig.for_emulator(emulator, protocol=protocol))

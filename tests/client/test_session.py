@@ -19,13 +19,6 @@ from realtime_widgets.session_config import SessionConfig
 PROTOCOLS = pytest.mark.parametrize("protocol", ["ga", "preview"])
 
 
-@pytest.fixture(autouse=True)
-def no_faults(emulator):
-    emulator.faults.reset()
-    yield
-    emulator.faults.reset()
-
-
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
     """A short utterance in the emulator's own voice, with silence around it."""
