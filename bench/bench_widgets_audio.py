@@ -92,7 +92,7 @@ def main(seconds: float = 20.0) -> int:
         try:
             _wait_for_port(port)
             write_notebook(root / "bench.ipynb", [SETUP.format(endpoint=f"http://127.0.0.1:{port}")])
-            kernel_id = server.start_kernel_for("bench.ipynb")
+            server.start_kernel_for("bench.ipynb")
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(mic))
                 page = browser.new_page(viewport={"width": 1200, "height": 800})
@@ -103,7 +103,7 @@ def main(seconds: float = 20.0) -> int:
                 time.sleep(seconds)
                 page.get_by_role("button", name="Stop").click()
                 time.sleep(1.0)
-                probe = KernelProbe(server, kernel_id)
+                probe = KernelProbe(server, "bench.ipynb")
                 data = probe.value(
                     "dict(timings=list(recorder.timings), appended=appended, "
                     "scheduled=player.schedule_latencies_ms, lost=recorder.chunks_lost)"

@@ -205,9 +205,11 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 class KernelProbe:
     """Runs code in a notebook's kernel (a second client on its ZMQ channels) and returns JSON."""
 
-    def __init__(self, server: JupyterServer, kernel_id: str) -> None:
+    def __init__(self, server: JupyterServer, notebook: str) -> None:
         from jupyter_client import BlockingKernelClient
 
+        # The kernel the page talks to now: the page may have replaced the one made at the start.
+        kernel_id = server.kernel_id_for(notebook)
         path = server.runtime_dir / f"kernel-{kernel_id}.json"
         deadline = time.monotonic() + 20
         while not path.exists() and time.monotonic() < deadline:

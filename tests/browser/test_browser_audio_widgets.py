@@ -36,7 +36,7 @@ STATE = """dict(
 
 def test_recorder_streams_the_fake_microphone_and_the_player_plays_the_reply(page, jupyter_server) -> None:
     write_notebook(jupyter_server.root / "audio_widgets.ipynb", [SETUP, WIDGETS])
-    kernel_id = jupyter_server.start_kernel_for("audio_widgets.ipynb")
+    jupyter_server.start_kernel_for("audio_widgets.ipynb")
     page.goto(jupyter_server.lab_url("audio_widgets.ipynb"))
     wait_kernel_idle(page)
     run_all_cells(page)
@@ -44,7 +44,7 @@ def test_recorder_streams_the_fake_microphone_and_the_player_plays_the_reply(pag
     record.click(timeout=60_000)
     page.get_by_role("button", name="Stop").wait_for()  # the name changes while recording
 
-    probe = KernelProbe(jupyter_server, kernel_id)
+    probe = KernelProbe(jupyter_server, "audio_widgets.ipynb")
     try:
         probe.wait_for("any(e.type == 'response.done' for e in session.event_log)", timeout=30)
         page.get_by_role("button", name="Record").wait_for()  # stopped by the kernel, shown in the page

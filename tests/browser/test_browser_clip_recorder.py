@@ -16,7 +16,7 @@ clip
 
 def test_clip_recorder_records_and_the_kernel_decodes_it(page, jupyter_server) -> None:
     write_notebook(jupyter_server.root / "clip.ipynb", [CLIP])
-    kernel_id = jupyter_server.start_kernel_for("clip.ipynb")
+    jupyter_server.start_kernel_for("clip.ipynb")
     page.goto(jupyter_server.lab_url("clip.ipynb"))
     run_all_cells(page)
     record = page.locator(".widget-play button").first  # ipywebrtc's record / stop toggle
@@ -25,7 +25,7 @@ def test_clip_recorder_records_and_the_kernel_decodes_it(page, jupyter_server) -
     time.sleep(2.5)
     record.click()
     page.get_by_text("Recorded ").first.wait_for(timeout=30_000)  # the label under the button
-    probe = KernelProbe(jupyter_server, kernel_id)
+    probe = KernelProbe(jupyter_server, "clip.ipynb")
     try:
         state = probe.wait_for(
             "(lambda c: dict(seconds=c.size / 24000, dtype=str(c.dtype), "

@@ -31,7 +31,7 @@ STATE = """dict(
 def test_console_record_hear_reply(frontend, page, jupyter_server) -> None:
     name = f"console_{frontend}.ipynb"
     write_notebook(jupyter_server.root / name, [CONSOLE])
-    kernel_id = jupyter_server.start_kernel_for(name)
+    jupyter_server.start_kernel_for(name)
     if frontend == "lab":
         page.goto(jupyter_server.lab_url(name))
     else:
@@ -47,7 +47,7 @@ def test_console_record_hear_reply(frontend, page, jupyter_server) -> None:
     assistant = page.locator('.rtw-msg[data-role="assistant"] .rtw-text')
     assistant.first.wait_for()
 
-    probe = KernelProbe(jupyter_server, kernel_id)
+    probe = KernelProbe(jupyter_server, name)
     try:
         state = probe.wait_for(
             f"(lambda s: s if not s['playing'] and s['played_ms'] > 0 else None)({STATE})", timeout=30

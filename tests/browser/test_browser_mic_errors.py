@@ -31,7 +31,7 @@ def chromium_without_mic_permission(fake_mic_wav) -> Iterator[object]:
 
 def test_permission_denied_is_shown_in_words(chromium_without_mic_permission, jupyter_server) -> None:
     write_notebook(jupyter_server.root / "denied.ipynb", [RECORDER])
-    kernel_id = jupyter_server.start_kernel_for("denied.ipynb")
+    jupyter_server.start_kernel_for("denied.ipynb")
     context = chromium_without_mic_permission.new_context(viewport={"width": 1200, "height": 800})
     try:
         page = context.new_page()
@@ -43,7 +43,7 @@ def test_permission_denied_is_shown_in_words(chromium_without_mic_permission, ju
         alert.filter(has_text="permission").first.wait_for()
         assert "Allow the microphone" in alert.first.inner_text()
         assert page.get_by_role("button", name="Record").is_visible()  # back to a usable state
-        probe = KernelProbe(jupyter_server, kernel_id)
+        probe = KernelProbe(jupyter_server, "denied.ipynb")
         try:
             state = probe.wait_for(
                 "(lambda e: dict(error=e, recording=recorder.recording) if e else None)(recorder.error)"
