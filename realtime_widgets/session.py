@@ -33,6 +33,30 @@ from .events import RealtimeEvent
 from .protocol import CHUNK_MS, MIN_COMMIT_MS, SAMPLE_RATE, to_ga_event_type
 from .session_config import SessionConfig
 
+try:  # the SDK's reconnection policy and hook types (openai >= 3.x)
+    from openai.types.websocket_reconnection import (
+        ReconnectingEvent,
+        ReconnectingOverrides,
+        is_recoverable_close,
+    )
+except ImportError:  # pragma: no cover - older SDKs: the same shapes, kept here
+    from dataclasses import dataclass as _dataclass
+
+    @_dataclass(frozen=True)
+    class ReconnectingEvent:  # type: ignore[no-redef]
+        attempt: int
+        max_attempts: int
+        delay: float
+        close_code: int
+        extra_query: dict
+        extra_headers: dict
+
+    ReconnectingOverrides = dict  # type: ignore[misc,assignment]
+
+    def is_recoverable_close(code: int) -> bool:  # type: ignore[misc]
+        return code in (1001, 1005, 1006, 1011, 1012, 1013, 1015)
+
+
 if TYPE_CHECKING:  # pragma: no cover
     from .config import ConnectionConfig
 
@@ -73,7 +97,13 @@ class RealtimeSession:
         conversation: Conversation | None = None,
         timeout: float = 60.0,
         auto_reconnect: bool = False,
+        on_reconnecting: Callable[[ReconnectingEvent], ReconnectingOverrides | None] | None = None,
+        max_reconnect_attempts: int = 5,
     ) -> None:
+        """`auto_reconnect` (or an `on_reconnecting` handler) reopens the session after a recoverable
+        close (the SDK's policy: 1001, 1006, 1011-1014), with backoff, up to `max_reconnect_attempts`.
+        `on_reconnecting(event)` is the SDK's hook: it sees each attempt and may return
+        `{"abort": True}` or `extra_query` / `extra_headers` for the next handshake."""
         if connection is None:
             from .config import ConnectionConfig
 
@@ -89,7 +119,13 @@ class RealtimeSession:
         self.status = "closed"
         self.last_error: BaseException | None = None
         self.timeout = timeout
-        self.auto_reconnect = auto_reconnect
+        if max_reconnect_attempts < 1:
+            raise ValueError(f"max_reconnect_attempts must be at least 1, got {max_reconnect_attempts}")
+        self.auto_reconnect = auto_reconnect or on_reconnecting is not None
+        self.on_reconnecting = on_reconnecting
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self._extra_query: dict = {}
+        self._extra_headers: dict = {}
         self._listeners: dict[str, list[Callable[[RealtimeEvent], Any]]] = {}
         self._iterators: set[asyncio.Queue] = set()
         self._waiters: list[_Waiter] = []
@@ -124,7 +160,9 @@ class RealtimeSession:
         self._closing = False
         try:
             client = self.connection.async_client()
-            self._manager = self.connection.realtime_connect(client)
+            self._manager = self.connection.realtime_connect(
+                client, extra_query=self._extra_query, extra_headers=self._extra_headers
+            )
             try:
                 self._conn = await asyncio.wait_for(self._manager.__aenter__(), self.timeout)
             except asyncio.TimeoutError:
@@ -676,16 +714,43 @@ class RealtimeSession:
         log.warning("%s", closed)
         self._fail_waiters(closed)
         self._end_iterators()
-        if self.auto_reconnect and self.status == "closed" and closed.code in (1001, 1006, 1011, 1012, 1013):
-            task = asyncio.ensure_future(self._auto_reconnect())
+        if self.auto_reconnect and self.status == "closed" and is_recoverable_close(closed.code or 1006):
+            task = asyncio.ensure_future(self._auto_reconnect(closed.code or 1006))
             self._callback_tasks.add(task)
             task.add_done_callback(self._callback_tasks.discard)
 
-    async def _auto_reconnect(self) -> None:
-        try:
-            await self.reconnect()
-        except Exception as exc:
-            log.error("automatic reconnect failed: %s", exc)
+    async def _auto_reconnect(self, close_code: int) -> None:
+        """Reopen with exponential backoff, asking `on_reconnecting` before each attempt."""
+        for attempt in range(1, self.max_reconnect_attempts + 1):
+            delay = min(0.5 * 2 ** (attempt - 1), 8.0)
+            if self.on_reconnecting is not None:
+                event = ReconnectingEvent(
+                    attempt=attempt,
+                    max_attempts=self.max_reconnect_attempts,
+                    delay=delay,
+                    close_code=close_code,
+                    extra_query=dict(self._extra_query),
+                    extra_headers=dict(self._extra_headers),
+                )
+                try:
+                    overrides = self.on_reconnecting(event) or {}
+                except Exception:
+                    log.exception("on_reconnecting failed; not reconnecting")
+                    return
+                if overrides.get("abort"):
+                    log.info("on_reconnecting aborted the reconnect (attempt %d)", attempt)
+                    return
+                self._extra_query = dict(overrides.get("extra_query", self._extra_query))
+                self._extra_headers = dict(overrides.get("extra_headers", self._extra_headers))
+            await asyncio.sleep(delay)
+            if self._closing:
+                return
+            try:
+                await self.reconnect()
+                return
+            except Exception as exc:
+                log.warning("reconnect attempt %d/%d failed: %s", attempt, self.max_reconnect_attempts, exc)
+        log.error("gave up reconnecting after %d attempts", self.max_reconnect_attempts)
 
     def __repr__(self) -> str:
         return (

@@ -136,3 +136,44 @@ async def test_bad_session_config_fails_connect(emulator) -> None:
     s = RealtimeSession(ConnectionConfig.for_emulator(emulator), SessionConfig())
     with pytest.raises(SessionClosed, match="connect"):
         await s.send_text("not connected yet")
+
+
+async def test_on_reconnecting_sees_each_attempt_and_the_session_comes_back(emulator) -> None:
+    seen = []
+
+    def on_reconnecting(event):
+        seen.append(event)
+        if event.attempt == 1:
+            emulator.faults.drop_after_events = None
+            emulator.faults.handshake_429 = 1  # the first attempt is throttled, the second gets through
+
+    emulator.faults.drop_after_events = 6  # mid-response
+    async with RealtimeSession(
+        ConnectionConfig.for_emulator(emulator), on_reconnecting=on_reconnecting, max_reconnect_attempts=3
+    ) as s:
+        with pytest.raises(SessionClosed):
+            await s.send_text("before the drop")
+        for _ in range(100):
+            if s.status == "connected" and len(seen) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert s.status == "connected"
+        assert [(e.attempt, e.max_attempts, e.close_code) for e in seen] == [(1, 3, 1006), (2, 3, 1006)]
+        assert seen[1].delay > seen[0].delay  # backoff
+        turn = await s.send_text("after the drop")
+        assert turn.status == "completed" and turn.index == 1
+        assert s.conversation.turns[0].user_text == "before the drop"  # the recording continues
+
+
+async def test_on_reconnecting_can_abort(emulator) -> None:
+    calls = []
+    emulator.faults.drop_after_events = 6
+    async with RealtimeSession(
+        ConnectionConfig.for_emulator(emulator), on_reconnecting=lambda e: calls.append(e) or {"abort": True}
+    ) as s:
+        with pytest.raises(SessionClosed):
+            await s.send_text("before the drop")
+        emulator.faults.drop_after_events = None
+        await asyncio.sleep(0.8)
+        assert len(calls) == 1 and s.status == "closed"
+        assert isinstance(s.last_error, SessionClosed)
