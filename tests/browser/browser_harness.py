@@ -116,6 +116,8 @@ class JupyterServer:
                 f"--LabApp.workspaces_dir={base / 'workspaces'}",
                 "--LabApp.news_url=None",
                 "--ServerApp.allow_root=True",  # CI containers run as root
+                # Still bound to 127.0.0.1; lets a test reach it under another host name (an insecure origin).
+                "--ServerApp.allow_remote_access=True",
             ],
             env=env,
             stdout=log,
