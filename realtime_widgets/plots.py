@@ -233,11 +233,13 @@ def plot_spectrogram(
                 samples,
                 r,
                 words,
-                "assistant: " + label,
+                "assistant: " + (_short(transcript) or "(no transcript)"),
                 ASSISTANT_COLOR,
                 db_range=db_range,
                 max_freq=max_freq,
             )
+            if title:  # over both panels: each keeps the words it shows
+                fig.suptitle(title)
         else:
             if samples.size == 0:
                 raise ValueError("this reply has no audio yet; plot it once audio arrived")

@@ -106,3 +106,15 @@ def test_arrays_and_errors():
 def test_transcript_words_edge_cases():
     assert transcript_words([]) == []
     assert transcript_words([(0, " Hi", 0.2), (0, " ", 0.3), (0, "you", 0.4)]) == [(0.2, "Hi"), (0.4, "you")]
+
+
+def test_a_title_goes_over_both_panels_and_each_panel_keeps_its_words():
+    turn = FakeTurn(
+        audio=chirp(1.0),
+        transcript="Hello there",
+        user_audio=chirp(0.8),
+        user_transcript="hi",
+    )
+    fig = plot_spectrogram(turn, title="last turn")
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "last turn"
+    assert [ax.get_title() for ax in fig.axes] == ["user: hi", "assistant: Hello there"]
