@@ -567,10 +567,8 @@ class RealtimeSession:
                 f"the clip is {pcm.size / SAMPLE_RATE * 1000:.0f} ms long; a commit needs at least {MIN_COMMIT_MS} ms"
             )
         first_turn = len(self.conversation.turns)
-        if not manual and not _ends_in_silence(pcm, self.config.silence_duration_ms):
-            # Without trailing silence, server VAD would wait for more audio before ending the turn.
-            pad = np.zeros(SAMPLE_RATE * (self.config.silence_duration_ms + 300) // 1000, np.int16)
-            pcm = np.concatenate([pcm, pad])
+        if not manual:
+            pcm = with_closing_silence(pcm, self.config.silence_duration_ms)
         await self._append_paced(pcm, realtime)
         timeout = self.timeout + pcm.size / SAMPLE_RATE
         if manual:
@@ -582,21 +580,15 @@ class RealtimeSession:
             ids.add(await self.create_response())
             await self._wait(waiter, "response.done", timeout)
             return turn
-        wants_response = respond and self.config.create_response
-        waiter = self._expect(lambda e: self._vad_turns_done(first_turn, wants_response), set())
-        if self._vad_turns_done(first_turn, wants_response):
-            self._waiters.remove(waiter)
-        else:
-            try:
-                await self._wait(waiter, "speech turn" if not wants_response else "response.done", timeout)
-            except TimeoutError:
-                if len(self.conversation.turns) == first_turn:
-                    raise TimeoutError(
-                        "server VAD detected no speech in the clip; check its level (it may be too quiet) "
-                        "or use SessionConfig(turn_detection='manual')"
-                    ) from None
-                raise
-        return self.conversation.turns[-1]
+        try:
+            return await self.wait_for_turn(first_turn, respond=respond, timeout=timeout)
+        except TimeoutError:
+            if len(self.conversation.turns) == first_turn:
+                raise TimeoutError(
+                    "server VAD detected no speech in the clip; check its level (it may be too quiet) "
+                    "or use SessionConfig(turn_detection='manual')"
+                ) from None
+            raise
 
     async def wait_for(
         self,
@@ -612,16 +604,17 @@ class RealtimeSession:
         )
         return await self._wait(waiter, event_type, timeout)
 
-    async def wait_for_turn(self, since: int, *, timeout: float | None = None) -> Turn:
+    async def wait_for_turn(self, since: int, *, respond: bool = True, timeout: float | None = None) -> Turn:
         """Wait until speech that started after turn `since` has ended and its response is done.
 
         For audio that arrives outside `send_audio` (a microphone, `MicRecorder.feed`): note
-        `since = len(s.conversation.turns)` before the speech, then await this.
+        `since = len(s.conversation.turns)` before the speech, then await this. With `respond=False`
+        (or `create_response` off) the end of speech is enough.
         """
-        wants_response = self.config.create_response
+        wants_response = respond and self.config.create_response
         if not self._vad_turns_done(since, wants_response):
             waiter = self._expect(lambda e: self._vad_turns_done(since, wants_response), set())
-            await self._wait(waiter, "spoken turn", timeout)
+            await self._wait(waiter, "response.done" if wants_response else "speech turn", timeout)
         return self.conversation.turns[-1]
 
     def _vad_turns_done(self, first: int, wants_response: bool) -> bool:
@@ -762,6 +755,14 @@ class RealtimeSession:
 def _consume(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def with_closing_silence(pcm: np.ndarray, silence_ms: int) -> np.ndarray:
+    """`pcm` ending in enough silence for server VAD to end the turn (padded only when it does not)."""
+    if _ends_in_silence(pcm, silence_ms):
+        return pcm
+    pad = np.zeros(SAMPLE_RATE * (silence_ms + 300) // 1000, np.int16)
+    return np.concatenate([pcm, pad])
 
 
 def _ends_in_silence(pcm: np.ndarray, silence_ms: int) -> bool:

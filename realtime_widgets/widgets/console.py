@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from ..protocol import SAMPLE_RATE
+from ..session import with_closing_silence
 from ..session_config import SessionConfig
 from .config_form import SessionConfigForm
 from .event_log import EventLog
@@ -241,9 +241,8 @@ class RealtimeConsole(w.VBox):
         speech = np.asarray(to_pcm16(audio), dtype=np.int16)
         if not barge_in:
             await self.player.wait_until_played()
-        silence = np.zeros(SAMPLE_RATE * (config.silence_duration_ms + 300) // 1000, np.int16)
         since = len(self.session.conversation.turns)
-        await self.recorder.feed(np.concatenate([speech, silence]), realtime=realtime)
+        await self.recorder.feed(with_closing_silence(speech, config.silence_duration_ms), realtime=realtime)
         return await self.session.wait_for_turn(since, timeout=timeout)
 
     def _schedule(self, coro: Any) -> None:
