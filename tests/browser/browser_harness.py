@@ -281,10 +281,23 @@ def run_all_cells(page: Any, timeout: float = 60.0) -> None:
 
 
 def dismiss_kernel_dialog(page: Any) -> None:
-    """Accept a "Select Kernel" dialog if one is showing."""
-    button = page.locator(".jp-Dialog").get_by_role("button", name="Select")
-    if button.count():
-        button.click()
+    """Answer a "Select Kernel" dialog if one is showing, never replacing a live kernel.
+
+    Lab can raise the dialog for a notebook whose kernel is attached (a Run All racing the
+    session hand-over on a loaded machine). "Select" would then start a new kernel and shut down
+    the one already running the first cells; its cancel button reads "Cancel" exactly when a
+    kernel is attached, and keeps it. With no kernel it names the kernel, and "Select" starts one.
+    """
+    dialog = page.locator(".jp-Dialog")
+    if not dialog.count():
+        return
+    keep = dialog.get_by_role("button", name="Cancel", exact=True)
+    if keep.count():
+        keep.click()
+        return
+    select = dialog.get_by_role("button", name="Select")
+    if select.count():
+        select.click()
 
 
 def wait_kernel_idle(page: Any, timeout_ms: float = 60_000) -> None:
