@@ -10,11 +10,31 @@ const MAX_BACKLOG_S = 60; // beyond this the oldest audio is dropped, and the wi
 // The worklet: resample to 24 kHz when the context cannot run at 24 kHz, cut into chunks,
 // convert to int16. Inlined as a Blob URL module so no extra static file needs serving.
 const WORKLET = `
+// Low-pass FIR (Blackman-windowed sinc) at 0.46 x the output rate: without it, what the
+// microphone hears above 12 kHz would fold back into the speech band when decimating.
+function lowPass(inRate, outRate, taps) {
+  const fc = (0.46 * outRate) / inRate; // cycles per input sample
+  const m = (taps - 1) / 2;
+  const h = new Float32Array(taps);
+  let sum = 0;
+  for (let k = 0; k < taps; k++) {
+    const x = k - m;
+    const sinc = x === 0 ? 2 * fc : Math.sin(2 * Math.PI * fc * x) / (Math.PI * x);
+    const w = 0.42 - 0.5 * Math.cos((2 * Math.PI * k) / (taps - 1)) + 0.08 * Math.cos((4 * Math.PI * k) / (taps - 1));
+    h[k] = sinc * w;
+    sum += h[k];
+  }
+  for (let k = 0; k < taps; k++) h[k] /= sum;
+  return h;
+}
+
 class PcmChunker extends AudioWorkletProcessor {
   constructor(options) {
     super();
     const o = options.processorOptions;
     this.ratio = sampleRate / o.outRate; // input samples per output sample
+    this.fir = this.ratio > 1 ? lowPass(sampleRate, o.outRate, 63) : null;
+    this.tail = this.fir ? new Float32Array(this.fir.length - 1) : null; // previous inputs
     this.chunk = o.chunkSamples;
     this.buf = new Int16Array(this.chunk);
     this.n = 0;
@@ -43,15 +63,35 @@ class PcmChunker extends AudioWorkletProcessor {
     this.n = 0;
     this.sumsq = 0;
   }
+  filter(x) {
+    const h = this.fir;
+    const n = h.length;
+    const L = x.length;
+    if (!this.work || this.work.length !== n - 1 + L) {
+      this.work = new Float32Array(n - 1 + L);
+      this.filtered = new Float32Array(L);
+    }
+    const w = this.work;
+    w.set(this.tail, 0);
+    w.set(x, n - 1);
+    for (let i = 0; i < L; i++) {
+      let acc = 0;
+      for (let k = 0; k < n; k++) acc += h[k] * w[i + k];
+      this.filtered[i] = acc;
+    }
+    this.tail.set(w.subarray(L));
+    return this.filtered;
+  }
   process(inputs) {
-    const ch = inputs[0] && inputs[0][0];
-    if (!ch) return true;
+    const input = inputs[0] && inputs[0][0];
+    if (!input) return true;
+    const ch = this.fir ? this.filter(input) : input;
     const L = ch.length;
     if (this.ratio === 1) {
       for (let i = 0; i < L; i++) this.push(ch[i]);
       return true;
     }
-    // Linear interpolation; only used when the browser refuses a 24 kHz context.
+    // Linear interpolation of the low-passed input; only when the browser refuses a 24 kHz context.
     let t = this.t;
     while (t <= L - 1) {
       const i = Math.floor(t);
@@ -93,6 +133,33 @@ function explain(err) {
     return "The microphone could not be opened: another application may be using it.";
   }
   return `Could not start the microphone: ${name || "Error"}: ${(err && err.message) || err}`;
+}
+
+// The capture graph: microphone -> worklet. A 24 kHz context lets the browser resample; some
+// browsers refuse one (the constructor throws) or refuse to connect a microphone running at
+// another rate to it (Firefox), so the device's own rate is the fallback and the worklet resamples.
+async function openGraph(media, chunkSamples) {
+  for (const sampleRate of [OUT_RATE, undefined]) {
+    let ctx = null;
+    try {
+      ctx = new AudioContext(sampleRate ? { sampleRate, latencyHint: "interactive" } : { latencyHint: "interactive" });
+      if (ctx.state === "suspended") await ctx.resume();
+      await ctx.audioWorklet.addModule(getWorkletUrl());
+      const source = ctx.createMediaStreamSource(media);
+      const node = new AudioWorkletNode(ctx, "rw-pcm-chunker", {
+        numberOfInputs: 1,
+        numberOfOutputs: 0,
+        channelCount: 1,
+        channelCountMode: "explicit",
+        processorOptions: { outRate: OUT_RATE, chunkSamples },
+      });
+      source.connect(node);
+      return { ctx, source, node };
+    } catch (err) {
+      if (ctx) ctx.close().catch(() => {});
+      if (!sampleRate) throw err;
+    }
+  }
 }
 
 // One capture engine per model, shared by all views of it (two views must not open two mics).
@@ -171,24 +238,9 @@ class Capture {
           autoGainControl: m.get("auto_gain_control"),
         },
       });
-      try {
-        this.ctx = new AudioContext({ sampleRate: OUT_RATE, latencyHint: "interactive" });
-      } catch (_e) {
-        this.ctx = new AudioContext({ latencyHint: "interactive" }); // the worklet resamples
-      }
-      if (this.ctx.state === "suspended") await this.ctx.resume();
-      await this.ctx.audioWorklet.addModule(getWorkletUrl());
       const chunkSamples = Math.round((OUT_RATE * m.get("chunk_ms")) / 1000);
-      this.node = new AudioWorkletNode(this.ctx, "rw-pcm-chunker", {
-        numberOfInputs: 1,
-        numberOfOutputs: 0,
-        channelCount: 1,
-        channelCountMode: "explicit",
-        processorOptions: { outRate: OUT_RATE, chunkSamples },
-      });
+      ({ ctx: this.ctx, source: this.source, node: this.node } = await openGraph(this.media, chunkSamples));
       this.node.port.onmessage = (e) => this.onChunk(e.data);
-      this.source = this.ctx.createMediaStreamSource(this.media);
-      this.source.connect(this.node);
       this.stream = Math.floor(Math.random() * 2 ** 31);
       this.seq = 0;
       this.inFlight = 0;

@@ -92,6 +92,8 @@ class MicRecorder(anywidget.AnyWidget):
         self._last_level_sync = 0.0
         self._feed_stream = 0
         self.last_ack: tuple[Any, int] | None = None  # (stream, seq) of the latest acknowledgement
+        # The page's capture rate: 24000 when the browser resamples, else the worklet does.
+        self.context_rate: int | None = None
         # (seq, page time ms, kernel receive time ms) of recent browser chunks, for benchmarks.
         self.timings: deque[tuple[int, float, float]] = deque(maxlen=2000)
         self.on_msg(self._on_custom_msg)
@@ -171,6 +173,7 @@ class MicRecorder(anywidget.AnyWidget):
             self._receive_chunk(content.get("stream"), seq, bytes(buffers[0]) if buffers else b"")
         elif kind == "start":
             self._start_stream(content.get("stream"))
+            self.context_rate = content.get("context_rate", self.context_rate)
         elif kind == "stop":
             self.status = "idle"
             self.level = 0.0
