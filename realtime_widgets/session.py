@@ -638,17 +638,24 @@ class RealtimeSession:
             target = start + (i + CHUNK_SAMPLES) / SAMPLE_RATE
             await asyncio.sleep(max(0.0, target - time.monotonic()))
 
-    async def interrupt(self, played_ms: float) -> Turn:
+    async def interrupt(self, played_ms: float, item_id: str | None = None) -> Turn:
         """Stop the assistant: cancel its response if still running and truncate its audio at `played_ms`.
 
+        `item_id` names the assistant item that was playing (default: the latest). A player should
+        pass it: by the time this runs, the server may already have started the next reply.
         `played_ms` is clamped to the audio actually received, since the server rejects a truncation
         beyond it. Returns the truncated Turn.
         """
         if not isinstance(played_ms, (int, float)) or played_ms != played_ms:
             raise ValueError(f"played_ms must be a number of milliseconds, got {played_ms!r}")
-        turn = next((t for t in reversed(self.conversation.turns) if t.item_id is not None), None)
-        if turn is None:
+        turns = [t for t in reversed(self.conversation.turns) if t.item_id is not None]
+        if item_id is not None:
+            turns = [t for t in turns if t.item_id == item_id]
+            if not turns:
+                raise ValueError(f"nothing to interrupt: no assistant item {item_id!r} in this conversation")
+        if not turns:
             raise ValueError("nothing to interrupt: no assistant item has arrived yet")
+        turn = turns[0]
         # With server VAD's interrupt_response, speech the server heard after this turn already
         # cancels it; a second cancel would only earn a response_cancel_not_active error.
         server_cancels = (

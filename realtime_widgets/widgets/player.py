@@ -37,10 +37,11 @@ _LEAD_MS = 40.0  # the page starts a stream this far ahead (player.js LEAD_S)
 class _Stream:
     """What the kernel sent for one item (or one `.play()`), and what the page said about it."""
 
-    __slots__ = ("id", "sent_samples", "seq", "first_time", "page_ms", "page_time", "page_playing")
+    __slots__ = ("id", "item_id", "sent_samples", "seq", "first_time", "page_ms", "page_time", "page_playing")
 
-    def __init__(self, stream_id: str) -> None:
+    def __init__(self, stream_id: str, item_id: str | None) -> None:
         self.id = stream_id
+        self.item_id = item_id  # the session's assistant item; None for `.play()`
         self.sent_samples = 0
         self.seq = 0
         self.first_time = time.monotonic()
@@ -127,10 +128,11 @@ class AudioPlayer(anywidget.AnyWidget):
 
     def _on_delta(self, event: Any) -> None:
         raw = event.raw
-        item_id = str(raw.get("item_id") or raw.get("response_id") or "item")
-        if item_id in self._cleared_items:
+        item_id = raw.get("item_id")
+        stream_id = str(item_id or raw.get("response_id") or "item")
+        if stream_id in self._cleared_items:
             return  # audio the server produced before it heard our cancel
-        self._send_audio(item_id, self._delta_pcm(raw.get("delta")), kind="delta")
+        self._send_audio(stream_id, self._delta_pcm(raw.get("delta")), kind="delta", item_id=item_id)
 
     def _delta_pcm(self, delta: Any) -> bytes:
         # The session keeps audio in its conversation and leaves a reference in the event.
@@ -156,8 +158,14 @@ class AudioPlayer(anywidget.AnyWidget):
         unheard = stream is not None and played < stream.sent_ms - 1.0
         self.clear()
         # Truncate only when the assistant was cut short: more audio was coming or was queued.
-        if self._session is not None and stream is not None and (response_active or unheard):
-            task = asyncio.ensure_future(self._session.interrupt(int(played)))
+        # Name the item: the server may have started the next reply before the task runs.
+        if (
+            self._session is not None
+            and stream is not None
+            and stream.item_id
+            and (response_active or unheard)
+        ):
+            task = asyncio.ensure_future(self._session.interrupt(int(played), item_id=stream.item_id))
             task.add_done_callback(_log_failure)
 
     # -- playing ---------------------------------------------------------------------------
@@ -204,12 +212,12 @@ class AudioPlayer(anywidget.AnyWidget):
         """Milliseconds of the current item heard so far (page report, else a clock estimate)."""
         return self._stream.played_ms() if self._stream is not None else 0.0
 
-    def _send_audio(self, stream_id: str, pcm: bytes, kind: str | None) -> None:
+    def _send_audio(self, stream_id: str, pcm: bytes, kind: str | None, item_id: str | None = None) -> None:
         if len(pcm) % 2:
             pcm = pcm[:-1]
         stream = self._stream
         if stream is None or stream.id != stream_id:
-            stream = self._stream = _Stream(stream_id)
+            stream = self._stream = _Stream(stream_id, item_id)
         content = {"type": "audio", "stream": stream_id, "seq": stream.seq, "kt": time.time() * 1000.0}
         stream.seq += 1
         stream.sent_samples += len(pcm) // 2

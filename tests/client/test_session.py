@@ -180,6 +180,22 @@ async def test_interrupt_truncates_clamped(emulator, protocol) -> None:
 
 
 @PROTOCOLS
+async def test_interrupt_names_the_item_that_was_playing(emulator, protocol) -> None:
+    # A player's barge-in runs after the server may have begun the next reply: it names its item.
+    async with RealtimeSession(connection(emulator, protocol)) as s:
+        first = await s.send_text("Say something short")
+        second = await s.send_text("And something else")
+        heard = await s.interrupt(played_ms=120, item_id=first.item_id)
+        assert heard is first and first.truncated_ms == 120
+        assert second.status == "completed" and second.truncated_ms is None
+        truncate = [e for e in s.event_log if e.type == "conversation.item.truncate"][-1]
+        assert truncate.raw["item_id"] == first.item_id
+        assert not any(e.type == "response.cancel" for e in s.event_log)  # nothing was running
+        with pytest.raises(ValueError, match="no assistant item 'item_nope'"):
+            await s.interrupt(played_ms=10, item_id="item_nope")
+
+
+@PROTOCOLS
 async def test_save_load_round_trip(emulator, protocol, speech, tmp_path) -> None:
     async with RealtimeSession(connection(emulator, protocol), SessionConfig(turn_detection="manual")) as s:
         await s.send_text("Hello")
