@@ -18,6 +18,7 @@ _EXPORTS = {
     "RealtimeEvent": "realtime_widgets.events",
     "Conversation": "realtime_widgets.conversation",
     "Turn": "realtime_widgets.conversation",
+    "ToolCall": "realtime_widgets.conversation",
     "AudioChat": "realtime_widgets.completions",
     "AudioReply": "realtime_widgets.completions",
     "speak": "realtime_widgets.completions",
@@ -50,6 +51,7 @@ __all__ = [
     "RealtimeSession",
     "SessionConfig",
     "SessionConfigForm",
+    "ToolCall",
     "TranscriptView",
     "Turn",
     "evaluate_clips",
@@ -77,7 +79,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .batch import evaluate_clips
     from .completions import AudioChat, AudioReply, speak
     from .config import ConnectionConfig
-    from .conversation import Conversation, Turn
+    from .conversation import Conversation, ToolCall, Turn
     from .emulator import Emulator
     from .events import RealtimeEvent
     from .plots import plot_latencies, plot_spectrogram

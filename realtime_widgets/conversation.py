@@ -103,6 +103,28 @@ class PcmStream:
         return self._n * 2
 
 
+@dataclass
+class ToolCall:
+    """A function call the assistant made: answer it with `session.send_tool_output(call, output)`."""
+
+    name: str
+    call_id: str
+    arguments: str  # JSON text, as the model wrote it
+    item_id: str | None = None
+    output: str | None = None  # what the client answered, once it has
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The arguments parsed from JSON."""
+        try:
+            value = json.loads(self.arguments or "{}")
+        except ValueError as exc:
+            raise ValueError(f"the arguments of {self.name} are not valid JSON: {self.arguments!r}") from exc
+        if not isinstance(value, dict):
+            raise ValueError(f"the arguments of {self.name} are not a JSON object: {self.arguments!r}")
+        return value
+
+
 @dataclass(eq=False)
 class Turn:
     """One exchange: the user's input, then the assistant's response.
@@ -130,6 +152,7 @@ class Turn:
     transcript_deltas: list[tuple[float, str, float]] = field(default_factory=list)
     status: str = "pending"
     truncated_ms: int | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
     usage: dict | None = None
     latency_first_audio_s: float | None = None
     latency_done_s: float | None = None
@@ -202,6 +225,7 @@ class Turn:
             "transcript_deltas": list(self.transcript_deltas),
             "status": self.status,
             "truncated_ms": self.truncated_ms,
+            "tool_calls": [vars(c).copy() for c in self.tool_calls],
             "usage": self.usage,
             "latency_first_audio_s": self.latency_first_audio_s,
             "latency_done_s": self.latency_done_s,
@@ -385,6 +409,8 @@ class Conversation:
     # --- client events
     def _client_item_create(self, event: RealtimeEvent) -> Turn | None:
         item = event.raw.get("item") or {}
+        if item.get("type") == "function_call_output":
+            return self._tool_output(item)
         if item.get("type", "message") != "message" or item.get("role") != "user":
             return None
         texts = [c.get("text", "") for c in item.get("content", []) if c.get("type") == "input_text"]
@@ -393,6 +419,14 @@ class Conversation:
             turn.user_item_id = item["id"]
             self._by_user_item[item["id"]] = turn
         return turn
+
+    def _tool_output(self, item: dict) -> Turn | None:
+        for turn in reversed(self.turns):
+            for call in turn.tool_calls:
+                if call.call_id == item.get("call_id"):
+                    call.output = item.get("output")
+                    return turn
+        return None
 
     def _client_commit(self, event: RealtimeEvent) -> Turn | None:
         stop = len(self.input)
@@ -570,6 +604,17 @@ class Conversation:
             if turn is not None and turn.item_id is None and item.get("type") == "message":
                 turn.item_id = item["id"]
                 self._by_item[item["id"]] = turn
+            if (
+                turn is not None
+                and item.get("type") == "function_call"
+                and event.type == "response.output_item.done"
+                and not any(c.call_id == item.get("call_id") for c in turn.tool_calls)
+            ):
+                turn.tool_calls.append(
+                    ToolCall(
+                        item.get("name", ""), item.get("call_id", ""), item.get("arguments", ""), item["id"]
+                    )
+                )
             return turn
         return None
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import audio
-from .conversation import Conversation, Turn
+from .conversation import Conversation, ToolCall, Turn
 from .errors import AudioInputError, ServerError, SessionClosed, SessionUpdateError, explain_connect_error
 from .events import RealtimeEvent
 from .protocol import CHUNK_MS, MIN_COMMIT_MS, SAMPLE_RATE, to_ga_event_type
@@ -130,6 +130,8 @@ class RealtimeSession:
         self._iterators: set[asyncio.Queue] = set()
         self._waiters: list[_Waiter] = []
         self._callback_tasks: set[asyncio.Task] = set()
+        self._tool_handlers: dict[str, Callable[..., Any]] = {}
+        self._tool_replies: dict[str, asyncio.Future] = {}  # response id of a call -> Turn replying to it
         self._manager: Any = None
         self._conn: Any = None
         self._recv_task: asyncio.Task | None = None
@@ -268,12 +270,16 @@ class RealtimeSession:
 
     def _record(self, event: RealtimeEvent) -> None:
         """Conversation first (callbacks see updated turns), then waiters, callbacks, iterators."""
-        self.conversation.apply(event)
+        turn = self.conversation.apply(event)
         if event.direction == "server":
             if event.type == "error":
                 self._on_error_event(event)
             elif event.type in ("session.created", "session.updated"):
                 self.session = event.raw.get("session")
+            elif event.type == "response.done" and turn is not None and self._handled_calls(turn):
+                task = asyncio.ensure_future(self._answer_tool_calls(turn))
+                self._callback_tasks.add(task)
+                task.add_done_callback(self._callback_done)
         for waiter in list(self._waiters):
             if not waiter.future.done() and waiter.done(event):
                 waiter.future.set_result(event)
@@ -548,7 +554,121 @@ class RealtimeSession:
             self._waiters.remove(waiter)
             return holder[0]
         await self._wait(waiter, "response.done")
-        return holder[0]
+        return await self._follow_tool_calls(holder[0])
+
+    # ------------------------------------------------------------------ function calling
+    def on_tool(self, name: str, fn: Callable[..., Any]) -> Callable[[], None]:
+        """Answer the assistant's calls of function `name` with `fn(**arguments)`, then ask for its reply.
+
+        Declare the function to the model in `SessionConfig(tools=[...])`. `fn` may be sync or async
+        and return a string or anything JSON-serialisable; an exception becomes the output
+        `{"error": "..."}` so the assistant can say what went wrong. `send_text` then returns the
+        reply that follows the call. Returns a function that removes the handler.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"on_tool needs the function's name, got {name!r}")
+        if not callable(fn):
+            raise TypeError(f"on_tool needs a callable for {name!r}, got {type(fn).__name__}")
+        self._tool_handlers[name] = fn
+
+        def remove() -> None:
+            if self._tool_handlers.get(name) is fn:
+                del self._tool_handlers[name]
+
+        return remove
+
+    async def send_tool_output(self, call: ToolCall | str, output: Any, *, respond: bool = True) -> Turn:
+        """Answer a function call (one of `turn.tool_calls`, or its call_id) with `output`.
+
+        `output` is a string or anything JSON-serialisable. Returns the Turn of the assistant's reply
+        when it is done; with `respond=False` (more calls to answer first) the Turn of the call.
+        """
+        call_id = call.call_id if isinstance(call, ToolCall) else call
+        owner = next(
+            (t for t in reversed(self.conversation.turns) for c in t.tool_calls if c.call_id == call_id), None
+        )
+        if owner is None:
+            raise ValueError(
+                f"no function call {call_id!r} in this conversation; answer one of turn.tool_calls"
+            )
+        if not isinstance(output, str):
+            try:
+                output = json.dumps(output)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"a tool output must be a string or JSON-serialisable, got {type(output).__name__}: {exc}"
+                ) from None
+        self._require_open()
+        item_id, response_id = self._new_id(), self._new_id()
+        turns = self.conversation.turns
+        first = len(turns)
+        waiter = self._expect(
+            lambda e: e.type == "response.done" and len(turns) > first and turns[first].done,
+            {item_id, response_id},
+        )
+        item = {"type": "function_call_output", "call_id": call_id, "output": output}
+        future = self._enqueue({"type": "conversation.item.create", "event_id": item_id, "item": item})
+        if respond:
+            self._enqueue({"type": "response.create", "event_id": response_id})
+        await future
+        if not respond:
+            self._waiters.remove(waiter)
+            return owner
+        await self._wait(waiter, "response.done")
+        return turns[first]
+
+    def _handled_calls(self, turn: Turn) -> list[ToolCall]:
+        """The calls of `turn` that on_tool handlers answer (all of them, or none are answered)."""
+        calls = turn.tool_calls
+        if turn.status != "completed" or not calls or any(c.name not in self._tool_handlers for c in calls):
+            return []
+        return calls
+
+    def _tool_reply(self, turn: Turn) -> asyncio.Future:
+        """The Turn that follows `turn`'s handled calls: one future, made by whoever asks first."""
+        assert self._loop is not None and turn.response_id is not None
+        future = self._tool_replies.get(turn.response_id)
+        if future is None:
+            future = self._tool_replies[turn.response_id] = self._loop.create_future()
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: logged elsewhere
+        return future
+
+    async def _answer_tool_calls(self, turn: Turn) -> None:
+        reply = self._tool_reply(turn)
+        try:
+            calls = self._handled_calls(turn)
+            for i, call in enumerate(calls):
+                follow = await self.send_tool_output(
+                    call, await self._run_tool(call), respond=i == len(calls) - 1
+                )
+            if not reply.done():
+                reply.set_result(follow)
+        except Exception as exc:
+            if not reply.done():
+                reply.set_exception(exc)
+            raise
+
+    async def _run_tool(self, call: ToolCall) -> str:
+        try:
+            result = self._tool_handlers[call.name](**call.args)
+            if inspect.isawaitable(result):
+                result = await result
+            return result if isinstance(result, str) else json.dumps(result)
+        except Exception as exc:
+            log.warning("tool %s(%s) failed: %s: %s", call.name, call.arguments, type(exc).__name__, exc)
+            return json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+
+    async def _follow_tool_calls(self, turn: Turn) -> Turn:
+        """`turn`, or the reply after the calls on_tool handlers answered (and after its calls ...)."""
+        while self._handled_calls(turn):
+            try:
+                turn = await asyncio.wait_for(asyncio.shield(self._tool_reply(turn)), self.timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(
+                    f"no reply after the tool calls {[c.name for c in turn.tool_calls]} within {self.timeout:g} s "
+                    "(a handler may still be running; s.event_log shows what did arrive)"
+                ) from None
+        return turn
 
     async def send_audio(
         self, x: Any, rate: int | None = None, realtime: bool = False, *, respond: bool = True

@@ -31,7 +31,7 @@ from ..protocol import (
     Protocol,
     to_wire_event_type,
 )
-from . import g711, recognizer, session_config
+from . import g711, recognizer, session_config, tools
 from .context import Context
 from .session_config import SessionError
 from .vad import Vad
@@ -706,8 +706,11 @@ class RealtimeSession:
         with contextlib.suppress(asyncio.CancelledError, _Dropped, ConnectionResetError):
             await task
 
-    async def _reply_text(self, options: dict[str, Any]) -> tuple[str, float]:
-        """The reply and the seconds of user audio it answers."""
+    async def _reply_text(self, options: dict[str, Any]) -> tuple[str, float, tools.Call | None]:
+        """The reply, the seconds of user audio it answers, and the function call made instead, if any."""
+        last = self.items.get(self._last_item_id() or "")
+        if last is not None and last.get("type") == "function_call_output":
+            return await self._answer_output(options, last)
         user = next((i for i in reversed(self.items.values()) if i.get("role") == "user"), None)
         text: str | None = None
         seconds = 0.0
@@ -721,10 +724,70 @@ class RealtimeSession:
                 text = " ".join(texts)
         elif options.get("instructions"):
             text = options["instructions"]
+        call = tools.choose_call(*self._tools(options), text, answering_output=False)
+        if call is not None:
+            return "", seconds, call
         result = self.ctx.reply(text, seconds)
         if inspect.isawaitable(result):
             result = await result
-        return " ".join(str(result).split()), seconds
+        return " ".join(str(result).split()), seconds, None
+
+    async def _answer_output(
+        self, options: dict[str, Any], output: dict[str, Any]
+    ) -> tuple[str, float, tools.Call | None]:
+        call = tools.choose_call(*self._tools(options), None, answering_output=True)
+        if call is not None:
+            return "", 0.0, call
+        name = next(
+            (i["name"] for i in self.items.values() if i.get("call_id") == output["call_id"] and "name" in i),
+            "the function",
+        )
+        return " ".join(f"{name} returned {output['output']}".split()), 0.0, None
+
+    def _tools(self, options: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
+        """The tools and tool_choice of this response: its own if it names them, else the session's."""
+        return (
+            options.get("tools", self.session.get("tools") or []),
+            options.get("tool_choice", self.session.get("tool_choice", "auto")),
+        )
+
+    async def _send_function_call(
+        self, ids: dict[str, Any], call: tools.Call, out_of_band: bool, previous: str | None
+    ) -> dict[str, Any]:
+        """A function_call output item: added, its arguments streamed, done. Returns the item."""
+        item = {
+            "id": ids["item_id"],
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "name": call.name,
+            "call_id": _id("call"),
+            "arguments": "",
+        }
+        head = {"response_id": ids["response_id"], "output_index": 0}
+        await self.send({"type": "response.output_item.added", **head, "item": dict(item)})
+        if not out_of_band:
+            self.items[item["id"]] = item
+            await self.send(
+                {"type": "conversation.item.added", "previous_item_id": previous, "item": dict(item)}
+            )
+        where = {**head, "item_id": item["id"], "call_id": item["call_id"]}
+        for start in range(0, len(call.arguments), 16):
+            await self.send(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    **where,
+                    "delta": call.arguments[start : start + 16],
+                }
+            )
+        await self.send(
+            {"type": "response.function_call_arguments.done", **where, "arguments": call.arguments}
+        )
+        item.update(status="completed", arguments=call.arguments)
+        await self.send({"type": "response.output_item.done", **head, "item": item})
+        if not out_of_band:
+            await self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": item})
+        return item
 
     async def _respond(self, response_id: str, options: dict[str, Any], item_id: str) -> None:
         ga = self.protocol == "ga"
@@ -766,69 +829,78 @@ class RealtimeSession:
         try:
             await self.send({"type": "response.created", "response": dict(response)})
             started = True
-            reply, user_seconds = await self._reply_text(options)
+            reply, user_seconds, call = await self._reply_text(options)
             reply, truncated_by_tokens = self._limit_tokens(reply, options)
             previous = self._last_item_id()
-            await self.send(
-                {
-                    "type": "response.output_item.added",
-                    "response_id": response_id,
-                    "output_index": 0,
-                    "item": dict(item),
-                }
-            )
-            if not out_of_band:
-                self.items[item_id] = item
-                await self.send(
-                    {"type": "conversation.item.added", "previous_item_id": previous, "item": dict(item)}
-                )
-            empty_part = (
-                {"type": part_type, "text": ""} if text_only else {"type": part_type, "transcript": ""}
-            )
-            ids = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
-            await self.send({"type": "response.content_part.added", **ids, "part": empty_part})
-            item["content"] = [dict(empty_part)]
-            if text_only:
-                for i, word in enumerate(reply.split()):
-                    delta = word if i == 0 else " " + word
-                    spoken.append(word)
-                    item["content"][0]["text"] = " ".join(spoken)
-                    await self.send({"type": "response.output_text.delta", **ids, "delta": delta})
-                await self.send({"type": "response.output_text.done", **ids, "text": reply})
-                final_part = {"type": part_type, "text": reply}
+            if call is not None:
+                ids = {"response_id": response_id, "item_id": item_id}
+                item = await self._send_function_call(ids, call, out_of_band, previous)
+                status, details = "completed", None
             else:
-                speech = await asyncio.get_running_loop().run_in_executor(None, speak, reply, voice)
-                self.word_times[item_id] = speech.words
-                audio_bytes = await self._stream_audio(speech, ids, item, spoken)
-                await self.send({"type": "response.output_audio.done", **ids})
-                await self.send({"type": "response.output_audio_transcript.done", **ids, "transcript": reply})
-                final_part = {"type": part_type, "transcript": reply}
-            item["content"] = [final_part]
-            item["status"] = "incomplete" if truncated_by_tokens else "completed"
-            await self.send({"type": "response.content_part.done", **ids, "part": final_part})
-            await self.send(
-                {
-                    "type": "response.output_item.done",
-                    "response_id": response_id,
-                    "output_index": 0,
-                    "item": item,
-                }
-            )
-            if not out_of_band:
                 await self.send(
-                    {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
+                    {
+                        "type": "response.output_item.added",
+                        "response_id": response_id,
+                        "output_index": 0,
+                        "item": dict(item),
+                    }
                 )
-            status = "incomplete" if truncated_by_tokens else "completed"
-            details = {"type": "incomplete", "reason": "max_output_tokens"} if truncated_by_tokens else None
+                if not out_of_band:
+                    self.items[item_id] = item
+                    await self.send(
+                        {"type": "conversation.item.added", "previous_item_id": previous, "item": dict(item)}
+                    )
+                empty_part = (
+                    {"type": part_type, "text": ""} if text_only else {"type": part_type, "transcript": ""}
+                )
+                ids = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+                await self.send({"type": "response.content_part.added", **ids, "part": empty_part})
+                item["content"] = [dict(empty_part)]
+                if text_only:
+                    for i, word in enumerate(reply.split()):
+                        delta = word if i == 0 else " " + word
+                        spoken.append(word)
+                        item["content"][0]["text"] = " ".join(spoken)
+                        await self.send({"type": "response.output_text.delta", **ids, "delta": delta})
+                    await self.send({"type": "response.output_text.done", **ids, "text": reply})
+                    final_part = {"type": part_type, "text": reply}
+                else:
+                    speech = await asyncio.get_running_loop().run_in_executor(None, speak, reply, voice)
+                    self.word_times[item_id] = speech.words
+                    audio_bytes = await self._stream_audio(speech, ids, item, spoken)
+                    await self.send({"type": "response.output_audio.done", **ids})
+                    await self.send(
+                        {"type": "response.output_audio_transcript.done", **ids, "transcript": reply}
+                    )
+                    final_part = {"type": part_type, "transcript": reply}
+                item["content"] = [final_part]
+                item["status"] = "incomplete" if truncated_by_tokens else "completed"
+                await self.send({"type": "response.content_part.done", **ids, "part": final_part})
+                await self.send(
+                    {
+                        "type": "response.output_item.done",
+                        "response_id": response_id,
+                        "output_index": 0,
+                        "item": item,
+                    }
+                )
+                if not out_of_band:
+                    await self.send(
+                        {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
+                    )
+                status = "incomplete" if truncated_by_tokens else "completed"
+                details = (
+                    {"type": "incomplete", "reason": "max_output_tokens"} if truncated_by_tokens else None
+                )
         except asyncio.CancelledError:
             if self._closing or not started:
                 raise
             status, details = "cancelled", {"type": "cancelled", "reason": self._cancel_reason}
             item["status"] = "incomplete"
-            if item["content"]:
+            if item.get("content"):
                 key = "text" if text_only else "transcript"
                 item["content"][0][key] = " ".join(spoken)
-            if item["content"]:
+            if item.get("content"):
                 await self.send(
                     {
                         "type": "response.output_item.done",
@@ -840,7 +912,7 @@ class RealtimeSession:
         response.update(
             status=status,
             status_details=details,
-            output=[item] if item["content"] else [],
+            output=[item] if item.get("content") or item["type"] == "function_call" else [],
             usage=self._usage(reply, user_seconds, audio_bytes, text_only),
         )
         self.ctx.stats.responses += 1

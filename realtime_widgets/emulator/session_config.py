@@ -177,7 +177,7 @@ def _merge_ga(s: dict[str, Any], patch: dict[str, Any]) -> None:
         elif key == "max_output_tokens":
             s[key] = _max_tokens(value, param)
         elif key == "tools":
-            s[key] = _list(value, param)
+            s[key] = _tools(value, param)
         elif key == "tool_choice":
             s[key] = _tool_choice(value, param)
         elif key == "audio":
@@ -275,9 +275,9 @@ def _merge_preview(s: dict[str, Any], patch: dict[str, Any]) -> None:
         elif key == "turn_detection":
             s[key] = _turn_detection(value, param, allow_none_type=True)
         elif key == "tools":
-            s[key] = _list(value, param)
+            s[key] = _tools(value, param)
         elif key == "tool_choice":
-            s[key] = _tool_choice(value, param)
+            s[key] = _tool_choice(value, param, allow_name=True)
         elif key == "temperature":
             s[key] = _number(value, param, *TEMPERATURE_RANGE)
         elif key == "max_response_output_tokens":
@@ -383,8 +383,9 @@ def _max_tokens(value: Any, param: str) -> int | str:
     return _int(value, param, 1, MAX_OUTPUT_TOKENS)
 
 
-def _tool_choice(value: Any, param: str) -> Any:
-    if isinstance(value, str) and value in ("auto", "none", "required"):
+def _tool_choice(value: Any, param: str, allow_name: bool = False) -> Any:
+    # The preview session's tool_choice is a string: a mode, or the name of the function to force.
+    if isinstance(value, str) and (value in ("auto", "none", "required") or (allow_name and value)):
         return value
     if isinstance(value, dict):
         return value
@@ -403,9 +404,24 @@ def _obj(value: Any, param: str) -> dict[str, Any]:
     return value
 
 
-def _list(value: Any, param: str) -> list[Any]:
+def _tools(value: Any, param: str) -> list[Any]:
+    """A list of function tools, each with a name (what the emulator can call, see tools.py)."""
     if not isinstance(value, list):
         raise SessionError(param, f"{param} must be an array, got {type(value).__name__}", "invalid_type")
+    for i, tool in enumerate(value):
+        where = f"{param}[{i}]"
+        if not isinstance(tool, dict):
+            raise SessionError(where, f"{where} must be an object, got {type(tool).__name__}", "invalid_type")
+        if tool.get("type", "function") != "function":
+            raise SessionError(f"{where}.type", f"{where}.type must be 'function', got {tool.get('type')!r}")
+        if not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise SessionError(
+                f"{where}.name", f"Missing required parameter: '{where}.name'.", "missing_required_parameter"
+            )
+        if not isinstance(tool.get("parameters", {}), dict):
+            raise SessionError(
+                f"{where}.parameters", f"{where}.parameters must be a JSON schema object", "invalid_type"
+            )
     return value
 
 

@@ -68,6 +68,11 @@ def turn_snapshot(index: int, turn: Any) -> dict[str, Any]:
         user, user_pending = "", False
     status = g("status", "") or ""
     assistant = g("transcript") or g("text") or ""
+    if not assistant and g("tool_calls"):
+        assistant = "; ".join(
+            f"[called {c.name}({c.arguments})" + (f" → {c.output}]" if c.output is not None else "]")
+            for c in g("tool_calls")
+        )
     truncated = g("truncated_ms")
     error = g("error")
     if isinstance(error, dict):

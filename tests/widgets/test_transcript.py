@@ -84,3 +84,15 @@ async def test_spoken_turn_without_transcription_says_so(emulator):
     row = turn_snapshot(0, turn)
     assert row["user"] == "(speech, 1.6 s; input transcription is off)"
     assert TRANSCRIBING not in row["user"]
+
+
+async def test_a_tool_call_turn_shows_the_call_and_its_answer(session, front_end):
+    tool = {"type": "function", "name": "get_time", "parameters": {"type": "object", "properties": {}}}
+    await session.update(session.config.replace(tools=[tool]))
+    view = TranscriptView(session.conversation)
+    turn = await session.send_text("Please use get time.")
+    assert view.rows()[-1]["assistant"] == "[called get_time({})]"
+    reply = await session.send_tool_output(turn.tool_calls[0], "noon")
+    call_row, reply_row = view.rows()[-2:]
+    assert call_row["assistant"] == "[called get_time({}) → noon]"
+    assert reply_row["assistant"] == reply.transcript == "get_time returned noon"
