@@ -47,14 +47,20 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def mic_wav(fake_mic_wav: Path) -> Path:
+    """What the fake microphone plays; a test module may override this fixture."""
+    return fake_mic_wav
+
+
 # Module scope: Playwright's sync API keeps an event loop running in this thread while it lives,
 # which would stop pytest-asyncio from running the async tests that follow.
 @pytest.fixture(scope="module")
-def chromium(fake_mic_wav: Path) -> Iterator[object]:
+def chromium(mic_wav: Path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(fake_mic_wav))
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(mic_wav))
         try:
             yield browser
         finally:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_harness import CHROMIUM, KernelProbe, chromium_args, run_all_cells, write_notebook
+from browser_harness import KernelProbe, run_all_cells, write_notebook
 
 RATE = 48_000
 
@@ -77,16 +76,8 @@ def _two_tone_wav(path: Path, seconds: float = 6.0) -> Path:
 
 
 @pytest.fixture(scope="module")
-def chromium_with_two_tones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    wav = _two_tone_wav(tmp_path_factory.mktemp("tones") / "tones-48k.wav")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(wav))
-        try:
-            yield browser
-        finally:
-            browser.close()
+def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _two_tone_wav(tmp_path_factory.mktemp("tones") / "tones-48k.wav")
 
 
 @pytest.mark.parametrize(
@@ -97,36 +88,25 @@ def chromium_with_two_tones(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         ("mic-refuses-24k-context", REFUSE_MIC_IN_24K_CONTEXT),
     ],
 )
-def test_recorder_resamples_to_24khz_without_aliasing(
-    chromium_with_two_tones, jupyter_server, case, init_script
-):
+def test_recorder_resamples_to_24khz_without_aliasing(page, jupyter_server, case, init_script):
     notebook = f"resample-{case}.ipynb"
     write_notebook(jupyter_server.root / notebook, [RECORDER])
     jupyter_server.start_kernel_for(notebook)
-    context = chromium_with_two_tones.new_context(
-        viewport={"width": 1200, "height": 800}, permissions=["microphone"]
-    )
+    if init_script:
+        page.context.add_init_script(init_script)
+    page.goto(jupyter_server.lab_url(notebook))
+    run_all_cells(page)
+    page.get_by_role("button", name="Record").click(timeout=60_000)
+    page.get_by_role("button", name="Stop").wait_for()
+    time.sleep(2.5)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Record").wait_for()
+    probe = KernelProbe(jupyter_server, notebook)
     try:
-        if init_script:
-            context.add_init_script(init_script)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(jupyter_server.lab_url(notebook))
-        run_all_cells(page)
-        page.get_by_role("button", name="Record").click(timeout=60_000)
-        page.get_by_role("button", name="Stop").wait_for()
-        time.sleep(2.5)
-        page.get_by_role("button", name="Stop").click()
-        page.get_by_role("button", name="Record").wait_for()
-        probe = KernelProbe(jupyter_server, notebook)
-        try:
-            probe.wait_for("not recorder.recording and len(chunks) > 10")
-            state = probe.value(ANALYSIS)
-        finally:
-            probe.close()
+        probe.wait_for("not recorder.recording and len(chunks) > 10")
+        state = probe.value(ANALYSIS)
     finally:
-        context.close()
-        jupyter_server.shutdown_kernels()
+        probe.close()
 
     assert state["error"] == "" and state["lost"] == 0, state
     if init_script:
