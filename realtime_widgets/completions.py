@@ -2,7 +2,8 @@
 
 One HTTP request per turn, as in the Azure quickstarts: text or audio in, text + audio out.
 Later turns refer to earlier assistant audio by its `id` (the service keeps it until
-`expires_at`), so the history stays small.
+`expires_at`), so the history stays small. `ask(..., on_audio=fn)` streams the reply (PCM16,
+the one format the service streams) and hands each piece to `fn` as it arrives.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,60 @@ def _reply_from_completion(completion: Any, fmt: str) -> AudioReply:
     )
 
 
+AudioCallback = Callable[[np.ndarray], Any]
+
+
+class _StreamedReply:
+    """An AudioReply built from streamed chunks; each audio piece goes to `on_audio` on arrival."""
+
+    def __init__(self, on_audio: AudioCallback) -> None:
+        self.on_audio = on_audio
+        self.pcm = bytearray()
+        self.transcript: list[str] = []
+        self.text: list[str] = []
+        self.id: str | None = None
+        self.expires_at: int | None = None
+        self.usage: dict | None = None
+        self.model: str | None = None
+
+    def add(self, chunk: Any) -> None:
+        self.model = getattr(chunk, "model", None) or self.model
+        if getattr(chunk, "usage", None) is not None:
+            self.usage = chunk.usage.model_dump()
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta.content:
+                self.text.append(delta.content)
+            audio = getattr(delta, "audio", None)
+            if audio is None:
+                continue
+            self.id = audio.id or self.id
+            self.expires_at = audio.expires_at or self.expires_at
+            if audio.transcript:
+                self.transcript.append(audio.transcript)
+            if audio.data:
+                whole = len(self.pcm) // 2  # samples handed on so far
+                self.pcm += base64.b64decode(audio.data)
+                # A piece may end mid-sample; the odd byte waits for the next one.
+                fresh = bytes(self.pcm[whole * 2 : len(self.pcm) // 2 * 2])
+                if fresh:
+                    self.on_audio(np.frombuffer(fresh, dtype="<i2").astype(np.int16))
+
+    def reply(self) -> AudioReply:
+        data = bytes(self.pcm[: len(self.pcm) // 2 * 2])
+        return AudioReply(
+            id=self.id,
+            transcript="".join(self.transcript),
+            text="".join(self.text) or None,
+            audio=np.frombuffer(data, dtype="<i2").astype(np.int16),
+            format="pcm16",
+            data=data,
+            expires_at=self.expires_at,
+            usage=self.usage,
+            model=self.model,
+        )
+
+
 def _input_audio_part(audio: Any, rate: int | None) -> dict:
     """`input_audio` content part: any input → PCM16 24 kHz → wav, size-checked before upload."""
     limit_mb = MAX_AUDIO_FILE_BYTES / 1024 / 1024
@@ -192,13 +248,24 @@ class AudioChat:
             raise ValueError("ask() got an empty text and no audio; say something")
         return {"role": "user", "content": parts}
 
-    def _request(self, user: dict) -> dict:
-        return {
+    def _request(self, user: dict, streamed: bool = False) -> dict:
+        request = {
             "model": self.deployment,
             "modalities": ["text", "audio"],
-            "audio": {"voice": self.voice, "format": self.format},
+            "audio": {"voice": self.voice, "format": "pcm16" if streamed else self.format},
             "messages": [*self.messages, user],
         }
+        if streamed:
+            request.update(stream=True, stream_options={"include_usage": True})
+        return request
+
+    @staticmethod
+    def _streamed(on_audio: AudioCallback | None) -> _StreamedReply | None:
+        if on_audio is None:
+            return None
+        if not callable(on_audio):
+            raise TypeError(f"on_audio must be a callable taking int16 audio, got {type(on_audio).__name__}")
+        return _StreamedReply(on_audio)
 
     def _remember(self, user: dict, reply: AudioReply) -> AudioReply:
         self.messages.append(user)
@@ -222,33 +289,61 @@ class AudioChat:
             return err
         return exc
 
-    def ask(self, text: str | None = None, audio: Any = None, *, rate: int | None = None) -> AudioReply:
-        """Send one user turn (text, audio or both) and return the spoken reply."""
+    def ask(
+        self,
+        text: str | None = None,
+        audio: Any = None,
+        *,
+        rate: int | None = None,
+        on_audio: AudioCallback | None = None,
+    ) -> AudioReply:
+        """Send one user turn (text, audio or both) and return the spoken reply.
+
+        `on_audio`: stream the reply and call `on_audio(int16 array at 24 kHz)` for each piece as
+        it arrives (`player.enqueue` plays it); the reply's format is then "pcm16".
+        """
         import openai
 
         user = self._user_message(text, audio, rate)
+        streamed = self._streamed(on_audio)
         if self._sync_client is None:
             self._sync_client = self.connection.sync_client()
         try:
-            completion = self._sync_client.chat.completions.create(**self._request(user))
+            result = self._sync_client.chat.completions.create(**self._request(user, streamed is not None))
+            if streamed is None:
+                return self._remember(user, _reply_from_completion(result, self.format))
+            for chunk in result:
+                streamed.add(chunk)
         except (openai.APIStatusError, openai.APIConnectionError) as exc:
             raise self._translate(exc) from exc
-        return self._remember(user, _reply_from_completion(completion, self.format))
+        return self._remember(user, streamed.reply())
 
     async def ask_async(
-        self, text: str | None = None, audio: Any = None, *, rate: int | None = None
+        self,
+        text: str | None = None,
+        audio: Any = None,
+        *,
+        rate: int | None = None,
+        on_audio: AudioCallback | None = None,
     ) -> AudioReply:
         """`ask` for running event loops (notebook cells with top-level await)."""
         import openai
 
         user = self._user_message(text, audio, rate)
+        streamed = self._streamed(on_audio)
         if self._async_client is None:
             self._async_client = self.connection.chat_async_client()
         try:
-            completion = await self._async_client.chat.completions.create(**self._request(user))
+            result = await self._async_client.chat.completions.create(
+                **self._request(user, streamed is not None)
+            )
+            if streamed is None:
+                return self._remember(user, _reply_from_completion(result, self.format))
+            async for chunk in result:
+                streamed.add(chunk)
         except (openai.APIStatusError, openai.APIConnectionError) as exc:
             raise self._translate(exc) from exc
-        return self._remember(user, _reply_from_completion(completion, self.format))
+        return self._remember(user, streamed.reply())
 
 
 def speak(

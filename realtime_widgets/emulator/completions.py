@@ -1,4 +1,10 @@
-"""Audio chat completions: `POST .../chat/completions` answering like the service (non-streaming)."""
+"""Audio chat completions: `POST .../chat/completions` answering like the service.
+
+With `stream: true` the answer comes as server-sent `chat.completion.chunk` events: transcript
+words and base64 PCM16 pieces in `delta.audio` (streaming audio is pcm16 only, as on the
+service), then the audio's expiry, the finish reason, usage when `stream_options.include_usage`,
+and `data: [DONE]`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import asyncio
 import base64
 import binascii
 import inspect
+import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,6 +33,7 @@ from . import audio_io, recognizer
 from .voice import synthesize
 
 AUDIO_TTL_S = 3600  # message.audio.expires_at: how long a reply's audio id may be referenced
+STREAM_AUDIO_BYTES = 9600  # PCM16 per streamed audio delta: 0.2 s at 24 kHz
 
 
 class RequestError(Exception):
@@ -95,19 +104,58 @@ async def _complete(request: web.Request, deployment: str | None) -> web.StreamR
             problem = check_request(request, deployment) if ctx.deployments is not None else None
             if problem is not None:
                 return problem
-        return web.json_response(await _answer(ctx, body, deployment))
+        completion = await _answer(ctx, body, deployment)
     except RequestError as exc:
         return _error(exc)
+    if body.get("stream") is not True:
+        return web.json_response(completion)
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    for chunk in _chunks(completion, include_usage):
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+def _chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
+    """The completion as the service streams it: role, then words and audio pieces, then the end."""
+    head = {key: completion[key] for key in ("id", "created", "model", "system_fingerprint")}
+    head["object"] = "chat.completion.chunk"
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return {**head, "choices": [choice], "usage": None}
+
+    message = completion["choices"][0]["message"]
+    audio = message.get("audio")
+    yield chunk({"role": "assistant", "content": None if audio else "", "refusal": None})
+    if audio is None:
+        for i, word in enumerate((message["content"] or "").split()):
+            yield chunk({"content": word if i == 0 else " " + word})
+    else:
+        words = audio["transcript"].split()
+        pcm = base64.b64decode(audio["data"])
+        pieces = [pcm[i : i + STREAM_AUDIO_BYTES] for i in range(0, len(pcm), STREAM_AUDIO_BYTES)] or [b""]
+        said = 0
+        for k, piece in enumerate(pieces):
+            # Words run a little ahead of the audio they describe, as on the service.
+            while said < len(words) and said < (k + 1) * len(words) / len(pieces):
+                text = words[said] if said == 0 else " " + words[said]
+                yield chunk({"audio": {"id": audio["id"], "transcript": text}})
+                said += 1
+            yield chunk({"audio": {"id": audio["id"], "data": base64.b64encode(piece).decode()}})
+        yield chunk({"audio": {"id": audio["id"], "expires_at": audio["expires_at"]}})
+    yield chunk({}, "stop")
+    if include_usage:
+        yield {**head, "choices": [], "usage": completion["usage"]}
 
 
 async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, Any]:
-    if body.get("stream"):
-        raise RequestError(
-            "The emulator does not stream chat completions; leave 'stream' unset.",
-            "stream",
-            400,
-            "unsupported_value",
-        )
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise RequestError(f"'stream' must be a boolean, got {stream!r}.", "stream", 400, "invalid_type")
     modalities = body.get("modalities") or ["text"]
     if (
         not isinstance(modalities, list)
@@ -137,6 +185,13 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
             raise RequestError(
                 f"audio.format must be one of {', '.join(COMPLETION_OUTPUT_FORMATS)}, got {fmt!r}.",
                 "audio.format",
+            )
+        if stream and fmt != "pcm16":
+            raise RequestError(
+                f"audio.format {fmt!r} is not supported with stream=true; streamed audio is 'pcm16'.",
+                "audio.format",
+                400,
+                "unsupported_value",
             )
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:

@@ -182,6 +182,19 @@ class AudioPlayer(anywidget.AnyWidget):
             self._send_audio(stream_id, pcm[offset : offset + step], kind=None)
         self.history.append((kind, int(samples.size), time.time()))
 
+    def enqueue(self, audio: Any) -> None:
+        """Play `audio` after what this player is already playing: pieces of a streamed reply
+        (`chat.ask(..., on_audio=player.enqueue)`). `play()` starts over instead."""
+        kind, samples = _samples_of(audio)
+        stream = self._stream
+        if stream is None or stream.item_id is not None:  # nothing playing, or a session's reply
+            self._plays += 1
+            stream_id = f"play-{self._plays}"
+        else:
+            stream_id = stream.id
+        self._send_audio(stream_id, samples.astype("<i2").tobytes(), kind=None)
+        self.history.append((kind, int(samples.size), time.time()))
+
     def clear(self) -> None:
         """Stop at once and forget what is queued (barge-in)."""
         stream = self._stream

@@ -119,3 +119,38 @@ def test_bad_arguments(conn):
 async def test_both_chat_paths(conn, chat_path):
     reply = await AudioChat(conn.replace(chat_path=chat_path)).ask_async("Ping")
     assert "Ping" in reply.transcript and reply.duration_s > 0.1
+
+
+async def test_a_streamed_reply_reaches_on_audio_piece_by_piece_and_stays_in_the_history(conn, emulator):
+    from realtime_widgets.widgets import AudioPlayer
+
+    player = AudioPlayer()
+    sent: list[dict] = []  # what goes to the page
+    player.send = lambda content, buffers=None: sent.append(content)
+    pieces: list[np.ndarray] = []
+
+    def on_audio(samples: np.ndarray) -> None:
+        pieces.append(samples)
+        player.enqueue(samples)
+
+    chat = AudioChat(conn, voice="verse")  # wav for whole replies; a streamed one is pcm16
+    reply = await chat.ask_async("Tell me about the sea", on_audio=on_audio)
+    assert len(pieces) > 3 and all(p.dtype == np.int16 for p in pieces)
+    assert np.array_equal(np.concatenate(pieces), reply.audio) and reply.duration_s > 1.0
+    assert reply.format == "pcm16" and reply.transcript == "You said: Tell me about the sea"
+    assert reply.id and reply.expires_at and reply.usage["completion_tokens_details"]["audio_tokens"] > 0
+    # The player queued the pieces as one stream: nothing was cleared between them.
+    assert [k for k, _, _ in player.history] == ["array"] * len(pieces)
+    assert sum(n for _, n, _ in player.history) == reply.audio.size
+    audio_messages = [m for m in sent if m["type"] == "audio"]
+    assert len(audio_messages) == len(pieces) and len({m["stream"] for m in audio_messages}) == 1
+    assert [m["seq"] for m in audio_messages] == list(range(len(pieces)))
+
+    # The next turn refers to the streamed reply by its id, like any other.
+    before = emulator.stats.completion_requests
+    second = chat.ask("And the mountains?", on_audio=lambda samples: None)
+    assert emulator.stats.completion_requests == before + 1
+    assert chat.messages[-3] == {"role": "assistant", "audio": {"id": reply.id}}
+    assert second.transcript == "You said: And the mountains?"
+    with pytest.raises(TypeError, match="on_audio must be a callable"):
+        chat.ask("x", on_audio="player")  # type: ignore[arg-type]

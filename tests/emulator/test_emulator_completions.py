@@ -137,3 +137,51 @@ def test_completions_429_then_retry(emulator):
     )
     assert r.choices[0].message.content == "You said: after retry"
     assert emulator.faults.handshake_429 == 0
+
+
+@pytest.mark.parametrize("route", ["deployments", "v1"])
+def test_streamed_audio_reply_matches_the_whole_one(emulator, route):
+    client = (
+        azure(emulator)
+        if route == "deployments"
+        else OpenAI(base_url=emulator.endpoint + "/openai/v1", api_key=emulator.api_key)
+    )
+    request = dict(
+        model=emulator.deployment,
+        modalities=["text", "audio"],
+        audio={"voice": "sage", "format": "pcm16"},
+        messages=[{"role": "user", "content": "tell me about the sea"}],
+    )
+    whole = client.chat.completions.create(**request).choices[0].message.audio
+    chunks = list(
+        client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
+    )
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    audio = [c.choices[0].delta.audio for c in chunks if c.choices and c.choices[0].delta.audio]
+    pcm = b"".join(base64.b64decode(a.data) for a in audio if a.data)
+    transcript = "".join(a.transcript for a in audio if a.transcript)
+    assert transcript == whole.transcript == "You said: tell me about the sea"
+    streamed, once = np.frombuffer(pcm, "<i2"), np.frombuffer(base64.b64decode(whole.data), "<i2")
+    # The same words, as long (eSpeak's timing may shift by a few ms between syntheses).
+    assert abs(streamed.size - once.size) < 0.02 * once.size
+    assert sum(1 for a in audio if a.data) > 3 and rms(np.frombuffer(pcm, "<i2")) > 300
+    assert audio[-1].expires_at and len({a.id for a in audio}) == 1
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens_details.audio_tokens > 0
+
+
+def test_streamed_text_and_the_pcm16_only_rule(emulator):
+    client = azure(emulator)
+    chunks = client.chat.completions.create(
+        model=emulator.deployment, messages=[{"role": "user", "content": "hello there"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "You said: hello there"
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model=emulator.deployment,
+            modalities=["text", "audio"],
+            audio={"voice": "alloy", "format": "mp3"},
+            messages=[{"role": "user", "content": "x"}],
+            stream=True,
+        )
+    assert err.value.body["param"] == "audio.format" and "pcm16" in err.value.body["message"]
