@@ -413,6 +413,8 @@ class Conversation:
             return self._tool_output(item)
         if item.get("type", "message") != "message" or item.get("role") != "user":
             return None
+        if item.get("id") in self._by_user_item:  # said before: history replayed after a reconnect
+            return self._by_user_item[item["id"]]
         texts = [c.get("text", "") for c in item.get("content", []) if c.get("type") == "input_text"]
         turn = self._new_turn(user_text="".join(texts) if texts else None, origin_s=event.time)
         if item.get("id"):

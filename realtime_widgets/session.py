@@ -203,15 +203,34 @@ class RealtimeSession:
         self._fail_waiters(SessionClosed("the session was closed", code=1000))
         self._end_iterators()
 
-    async def reconnect(self) -> RealtimeSession:
+    async def reconnect(self, *, replay: bool = True) -> RealtimeSession:
         """Open a new connection and send the current session config again.
 
-        The recorded conversation continues; the service starts a new session, so it does not remember
-        what was said before.
+        The recorded conversation continues. The service starts a new session that remembers nothing,
+        so with `replay=True` what was said is created again as text items, under the same item ids:
+        the user's words (or their transcripts), what the assistant said up to where it was cut off,
+        and function calls with their outputs. Audio is not sent again.
         """
         await self._teardown()
         self.status = "closed"
-        return await self.connect()
+        await self.connect()
+        if replay:
+            await self._replay_history()
+        return self
+
+    async def _replay_history(self) -> None:
+        items = history_items(self.conversation.turns, self.connection.protocol)
+        if not items:
+            return
+        last = next(item["id"] for item in reversed(items) if "id" in item)  # outputs have none
+        # `added` exists in both protocols (preview: conversation.item.created); `done` is GA only.
+        waiter = self._expect(lambda e: e.type == "conversation.item.added" and e.item_id == last, set())
+        for item in items:
+            waiter.event_ids.add(await self._send({"type": "conversation.item.create", "item": item}))
+        try:
+            await self._wait(waiter, "conversation.item.added")
+        except ServerError as exc:  # the model misses some context; the session itself is fine
+            log.warning("replaying the conversation after a reconnect was incomplete: %s", exc)
 
     async def _teardown(self) -> None:
         tasks = [t for t in (self._recv_task, self._send_task) if t is not None]
@@ -877,6 +896,27 @@ class RealtimeSession:
             f"<RealtimeSession {self.status} {self.connection.describe()} turns={len(self.conversation.turns)} "
             f"events={len(self.event_log)}>"
         )
+
+
+def history_items(turns: list[Turn], protocol: str) -> list[dict]:
+    """What was said in `turns`, as conversation items a new server session can be given."""
+    assistant_part = "output_text" if protocol == "ga" else "text"
+    items: list[dict] = []
+    for turn in turns:
+        said = turn.user_text or turn.user_transcript
+        if said and turn.user_item_id:
+            content = [{"type": "input_text", "text": said}]
+            items.append({"id": turn.user_item_id, "type": "message", "role": "user", "content": content})
+        for call in turn.tool_calls:
+            call_item = {"type": "function_call", "call_id": call.call_id, "name": call.name}
+            items.append({"id": call.item_id, **call_item, "arguments": call.arguments})
+            if call.output is not None:
+                items.append({"type": "function_call_output", "call_id": call.call_id, "output": call.output})
+        heard = turn.heard_transcript or turn.text
+        if heard and turn.item_id:
+            content = [{"type": assistant_part, "text": heard}]
+            items.append({"id": turn.item_id, "type": "message", "role": "assistant", "content": content})
+    return items
 
 
 def _consume(future: asyncio.Future) -> None:

@@ -577,6 +577,15 @@ class RealtimeSession:
                         f"{param}.type",
                     )
             stored.update(role=role, content=parts)
+        elif kind == "function_call":
+            fields = ("call_id", "name", "arguments")
+            if not all(isinstance(item.get(f), str) for f in fields):
+                raise ClientError(
+                    "function_call items need string 'call_id', 'name' and 'arguments'.",
+                    "invalid_value",
+                    "item",
+                )
+            stored.update({f: item[f] for f in fields})
         elif kind == "function_call_output":
             if not isinstance(item.get("call_id"), str) or not isinstance(item.get("output"), str):
                 raise ClientError(
@@ -585,7 +594,7 @@ class RealtimeSession:
             stored.update(call_id=item["call_id"], output=item["output"])
         else:
             raise ClientError(
-                f"item.type {kind!r} is not supported by the emulator; use message or function_call_output.",
+                f"item.type {kind!r} is not supported; use message, function_call or function_call_output.",
                 "invalid_value",
                 "item.type",
             )
@@ -711,7 +720,11 @@ class RealtimeSession:
         last = self.items.get(self._last_item_id() or "")
         if last is not None and last.get("type") == "function_call_output":
             return await self._answer_output(options, last)
-        user = next((i for i in reversed(self.items.values()) if i.get("role") == "user"), None)
+        items = list(self.items.values())
+        at = next((n for n in range(len(items) - 1, -1, -1) if items[n].get("role") == "user"), None)
+        user = None if at is None else items[at]
+        if user is not None and any(i.get("role") == "assistant" for i in items[at + 1 :]):
+            self.answered.add(user["id"])  # answered earlier (e.g. history a client created again)
         text: str | None = None
         seconds = 0.0
         if user is not None and user["id"] not in self.answered:

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.conversation import Conversation
 from realtime_widgets.emulator import Emulator
 from realtime_widgets.errors import ConnectionFailed, SessionClosed
 from realtime_widgets.session import RealtimeSession
@@ -22,7 +23,9 @@ async def test_drop_after_n_events_then_reconnect(emulator, protocol) -> None:
     async with s:
         await s.send_text("Hello")
         recorded = len(s.event_log)
-        emulator.faults.drop_after_events = 8  # counts from the next connection's first event
+        # Counts from the next connection's first event: created, updated, the first turn replayed
+        # (its two items, added and done), then the next turn's events until mid-response.
+        emulator.faults.drop_after_events = 12
         await s.reconnect()
         with pytest.raises(SessionClosed) as info:
             await s.send_text("Tell me a long story about " + "dogs " * 20)
@@ -177,3 +180,38 @@ async def test_on_reconnecting_can_abort(emulator) -> None:
         await asyncio.sleep(0.8)
         assert len(calls) == 1 and s.status == "closed"
         assert isinstance(s.last_error, SessionClosed)
+
+
+@PROTOCOLS
+async def test_reconnect_gives_the_new_session_the_conversation_so_far(emulator, protocol, tmp_path) -> None:
+    weather = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    config = SessionConfig(tools=[weather], output_modalities=["text"])
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator, protocol=protocol), config) as s:
+        first = await s.send_text("My name is Ada")
+        call_turn = await s.send_text("Use get weather")
+        answer = await s.send_tool_output(call_turn.tool_calls[0], "sunny")
+        before = len(s.conversation.turns)
+        marker = len(s.event_log)
+        await s.reconnect()
+        replayed = [e for e in s.event_log[marker:] if e.type == "conversation.item.added"]
+        items = [e.raw["item"] for e in replayed]
+        kinds = ["message", "message", "message", "function_call", "function_call_output", "message"]
+        assert [i["type"] for i in items] == kinds
+        assert items[0]["id"] == first.user_item_id and items[1]["id"] == first.item_id  # same ids as before
+        assert items[0]["content"][0]["text"] == "My name is Ada"
+        assert items[1]["role"] == "assistant" and first.text in str(items[1]["content"])
+        assert items[2]["content"][0]["text"] == "Use get weather"
+        assert items[3]["call_id"] == call_turn.tool_calls[0].call_id and items[4]["output"] == "sunny"
+        assert items[5]["id"] == answer.item_id and answer.text in str(items[5]["content"])
+        assert len(s.conversation.turns) == before  # replaying adds no turns
+        # The new session answers the new question, not the replayed ones.
+        again = await s.send_text("What is my name?")
+        assert again.text == "You said: What is my name?" and len(s.conversation.turns) == before + 1
+
+        marker = len(s.event_log)
+        await s.reconnect(replay=False)
+        assert not any(e.type == "conversation.item.create" for e in s.event_log[marker:])
+        s.conversation.save(tmp_path / "saved")
+    assert (
+        Conversation.load(tmp_path / "saved").turns == s.conversation.turns
+    )  # replays load back as they were
