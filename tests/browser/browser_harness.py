@@ -281,23 +281,24 @@ def run_all_cells(page: Any, timeout: float = 60.0) -> None:
 
 
 def dismiss_kernel_dialog(page: Any) -> None:
-    """Answer a "Select Kernel" dialog if one is showing, never replacing a live kernel.
+    """Answer a "Select Kernel" dialog if one is showing, keeping the kernel the test started.
 
-    Lab can raise the dialog for a notebook whose kernel is attached (a Run All racing the
-    session hand-over on a loaded machine). "Select" would then start a new kernel and shut down
-    the one already running the first cells; its cancel button reads "Cancel" exactly when a
-    kernel is attached, and keeps it. With no kernel it names the kernel, and "Select" starts one.
+    On a loaded machine Lab can raise the dialog while Run All races the session hand-over
+    (it then reads "No Kernel"). Its default, "Start ... Kernel", would replace the kernel that
+    already ran the first cells; the "Connect to Existing ... Kernel" entry keeps it.
     """
     dialog = page.locator(".jp-Dialog")
     if not dialog.count():
         return
-    keep = dialog.get_by_role("button", name="Cancel", exact=True)
-    if keep.count():
-        keep.click()
-        return
-    select = dialog.get_by_role("button", name="Select")
+    print("kernel dialog:", dialog.get_by_role("button").all_inner_texts())  # shown if the test fails
+    select = dialog.locator("select")
     if select.count():
-        select.click()
+        existing = select.evaluate(
+            """s => [...s.querySelectorAll('option')].map(o => o.value).find(v => v.startsWith('{"id"'))"""
+        )
+        if existing:
+            select.select_option(existing)
+    dialog.get_by_role("button", name="Select").click()
 
 
 def wait_kernel_idle(page: Any, timeout_ms: float = 60_000) -> None:
