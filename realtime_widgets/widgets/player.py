@@ -174,8 +174,7 @@ class AudioPlayer(anywidget.AnyWidget):
         """Play a finished `Turn`, an `AudioReply`, an array or a file (anything `to_pcm16` takes)."""
         kind, samples = _samples_of(audio)
         self.clear()
-        self._plays += 1
-        stream_id = f"play-{self._plays}"
+        stream_id = self._new_play_stream()
         pcm = samples.astype("<i2").tobytes()
         step = _PLAY_CHUNK_SAMPLES * 2
         for offset in range(0, len(pcm), step):
@@ -187,13 +186,14 @@ class AudioPlayer(anywidget.AnyWidget):
         (`chat.ask(..., on_audio=player.enqueue)`). `play()` starts over instead."""
         kind, samples = _samples_of(audio)
         stream = self._stream
-        if stream is None or stream.item_id is not None:  # nothing playing, or a session's reply
-            self._plays += 1
-            stream_id = f"play-{self._plays}"
-        else:
-            stream_id = stream.id
+        playing = stream is not None and _is_play(stream.id)  # not a session's reply
+        stream_id = stream.id if playing else self._new_play_stream()
         self._send_audio(stream_id, samples.astype("<i2").tobytes(), kind=None)
         self.history.append((kind, int(samples.size), time.time()))
+
+    def _new_play_stream(self) -> str:
+        self._plays += 1
+        return f"{_PLAY_PREFIX}{self._plays}"
 
     def clear(self) -> None:
         """Stop at once and forget what is queued (barge-in)."""
@@ -201,7 +201,7 @@ class AudioPlayer(anywidget.AnyWidget):
         cut = 0
         if stream is not None:
             cut = int(round((stream.sent_ms - stream.played_ms()) * SAMPLE_RATE / 1000.0))
-            if not stream.id.startswith("play-"):
+            if not _is_play(stream.id):
                 self._cleared_items.add(stream.id)
             self.history.append(("clear", max(0, cut), time.time()))
         self._stream = None
@@ -257,6 +257,13 @@ class AudioPlayer(anywidget.AnyWidget):
             stream.page_playing = bool(content.get("playing"))
         self.played_ms = played
         self.playing = bool(content.get("playing")) and self._stream is not None
+
+
+_PLAY_PREFIX = "play-"  # streams of play()/enqueue(); a session's replies use their item ids
+
+
+def _is_play(stream_id: str) -> bool:
+    return stream_id.startswith(_PLAY_PREFIX)
 
 
 def _samples_of(audio: Any) -> tuple[str, np.ndarray]:
