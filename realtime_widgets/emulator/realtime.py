@@ -765,11 +765,11 @@ class RealtimeSession:
         )
 
     async def _send_function_call(
-        self, ids: dict[str, Any], call: tools.Call, out_of_band: bool, previous: str | None
+        self, response_id: str, item_id: str, call: tools.Call, out_of_band: bool, previous: str | None
     ) -> dict[str, Any]:
         """A function_call output item: added, its arguments streamed, done. Returns the item."""
         item = {
-            "id": ids["item_id"],
+            "id": item_id,
             "object": "realtime.item",
             "type": "function_call",
             "status": "in_progress",
@@ -777,7 +777,7 @@ class RealtimeSession:
             "call_id": _id("call"),
             "arguments": "",
         }
-        head = {"response_id": ids["response_id"], "output_index": 0}
+        head = {"response_id": response_id, "output_index": 0}
         await self.send({"type": "response.output_item.added", **head, "item": dict(item)})
         if not out_of_band:
             self.items[item["id"]] = item
@@ -802,6 +802,74 @@ class RealtimeSession:
             await self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": item})
         return item
 
+    async def _send_message(
+        self,
+        response_id: str,
+        item: dict[str, Any],
+        reply: str,
+        spoken: list[str],
+        *,
+        voice: str,
+        text_only: bool,
+        out_of_band: bool,
+        previous: str | None,
+        truncated_by_tokens: bool,
+    ) -> int:
+        """An assistant message output item: added, its words (and speech) streamed, done.
+
+        `item` and `spoken` are filled in as it goes, so a cancel can report what was said.
+        Returns the bytes of audio sent.
+        """
+        ga = self.protocol == "ga"
+        part_type = ("output_text" if ga else "text") if text_only else ("output_audio" if ga else "audio")
+        audio_bytes = 0
+        await self.send(
+            {
+                "type": "response.output_item.added",
+                "response_id": response_id,
+                "output_index": 0,
+                "item": dict(item),
+            }
+        )
+        if not out_of_band:
+            self.items[item["id"]] = item
+            await self.send(
+                {"type": "conversation.item.added", "previous_item_id": previous, "item": dict(item)}
+            )
+        empty_part = {"type": part_type, "text": ""} if text_only else {"type": part_type, "transcript": ""}
+        ids = {"response_id": response_id, "item_id": item["id"], "output_index": 0, "content_index": 0}
+        await self.send({"type": "response.content_part.added", **ids, "part": empty_part})
+        item["content"] = [dict(empty_part)]
+        if text_only:
+            for i, word in enumerate(reply.split()):
+                delta = word if i == 0 else " " + word
+                spoken.append(word)
+                item["content"][0]["text"] = " ".join(spoken)
+                await self.send({"type": "response.output_text.delta", **ids, "delta": delta})
+            await self.send({"type": "response.output_text.done", **ids, "text": reply})
+            final_part = {"type": part_type, "text": reply}
+        else:
+            speech = await asyncio.get_running_loop().run_in_executor(None, speak, reply, voice)
+            self.word_times[item["id"]] = speech.words
+            audio_bytes = await self._stream_audio(speech, ids, item, spoken)
+            await self.send({"type": "response.output_audio.done", **ids})
+            await self.send({"type": "response.output_audio_transcript.done", **ids, "transcript": reply})
+            final_part = {"type": part_type, "transcript": reply}
+        item["content"] = [final_part]
+        item["status"] = "incomplete" if truncated_by_tokens else "completed"
+        await self.send({"type": "response.content_part.done", **ids, "part": final_part})
+        await self.send(
+            {
+                "type": "response.output_item.done",
+                "response_id": response_id,
+                "output_index": 0,
+                "item": item,
+            }
+        )
+        if not out_of_band:
+            await self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": item})
+        return audio_bytes
+
     async def _respond(self, response_id: str, options: dict[str, Any], item_id: str) -> None:
         ga = self.protocol == "ga"
         mods = options.get("output_modalities" if ga else "modalities")
@@ -812,7 +880,6 @@ class RealtimeSession:
             else ((options.get("audio") or {}).get("output") or {}).get("voice")
         ) or session_config.voice(self.protocol, self.session)
         out_of_band = options.get("conversation") == "none"
-        part_type = ("output_text" if ga else "text") if text_only else ("output_audio" if ga else "audio")
         response = {
             "object": "realtime.response",
             "id": response_id,
@@ -846,61 +913,20 @@ class RealtimeSession:
             reply, truncated_by_tokens = self._limit_tokens(reply, options)
             previous = self._last_item_id()
             if call is not None:
-                ids = {"response_id": response_id, "item_id": item_id}
-                item = await self._send_function_call(ids, call, out_of_band, previous)
+                item = await self._send_function_call(response_id, item_id, call, out_of_band, previous)
                 status, details = "completed", None
             else:
-                await self.send(
-                    {
-                        "type": "response.output_item.added",
-                        "response_id": response_id,
-                        "output_index": 0,
-                        "item": dict(item),
-                    }
+                audio_bytes = await self._send_message(
+                    response_id,
+                    item,
+                    reply,
+                    spoken,
+                    voice=voice,
+                    text_only=text_only,
+                    out_of_band=out_of_band,
+                    previous=previous,
+                    truncated_by_tokens=truncated_by_tokens,
                 )
-                if not out_of_band:
-                    self.items[item_id] = item
-                    await self.send(
-                        {"type": "conversation.item.added", "previous_item_id": previous, "item": dict(item)}
-                    )
-                empty_part = (
-                    {"type": part_type, "text": ""} if text_only else {"type": part_type, "transcript": ""}
-                )
-                ids = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
-                await self.send({"type": "response.content_part.added", **ids, "part": empty_part})
-                item["content"] = [dict(empty_part)]
-                if text_only:
-                    for i, word in enumerate(reply.split()):
-                        delta = word if i == 0 else " " + word
-                        spoken.append(word)
-                        item["content"][0]["text"] = " ".join(spoken)
-                        await self.send({"type": "response.output_text.delta", **ids, "delta": delta})
-                    await self.send({"type": "response.output_text.done", **ids, "text": reply})
-                    final_part = {"type": part_type, "text": reply}
-                else:
-                    speech = await asyncio.get_running_loop().run_in_executor(None, speak, reply, voice)
-                    self.word_times[item_id] = speech.words
-                    audio_bytes = await self._stream_audio(speech, ids, item, spoken)
-                    await self.send({"type": "response.output_audio.done", **ids})
-                    await self.send(
-                        {"type": "response.output_audio_transcript.done", **ids, "transcript": reply}
-                    )
-                    final_part = {"type": part_type, "transcript": reply}
-                item["content"] = [final_part]
-                item["status"] = "incomplete" if truncated_by_tokens else "completed"
-                await self.send({"type": "response.content_part.done", **ids, "part": final_part})
-                await self.send(
-                    {
-                        "type": "response.output_item.done",
-                        "response_id": response_id,
-                        "output_index": 0,
-                        "item": item,
-                    }
-                )
-                if not out_of_band:
-                    await self.send(
-                        {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
-                    )
                 status = "incomplete" if truncated_by_tokens else "completed"
                 details = (
                     {"type": "incomplete", "reason": "max_output_tokens"} if truncated_by_tokens else None
