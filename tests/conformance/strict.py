@@ -115,6 +115,7 @@ class Tally:
     extras: Counter = field(default_factory=Counter)  # (protocol, type, path) -> times
     missing_optional: Counter = field(default_factory=Counter)
     tolerated: Counter = field(default_factory=Counter)  # (protocol, type, problem) -> times
+    notes: list[str] = field(default_factory=list)  # other figures for the summary
 
     def record(self, protocol: str, event_type: str, findings: Findings) -> None:
         self.validated[protocol] += 1
@@ -139,6 +140,7 @@ class Tally:
             lines += [f"  {p} {t}: {problem} ×{n}" for (p, t, problem), n in sorted(self.tolerated.items())]
         lines.append(f"extra keys (not in the SDK's types): {len(self.extras)}")
         lines += [f"  {p} {t}: {path} ×{n}" for (p, t, path), n in sorted(self.extras.items())]
+        lines += self.notes
         lines.append(f"optional fields left out: {len(self.missing_optional)}")
         lines += [f"  {p} {t}: {path} ×{n}" for (p, t, path), n in sorted(self.missing_optional.items())]
         return lines
