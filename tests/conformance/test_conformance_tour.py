@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sdk_wire import Wire, connect, of_type, speech
+from sdk_wire import Wire, connect, of_type, silence, speech
 
 PROTOCOLS = ["ga", "preview"]
 
@@ -260,3 +260,64 @@ async def test_preview_transcription_session(emulator, stack):
     assert not [e for e in events if e["type"].startswith("response.")]
     transcript = of_type(events, "conversation.item.input_audio_transcription.completed")[0]["transcript"]
     assert transcript.strip().lower().rstrip(".") == "good evening everyone"
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_item_retrieve_delete_and_buffer_clear(emulator, stack, protocol):
+    wire = await open_wire(stack, emulator, protocol)
+    await wire.conn.session.update(session=session(protocol, vad=None))
+    await wire.until("session.updated")
+    await wire.conn.conversation.item.create(item=user_text("remember this"))
+    created = "conversation.item.done" if protocol == "ga" else "conversation.item.created"
+    item_id = (await wire.until(created))[-1]["item"]["id"]
+    await wire.conn.conversation.item.retrieve(item_id=item_id)
+    retrieved = (await wire.until("conversation.item.retrieved", "error"))[-1]
+    assert retrieved["type"] == "conversation.item.retrieved", retrieved
+    assert retrieved["item"]["content"][0]["text"] == "remember this"
+    await wire.conn.conversation.item.delete(item_id=item_id)
+    deleted = (await wire.until("conversation.item.deleted", "error"))[-1]
+    assert deleted["type"] == "conversation.item.deleted" and deleted["item_id"] == item_id, deleted
+    await wire.append_speech(speech("never mind", tail_ms=100))
+    await wire.conn.input_audio_buffer.clear()
+    assert (await wire.until("input_audio_buffer.cleared", "error"))[-1][
+        "type"
+    ] == "input_audio_buffer.cleared"
+    await wire.conn.input_audio_buffer.commit()
+    error = (await wire.until("error", "input_audio_buffer.committed"))[-1]
+    assert error["type"] == "error", "a cleared buffer has nothing to commit"
+    await wire.drain()
+
+
+async def test_ga_idle_timeout_triggers_a_response(emulator, stack):
+    wire = await open_wire(stack, emulator, "ga")
+    vad = {"type": "server_vad", "silence_duration_ms": 300, "idle_timeout_ms": 5000}
+    await wire.conn.session.update(session=session("ga", vad=vad))
+    await wire.until("session.updated")
+    await wire.append_speech(speech("are you there"))
+    await wire.until("response.done")
+    await wire.append_speech(silence(6000))  # longer than idle_timeout_ms
+    events = await wire.until("input_audio_buffer.timeout_triggered")
+    events += await wire.until("response.done")
+    events += await wire.drain()
+    assert of_type(events, "input_audio_buffer.timeout_triggered")[0]["audio_end_ms"] > 0
+
+
+@pytest.fixture
+def deaf_emulator():
+    """An emulator with no speech recognition: input transcription fails as the service reports it."""
+    from realtime_widgets.emulator import Emulator
+
+    with Emulator(recognize=False) as emu:
+        yield emu
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_input_transcription_failure(deaf_emulator, stack, protocol):
+    wire = await open_wire(stack, deaf_emulator, protocol)
+    await wire.conn.session.update(session=session(protocol, vad=None, transcription="whisper-1"))
+    await wire.until("session.updated")
+    await wire.append_speech(speech("hello"))
+    await wire.conn.input_audio_buffer.commit()
+    failed = (await wire.until("conversation.item.input_audio_transcription.failed", timeout=10))[-1]
+    assert failed["error"]["message"]
+    await wire.drain()
