@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ConnectionConfig": "realtime_widgets.config",
+    "PreviewRetiredWarning": "realtime_widgets.config",
     "SessionConfig": "realtime_widgets.session_config",
     "RealtimeSession": "realtime_widgets.session",
     "RealtimeEvent": "realtime_widgets.events",
@@ -46,6 +47,7 @@ __all__ = [
     "Emulator",
     "EventLog",
     "MicRecorder",
+    "PreviewRetiredWarning",
     "RealtimeConsole",
     "RealtimeEvent",
     "RealtimeSession",
@@ -78,7 +80,7 @@ def __dir__():
 if TYPE_CHECKING:  # pragma: no cover
     from .batch import evaluate_clips
     from .completions import AudioChat, AudioReply, speak
-    from .config import ConnectionConfig
+    from .config import ConnectionConfig, PreviewRetiredWarning
     from .conversation import Conversation, ToolCall, Turn
     from .emulator import Emulator
     from .events import RealtimeEvent

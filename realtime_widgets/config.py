@@ -14,7 +14,9 @@ import dataclasses
 import logging
 import os
 import re
+import sys
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +28,13 @@ from .protocol import DEFAULT_CHAT_API_VERSION, DEFAULT_PREVIEW_API_VERSION, Pro
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
-__all__ = ["ConnectionConfig", "ENTRA_SCOPE", "entra_token_provider", "shared_emulator"]
+__all__ = [
+    "ConnectionConfig",
+    "ENTRA_SCOPE",
+    "PreviewRetiredWarning",
+    "entra_token_provider",
+    "shared_emulator",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,34 @@ _PORTAL = {
     "AZURE_OPENAI_API_KEY": "Azure portal → your Azure OpenAI resource → Keys and Endpoint",
     "OPENAI_API_VERSION": "the model's page in Azure AI Foundry (e.g. 2025-04-01-preview)",
 }
+
+
+class PreviewRetiredWarning(FutureWarning):
+    """The preview realtime protocol was chosen; Azure retired it on 30 April 2026."""
+
+
+PREVIEW_RETIRED = (
+    "Azure retired the preview realtime API (/openai/realtime?api-version=...) on 30 April 2026; "
+    "use the GA protocol, the default (protocol='ga', /openai/v1/realtime?model=...); see Azure's "
+    "realtime audio preview API migration guide"
+)
+_preview_warned = False
+
+
+def _warn_preview_retired() -> None:
+    """One line per process, pointing at the caller's code rather than this package."""
+    global _preview_warned
+    if _preview_warned:
+        return
+    _preview_warned = True
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (
+        os.path.abspath(frame.f_code.co_filename).startswith(package)
+        or frame.f_code.co_filename == "<string>"
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(PREVIEW_RETIRED, PreviewRetiredWarning, stacklevel=level + 1)
 
 
 def _missing(variable: str, why: str) -> ConfigurationError:
@@ -177,6 +213,7 @@ class ConnectionConfig:
                 )
             if self.api_version is None:
                 self.api_version = DEFAULT_PREVIEW_API_VERSION
+            _warn_preview_retired()
         for name in ("api_version", "chat_api_version"):
             value = getattr(self, name)
             if value is not None and name == "api_version" and self.protocol == "ga":
@@ -313,8 +350,14 @@ class ConnectionConfig:
             **extra,
         )
 
-    def realtime_connect(self, client: Any, **kw: Any) -> Any:
-        """The SDK's realtime connection manager (`async with config.realtime_connect(client) as conn`)."""
+    def realtime_connect(self, client: Any, *, intent: str | None = None, **kw: Any) -> Any:
+        """The SDK's realtime connection manager (`async with config.realtime_connect(client) as conn`).
+
+        `intent="transcription"` opens a transcription session (`?intent=transcription` on the URL);
+        the deployment stays on the URL too, since the SDK's Azure path requires it.
+        """
+        if intent is not None:
+            kw["extra_query"] = {**(kw.get("extra_query") or {}), "intent": intent}
         if self.protocol == "ga":
             return client.realtime.connect(model=self.deployment, **kw)
         return client.beta.realtime.connect(model=self.deployment, **kw)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .events import AUDIO_PAYLOAD_KEYS, RealtimeEvent, audio_ref, parse_audio_ref
-from .protocol import SAMPLE_RATE
+from .protocol import SAMPLE_RATE, assistant_part_kind
 
 log = logging.getLogger(__name__)
 
@@ -298,12 +298,30 @@ class Conversation:
 
     def apply(self, event: RealtimeEvent) -> Turn | None:
         """Record one event and update items and turns. Returns the turn it changed, if any."""
-        self._take_audio(event)
+        try:
+            self._take_audio(event)
+        except ValueError:  # not base64, or an odd byte count: keep the event, skip its audio
+            log.warning(
+                "the audio of the %s event %s is not PCM16 base64; it stays in the event log as is",
+                event.direction,
+                event.type,
+            )
+            self.events.append(event)
+            return None
         self.events.append(event)
         handler = _HANDLERS.get((event.direction, event.type))
-        if handler is None:
+        if handler is None:  # unknown to this client: kept in the log, nothing else to do
             return None
-        turn = handler(self, event)
+        try:
+            turn = handler(self, event)
+        except Exception:  # a shape nobody expected must not end the session; the event stays logged
+            log.warning(
+                "could not read the %s event %s; it stays in the event log",
+                event.direction,
+                event.type,
+                exc_info=True,
+            )
+            return None
         if turn is not None:
             self._notify(turn)
         return turn
@@ -406,6 +424,10 @@ class Conversation:
     def _sample_at_ms(self, ms: float) -> int:
         return self._input_epoch + int(round(ms * SAMPLE_RATE / 1000))
 
+    def _input_ms(self) -> float:
+        """Audio sent on this connection, in ms: where the server's clock is now."""
+        return (len(self.input) - self._input_epoch) * 1000 / SAMPLE_RATE
+
     # --- client events
     def _client_item_create(self, event: RealtimeEvent) -> Turn | None:
         item = event.raw.get("item") or {}
@@ -415,7 +437,7 @@ class Conversation:
             return None
         if item.get("id") in self._by_user_item:  # said before: history replayed after a reconnect
             return self._by_user_item[item["id"]]
-        texts = [c.get("text", "") for c in item.get("content", []) if c.get("type") == "input_text"]
+        texts = _input_texts(item)
         turn = self._new_turn(user_text="".join(texts) if texts else None, origin_s=event.time)
         if item.get("id"):
             turn.user_item_id = item["id"]
@@ -475,7 +497,7 @@ class Conversation:
         return None
 
     def _speech_started(self, event: RealtimeEvent) -> Turn | None:
-        ms = float(event.raw.get("audio_start_ms", 0))
+        ms = _ms(event.raw.get("audio_start_ms"), self._input_ms())
         turn = self._new_turn(speech_start_ms=ms, _user_range=(self._sample_at_ms(ms), None))
         item_id = event.raw.get("item_id")
         if item_id:
@@ -488,7 +510,7 @@ class Conversation:
         turn = self._by_user_item.get(item_id) if item_id else self._open_user_turn()
         if turn is None:
             return None
-        ms = float(event.raw.get("audio_end_ms", 0))
+        ms = _ms(event.raw.get("audio_end_ms"), self._input_ms())
         turn.speech_end_ms = ms
         start = turn._user_range[0] if turn._user_range else self._input_mark
         turn._user_range = (start, self._sample_at_ms(ms))
@@ -526,14 +548,14 @@ class Conversation:
                 if last is not None and last.user_item_id is None and last.user_text is not None:
                     turn = last
                 else:
-                    texts = [
-                        c.get("text", "") for c in item.get("content", []) if c.get("type") == "input_text"
-                    ]
+                    texts = _input_texts(item)
                     turn = self._new_turn(user_text="".join(texts) if texts else None, origin_s=event.time)
                 turn.user_item_id = item_id
                 self._by_user_item[item_id] = turn
-            if any(c.get("type") == "input_audio" for c in item.get("content", [])):
-                turn.user_transcript_pending = turn.user_transcript is None and self._transcribing
+            if any(c.get("type") == "input_audio" for c in _parts(item)):
+                # Deltas may come first; only `.completed` (or `.failed`) ends the wait.
+                waiting = turn.user_transcript is None or turn.user_transcript_pending
+                turn.user_transcript_pending = waiting and self._transcribing
             return turn
         if item.get("role") == "assistant":
             turn = self._by_item.get(item_id) or self._turn_for_response(event)
@@ -545,9 +567,20 @@ class Conversation:
 
     def _item_done(self, event: RealtimeEvent) -> Turn | None:
         item = event.raw.get("item")
-        if isinstance(item, dict) and item.get("id"):
-            self._items[item["id"]] = item
+        if not isinstance(item, dict) or not item.get("id"):
+            return None
+        self._items[item["id"]] = item
+        turn = self._by_item.get(item["id"])
+        if turn is not None and item.get("role") == "assistant":
+            return turn if _fill_from_parts(turn, _parts(item)) else None
         return None
+
+    def _content_part_done(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        part = event.raw.get("part")
+        if turn is None or not isinstance(part, dict):
+            return None
+        return turn if _fill_from_parts(turn, [part]) else None
 
     def _item_deleted(self, event: RealtimeEvent) -> Turn | None:
         self._items.pop(event.raw.get("item_id", ""), None)
@@ -557,7 +590,7 @@ class Conversation:
         turn = self._by_user_item.get(event.raw.get("item_id", ""))
         if turn is None:
             return None
-        turn.user_transcript = (turn.user_transcript or "") + event.raw.get("delta", "")
+        turn.user_transcript = (turn.user_transcript or "") + _text(event.raw.get("delta"))
         turn.user_transcript_pending = True
         return turn
 
@@ -565,13 +598,14 @@ class Conversation:
         turn = self._by_user_item.get(event.raw.get("item_id", ""))
         if turn is None:
             return None
-        turn.user_transcript = event.raw.get("transcript", turn.user_transcript or "")
+        transcript = event.raw.get("transcript")
+        turn.user_transcript = transcript if isinstance(transcript, str) else turn.user_transcript or ""
         turn.user_transcript_pending = False
         return turn
 
     def _user_transcript_failed(self, event: RealtimeEvent) -> Turn | None:
         turn = self._by_user_item.get(event.raw.get("item_id", ""))
-        error = event.raw.get("error") or {"message": "input transcription failed"}
+        error = _error_dict(event.raw.get("error"), "input transcription failed")
         self.errors.append(error)
         if turn is None:
             return None
@@ -642,7 +676,7 @@ class Conversation:
         turn = self._turn_for_response(event)
         if turn is None:
             return None
-        delta = event.raw.get("delta", "")
+        delta = _text(event.raw.get("delta"))
         turn.transcript += delta
         turn.transcript_deltas.append((event.time, delta, turn._out_samples / SAMPLE_RATE))
         return turn
@@ -659,7 +693,7 @@ class Conversation:
         turn = self._turn_for_response(event)
         if turn is None:
             return None
-        turn.text += event.raw.get("delta", "")
+        turn.text += _text(event.raw.get("delta"))
         return turn
 
     def _text_done(self, event: RealtimeEvent) -> Turn | None:
@@ -675,7 +709,7 @@ class Conversation:
         if turn is None:
             return None
         response = event.raw.get("response") or {}
-        wire_status = response.get("status", "completed")
+        wire_status = response.get("status") or "completed"
         if turn.status != "truncated":
             turn.status = _RESPONSE_STATUS.get(wire_status, wire_status)
         turn.usage = response.get("usage")
@@ -691,11 +725,11 @@ class Conversation:
         if turn is None:
             return None
         turn.status = "truncated"
-        turn.truncated_ms = int(event.raw.get("audio_end_ms", 0))
+        turn.truncated_ms = int(_ms(event.raw.get("audio_end_ms")) or 0)
         return turn
 
     def _error(self, event: RealtimeEvent) -> Turn | None:
-        error = event.raw.get("error") or {"message": "error event without details"}
+        error = _error_dict(event.raw.get("error"), "error event without details")
         self.errors.append(error)
         turn = self.last_turn
         if turn is None:
@@ -717,6 +751,8 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("server", "input_audio_buffer.committed"): Conversation._committed,
     ("server", "conversation.item.added"): Conversation._item_added,
     ("server", "conversation.item.done"): Conversation._item_done,
+    ("server", "conversation.item.retrieved"): Conversation._item_done,
+    ("server", "response.content_part.done"): Conversation._content_part_done,
     ("server", "conversation.item.deleted"): Conversation._item_deleted,
     ("server", "conversation.item.truncated"): Conversation._item_truncated,
     ("server", "conversation.item.input_audio_transcription.delta"): Conversation._user_transcript_delta,
@@ -733,6 +769,46 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("server", "response.done"): Conversation._response_done,
     ("server", "error"): Conversation._error,
 }
+
+
+def _parts(item: dict) -> list[dict]:
+    """An item's content parts (a missing or malformed content reads as none)."""
+    content = item.get("content")
+    return [c for c in content if isinstance(c, dict)] if isinstance(content, list) else []
+
+
+def _input_texts(item: dict) -> list[str]:
+    return [_text(c.get("text")) for c in _parts(item) if c.get("type") == "input_text"]
+
+
+def _fill_from_parts(turn: Turn, parts: list[dict]) -> bool:
+    """Take the assistant's words from content parts (either spelling) when no delta brought them."""
+    changed = False
+    for part in parts:
+        kind = assistant_part_kind(part.get("type"))
+        if kind == "audio" and not turn.transcript and isinstance(part.get("transcript"), str):
+            turn.transcript = part["transcript"]
+            changed = True
+        elif kind == "text" and not turn.text and isinstance(part.get("text"), str):
+            turn.text = part["text"]
+            changed = True
+    return changed
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _ms(value: object, default: float | None = None) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return default
+
+
+def _error_dict(error: object, fallback: str) -> dict:
+    if isinstance(error, dict):
+        return error
+    return {"message": str(error) if error else fallback}
 
 
 def _write_wav(path: Path, pcm: bytes) -> None:

@@ -44,7 +44,7 @@ class RealtimeEvent:
 
     @classmethod
     def from_raw(cls, raw: dict, direction: Direction, time: float) -> RealtimeEvent:
-        wire_type = raw.get("type")
+        wire_type = raw.get("type") if isinstance(raw, dict) else None
         if not isinstance(wire_type, str):
             raise ValueError(f"a realtime event needs a string 'type', got {raw!r:.200}")
         if direction not in ("client", "server"):

@@ -82,6 +82,17 @@ GA_TO_PREVIEW_EVENTS = {ga: preview for preview, ga in PREVIEW_TO_GA_EVENTS.item
 # Content part types of assistant output.
 GA_PART_TYPES = {"text": "output_text", "audio": "output_audio"}
 PREVIEW_PART_TYPES = {"text": "text", "audio": "audio"}
+# Both spellings reach a client: the SDK's GA types declare "text"/"audio" in
+# response.content_part.* but "output_text"/"output_audio" in assistant items.
+ASSISTANT_PART_KINDS = {"text": "text", "output_text": "text", "audio": "audio", "output_audio": "audio"}
+
+# Preview transcription sessions name their session events apart; GA uses session.* for both kinds.
+# Kept out of PREVIEW_TO_GA_EVENTS, whose reverse map names the emulator's ordinary session events.
+PREVIEW_TRANSCRIPTION_TO_GA_EVENTS = {
+    "transcription_session.created": "session.created",
+    "transcription_session.updated": "session.updated",
+}
+SessionType = Literal["realtime", "transcription"]
 
 CLIENT_EVENTS = (
     "session.update",
@@ -100,7 +111,15 @@ CLIENT_EVENTS = (
 
 def to_ga_event_type(event_type: str) -> str:
     """The GA name of a server event type (identity for names both protocols share)."""
-    return PREVIEW_TO_GA_EVENTS.get(event_type, event_type)
+    ga = PREVIEW_TO_GA_EVENTS.get(event_type)
+    if ga is None:
+        ga = PREVIEW_TRANSCRIPTION_TO_GA_EVENTS.get(event_type, event_type)
+    return ga
+
+
+def assistant_part_kind(part_type: object) -> str | None:
+    """ "text" or "audio" for an assistant content part type in either spelling, else None."""
+    return ASSISTANT_PART_KINDS.get(part_type) if isinstance(part_type, str) else None
 
 
 def to_wire_event_type(event_type: str, protocol: Protocol) -> str:

@@ -146,11 +146,14 @@ def _describe(kind: str, raw: dict) -> str:
     if "transcript" in raw and isinstance(raw["transcript"], str):
         return raw["transcript"]
     if kind == "response.done":
-        resp = raw.get("response") or {}
-        return f"status={resp.get('status')}"
+        return f"status={_dict(raw.get('response')).get('status')}"
     if kind.startswith("session."):
-        sess = raw.get("session") or {}
-        voice = sess.get("voice") or ((sess.get("audio") or {}).get("output") or {}).get("voice")
+        sess = _dict(raw.get("session"))
+        voice = sess.get("voice") or _dict(_dict(sess.get("audio")).get("output")).get("voice")
+        if isinstance(voice, dict):  # a custom voice is given as an object
+            voice = voice.get("id")
+        if sess.get("type") == "transcription":
+            return "transcription session"
         return f"voice={voice}" if voice else ""
     if "audio_start_ms" in raw:
         return f"at {raw['audio_start_ms']} ms"
@@ -163,6 +166,10 @@ def _describe(kind: str, raw: dict) -> str:
         if raw.get(key):
             return str(raw[key])
     return ""
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 class EventLog(anywidget.AnyWidget):

@@ -197,3 +197,29 @@ async def test_429_has_retry_after(emulator):
     err = explain_connect_error(info.value, cfg)
     assert err.status == 429 and err.retry_after == emulator.faults.retry_after_s
     assert "quota" in str(err) and f"Retry after {emulator.faults.retry_after_s:g} s" in str(err)
+
+
+def test_choosing_preview_warns_once_that_azure_retired_it(azure_env, monkeypatch):
+    import warnings
+
+    import realtime_widgets
+    from realtime_widgets.config import PreviewRetiredWarning
+
+    monkeypatch.setattr(config_module, "_preview_warned", False)
+    assert "PreviewRetiredWarning" in realtime_widgets.__all__
+    assert realtime_widgets.PreviewRetiredWarning is PreviewRetiredWarning
+    assert issubclass(PreviewRetiredWarning, FutureWarning)  # shown to notebook users by default
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ga = ConnectionConfig.from_env()
+        assert ga.protocol == "ga" and not caught  # GA, the default, says nothing
+        azure_env.setenv("OPENAI_API_VERSION", "2025-04-01-preview")
+        first = ConnectionConfig.from_env()
+        ConnectionConfig.from_env(protocol="preview")
+        first.replace(deployment="other")
+    assert first.protocol == "preview"
+    (warning,) = caught  # once per process, however many configs
+    assert warning.category is PreviewRetiredWarning
+    text = str(warning.message)
+    assert "\n" not in text and "30 April 2026" in text and "protocol='ga'" in text
+    assert warning.filename == __file__  # it points at the caller's line, not at the package
