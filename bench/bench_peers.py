@@ -164,17 +164,27 @@ class AgentsClient:
         self.setup_errors = 0
         self.session = None
         self.reader: asyncio.Task | None = None
+        self.configured = asyncio.Event()
 
     async def open(self) -> None:
         self.session = await self.runner.run(model_config=self.model_config)
         await self.session.enter()
         self.reader = asyncio.create_task(self._read())
-        await asyncio.sleep(0.3)  # session.updated and its history events
+        try:
+            await asyncio.wait_for(self.configured.wait(), TURN_TIMEOUT_S)
+        except TimeoutError:
+            raise RuntimeError(
+                f"openai-agents: no session.updated within {TURN_TIMEOUT_S:g} s "
+                f"({self.setup_errors} error events while configuring)"
+            ) from None
 
     async def _read(self) -> None:
         async for event in self.session:
             probe = self.probe
-            if event.type == "audio":
+            if event.type == "raw_model_event" and event.data.type == "raw_server_event":
+                if event.data.data.get("type") == "session.updated":
+                    self.configured.set()
+            elif event.type == "audio":
                 if probe is not None:
                     probe.on_audio(len(event.audio.data))
             elif event.type == "error":
