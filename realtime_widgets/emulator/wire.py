@@ -1,0 +1,90 @@
+"""The WebSocket side of a realtime session: outgoing events, their protocol names, and faults.
+
+Events are built with GA names and translated to the preview protocol's names here, on the way out.
+The fault settings (delay, drop after N events, maximum session length) act here too, so every event
+the engine sends meets them in the same place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from ..protocol import Protocol, to_wire_event_type
+from .context import Context
+from .errors import ServiceError
+
+# Events only the GA protocol has; they are not sent on the preview wire.
+_GA_ONLY = {"conversation.item.done", "output_audio_buffer.cleared", "input_audio_buffer.timeout_triggered"}
+_CLOSE_GOING_AWAY = 1001
+log = logging.getLogger(__name__)
+
+
+class Dropped(Exception):
+    """The connection is gone (the drop_after_events fault fired, or the peer left)."""
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:22]}"
+
+
+def consume(task: asyncio.Task) -> None:
+    """Retrieve a finished task's exception: a dropped or closed socket is an expected end."""
+    if not task.cancelled():
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, (Dropped, ConnectionError)):
+            log.warning("emulator session task failed: %s: %s", type(exc).__name__, exc)
+
+
+class Wire:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, protocol: Protocol, ctx: Context):
+        self.ws = ws
+        self.request = request
+        self.protocol: Protocol = protocol
+        self.ctx = ctx
+        self._lock = asyncio.Lock()
+        self._sent = 0
+        self._drop_after = ctx.faults.drop_after_events
+
+    async def send(self, event: dict[str, Any]) -> None:
+        ga_type = event["type"]
+        if self.protocol == "preview" and ga_type in _GA_ONLY:
+            return
+        event = {
+            "type": to_wire_event_type(ga_type, self.protocol),
+            "event_id": new_id("event"),
+            **{k: v for k, v in event.items() if k != "type"},
+        }
+        data = json.dumps(event)
+        async with self._lock:
+            if self.ws.closed:
+                raise Dropped()
+            delay = self.ctx.faults.event_delay_ms
+            if delay > 0:
+                await asyncio.sleep(delay / 1000.0)
+            await self.ws.send_str(data)
+            self._sent += 1
+            self.ctx.stats.server_events += 1
+            if self._drop_after is not None and self._sent >= self._drop_after:
+                # A network drop: no close frame, the socket just goes away.
+                transport = self.request.transport
+                if transport is not None:
+                    transport.abort()
+                raise Dropped()
+
+    async def error(self, exc: ServiceError, client_event_id: str | None = None) -> None:
+        await self.send({"type": "error", "error": exc.body(client_event_id)})
+
+    async def expire(self, seconds: float) -> None:
+        """The maximum session length: an error event, then a 1001 close, as the service does."""
+        await asyncio.sleep(seconds)
+        message = f"Your session hit the maximum duration of {seconds:g} seconds."
+        with contextlib.suppress(Exception):
+            await self.error(ServiceError(message, code="session_expired"))
+        await self.ws.close(code=_CLOSE_GOING_AWAY, message=message.encode()[:120])
