@@ -270,6 +270,7 @@ class Conversation:
         self._input_epoch = 0  # input sample where the current connection's server clock starts
         self._response_requested_s: float | None = None
         self._transcribing = False  # input transcription on, per the last session.created/updated
+        self._transcription_only = False  # a transcription session: turns end with their transcript
 
     # ------------------------------------------------------------------ public API
     @property
@@ -494,6 +495,11 @@ class Conversation:
         session = event.raw.get("session") or {}
         ga = ((session.get("audio") or {}).get("input") or {}).get("transcription")
         self._transcribing = bool(ga or session.get("input_audio_transcription"))
+        self._transcription_only = (
+            session.get("type") == "transcription"
+            or session.get("object") == "realtime.transcription_session"
+            or event.wire_type.startswith("transcription_session.")
+        )
         return None
 
     def _speech_started(self, event: RealtimeEvent) -> Turn | None:
@@ -601,6 +607,9 @@ class Conversation:
         transcript = event.raw.get("transcript")
         turn.user_transcript = transcript if isinstance(transcript, str) else turn.user_transcript or ""
         turn.user_transcript_pending = False
+        if self._transcription_only:  # no response will come: the transcript is the whole turn
+            turn.status = "completed"
+            turn.usage = event.raw.get("usage") if isinstance(event.raw.get("usage"), dict) else turn.usage
         return turn
 
     def _user_transcript_failed(self, event: RealtimeEvent) -> Turn | None:
@@ -611,6 +620,8 @@ class Conversation:
             return None
         turn.user_transcript_pending = False
         turn.error = error
+        if self._transcription_only:
+            turn.status = "failed"
         return turn
 
     def _response_created(self, event: RealtimeEvent) -> Turn | None:

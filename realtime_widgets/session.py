@@ -163,7 +163,10 @@ class RealtimeSession:
         try:
             client = self.connection.async_client()
             self._manager = self.connection.realtime_connect(
-                client, extra_query=self._extra_query, extra_headers=self._extra_headers
+                client,
+                intent="transcription" if self.config.is_transcription else None,
+                extra_query=self._extra_query,
+                extra_headers=self._extra_headers,
             )
             try:
                 self._conn = await asyncio.wait_for(self._manager.__aenter__(), self.timeout)
@@ -214,7 +217,7 @@ class RealtimeSession:
         await self._teardown()
         self.status = "closed"
         await self.connect()
-        if replay:
+        if replay and not self.config.is_transcription:  # a transcription session takes no items
             await self._replay_history()
         return self
 
@@ -518,8 +521,17 @@ class RealtimeSession:
         turn = self.conversation._by_user_item.get(event.raw.get("item_id", ""))
         return turn if turn is not None else self.conversation.turns[-1]
 
+    def _require_responses(self, what: str) -> None:
+        if self.config.is_transcription:
+            raise ValueError(
+                f"{what} asks for a response, and a transcription session has none: send audio "
+                "(send_audio, append_audio, a MicRecorder) and read turn.user_transcript, or connect "
+                "with SessionConfig(type='realtime')"
+            )
+
     async def create_response(self, **overrides: Any) -> str:
         """Ask for a response now (`overrides` go in `response`); returns the client event id."""
+        self._require_responses("create_response()")
         raw: dict[str, Any] = {"type": "response.create"}
         if overrides:
             raw["response"] = overrides
@@ -533,11 +545,20 @@ class RealtimeSession:
         """Send `session.update`; returns the server's session, or raises SessionUpdateError (old settings stay)."""
         if not isinstance(session, SessionConfig):
             raise TypeError(f"update() needs a SessionConfig, got {type(session).__name__}")
-        body = session.to_session(self.connection.protocol)
+        if session.type != self.config.type and self._conn is not None:
+            raise ValueError(
+                f"SessionConfig.type={session.type!r}: the session type is chosen when connecting "
+                f"(this one is {self.config.type!r}); open a new RealtimeSession with that config"
+            )
+        protocol = self.connection.protocol
+        body = session.to_session(protocol)
         event_id = self._new_id()
+        # Preview transcription sessions answer with transcription_session.updated, read as session.updated.
         waiter = self._expect(lambda e: e.type == "session.updated", {event_id}, catch_any_error=True)
         try:
-            await self._send({"type": "session.update", "event_id": event_id, "session": body})
+            await self._send(
+                {"type": session.update_event_type(protocol), "event_id": event_id, "session": body}
+            )
             event = await self._wait(waiter, "session.updated")
         except ServerError as err:
             if isinstance(err, SessionUpdateError):
@@ -557,6 +578,7 @@ class RealtimeSession:
         """Add a user message and (by default) ask for a response; returns the Turn when the response is done."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("send_text needs a non-empty string")
+        self._require_responses("send_text()")
         self._require_open()
         ids: set[str] = set()
         item_id, response_id = self._new_id(), self._new_id()
@@ -712,6 +734,8 @@ class RealtimeSession:
         timeout = self.timeout + pcm.size / SAMPLE_RATE
         if manual:
             turn = await self.commit()
+            if self.config.is_transcription:
+                return await self.wait_for_turn(first_turn, timeout=timeout)
             if not respond:
                 return turn
             ids: set[str] = set()
@@ -744,17 +768,33 @@ class RealtimeSession:
         return await self._wait(waiter, event_type, timeout)
 
     async def wait_for_turn(self, since: int, *, respond: bool = True, timeout: float | None = None) -> Turn:
-        """Wait until speech that started after turn `since` has ended and its response is done.
+        """Wait until speech that started after turn `since` has ended and its response is done
+        (in a transcription session: until its transcripts are complete).
 
         For audio that arrives outside `send_audio` (a microphone, `MicRecorder.feed`): note
         `since = len(s.conversation.turns)` before the speech, then await this. With `respond=False`
         (or `create_response` off) the end of speech is enough.
         """
+        if self.config.is_transcription:
+            if not self._transcripts_done(since):
+                waiter = self._expect(lambda e: self._transcripts_done(since), set())
+                await self._wait(waiter, "conversation.item.input_audio_transcription.completed", timeout)
+            return self.conversation.turns[-1]
         wants_response = respond and self.config.create_response
         if not self._vad_turns_done(since, wants_response):
             waiter = self._expect(lambda e: self._vad_turns_done(since, wants_response), set())
             await self._wait(waiter, "response.done" if wants_response else "speech turn", timeout)
         return self.conversation.turns[-1]
+
+    def _transcripts_done(self, first: int) -> bool:
+        """Speech after turn `first` has ended and every transcript of it is complete (or failed)."""
+        turns = self.conversation.turns[first:]
+        if not turns or not self._vad_turns_done(first, False):
+            return False
+        return all(
+            t.error is not None or (t.user_transcript is not None and not t.user_transcript_pending)
+            for t in turns
+        )
 
     def _vad_turns_done(self, first: int, wants_response: bool) -> bool:
         turns = self.conversation.turns[first:]
@@ -835,7 +875,10 @@ class RealtimeSession:
                 except ValueError:
                     log.warning("ignoring a server message that is not a JSON event: %.200r", data)
                     continue
-                self._record(event)
+                try:
+                    self._record(event)
+                except Exception:  # one event this client misreads must not end the session
+                    log.exception("handling the server event %s failed; it stays in s.event_log", event.type)
         except asyncio.CancelledError:
             raise
         except ConnectionClosed as exc:

@@ -25,6 +25,7 @@ from .protocol import (
     TRANSCRIPTION_MODELS,
     VOICES,
     Protocol,
+    SessionType,
 )
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "SessionConfig"]
@@ -35,6 +36,9 @@ _TURN_DETECTION = ("server_vad", "semantic_vad", "manual")
 _TOOL_CHOICE_MODES = ("auto", "none", "required")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _MAX_PADDING_MS = 10_000
+_SESSION_TYPES = ("realtime", "transcription")
+# On Azure the transcription model is a deployment's name: letters, digits, '-', '_', '.' (64 at most).
+_MODEL_OR_DEPLOYMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _check_range(name: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> None:
@@ -87,6 +91,8 @@ class SessionConfig:
     noise_reduction: Literal["near_field", "far_field"] | None = None
     tools: list[dict] = field(default_factory=list)
     tool_choice: str = "auto"
+    # "transcription": a transcription-only session (live captions): no responses, no voice.
+    type: SessionType = "realtime"
 
     def __post_init__(self) -> None:
         self._normalise()
@@ -155,8 +161,22 @@ class SessionConfig:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"SessionConfig.{name} must be True or False, got {getattr(self, name)!r}")
         _check_choice("eagerness", self.eagerness, SEMANTIC_VAD_EAGERNESS)
+        _check_choice("type", self.type, _SESSION_TYPES)
         if self.transcription_model is not None:
-            _check_choice("transcription_model", self.transcription_model, TRANSCRIPTION_MODELS)
+            if not (
+                isinstance(self.transcription_model, str)
+                and _MODEL_OR_DEPLOYMENT.match(self.transcription_model)
+            ):
+                raise ValueError(
+                    f"SessionConfig.transcription_model={self.transcription_model!r} is not a model or deployment "
+                    f"name; use one of {', '.join(TRANSCRIPTION_MODELS)} or, on Azure, the name of your "
+                    "transcription deployment (letters, digits, '-', '_', '.')"
+                )
+        elif self.type == "transcription":
+            raise ValueError(
+                "SessionConfig(type='transcription') needs transcription_model: one of "
+                f"{', '.join(TRANSCRIPTION_MODELS)} or, on Azure, the name of your transcription deployment"
+            )
         elif self.transcription_language or self.transcription_prompt:
             raise ValueError(
                 "SessionConfig.transcription_language/transcription_prompt need a transcription_model; "
@@ -204,9 +224,29 @@ class SessionConfig:
             )
         return dataclasses.replace(self, **changes)
 
+    @property
+    def is_transcription(self) -> bool:
+        """True for a transcription-only session (`type="transcription"`)."""
+        return self.type == "transcription"
+
+    def update_event_type(self, protocol: Protocol = "ga") -> str:
+        """The client event that carries this config: preview transcription sessions have their own."""
+        if protocol == "preview" and self.is_transcription:
+            return "transcription_session.update"
+        return "session.update"
+
     def _turn_detection_dict(self) -> dict | None:
         if self.turn_detection == "manual":
             return None
+        if self.is_transcription:  # nothing to respond to or interrupt
+            if self.turn_detection == "semantic_vad":
+                return {"type": "semantic_vad", "eagerness": self.eagerness}
+            return {
+                "type": "server_vad",
+                "threshold": self.threshold,
+                "prefix_padding_ms": self.prefix_padding_ms,
+                "silence_duration_ms": self.silence_duration_ms,
+            }
         if self.turn_detection == "semantic_vad":
             return {
                 "type": "semantic_vad",
@@ -241,8 +281,12 @@ class SessionConfig:
     def to_session(self, protocol: Protocol = "ga") -> dict:
         """The `session` object of a `session.update` for `protocol` ("ga" or "preview").
 
-        Disabled features are sent as null so an update turns them off on the server.
+        Disabled features are sent as null so an update turns them off on the server. A transcription
+        session gives the GA `{"type": "transcription", "audio": {"input": ...}}` or the preview
+        `transcription_session.update` body (see `update_event_type`).
         """
+        if self.is_transcription:
+            return self._transcription_session(protocol)
         if protocol == "ga":
             if self.temperature is not None:
                 warnings.warn(
@@ -302,6 +346,29 @@ class SessionConfig:
             return session
         raise ValueError(f"protocol={protocol!r} is not allowed; choose 'ga' or 'preview'")
 
+    def _transcription_session(self, protocol: Protocol) -> dict:
+        noise = {"type": self.noise_reduction} if self.noise_reduction else None
+        if protocol == "ga":
+            return {
+                "type": "transcription",
+                "audio": {
+                    "input": {
+                        "format": {"type": "audio/pcm", "rate": SAMPLE_RATE},
+                        "transcription": self._transcription_dict(),
+                        "noise_reduction": noise,
+                        "turn_detection": self._turn_detection_dict(),
+                    }
+                },
+            }
+        if protocol == "preview":
+            return {
+                "input_audio_format": "pcm16",
+                "input_audio_transcription": self._transcription_dict(),
+                "input_audio_noise_reduction": noise,
+                "turn_detection": self._turn_detection_dict(),
+            }
+        raise ValueError(f"protocol={protocol!r} is not allowed; choose 'ga' or 'preview'")
+
     @classmethod
     def from_session(cls, session: Mapping[str, Any]) -> SessionConfig:
         """Read a session object of either protocol (e.g. the server's `session.updated` payload).
@@ -315,6 +382,8 @@ class SessionConfig:
         is_ga = "audio" in s or "output_modalities" in s or s.get("type") == "realtime"
         if isinstance(s.get("instructions"), str):
             kw["instructions"] = s["instructions"]
+        if s.get("type") == "transcription":
+            kw["type"] = "transcription"
         if is_ga:
             audio = s.get("audio") or {}
             inp, out = audio.get("input") or {}, audio.get("output") or {}

@@ -45,7 +45,7 @@ def test_unknown_voice_lists_voices():
         ("turn_detection", "vad", "server_vad, semantic_vad, manual"),
         ("eagerness", "eager", "low, medium, high, auto"),
         ("noise_reduction", "studio", "near_field, far_field"),
-        ("transcription_model", "whisper-2", "whisper-1"),
+        ("transcription_model", "whisper 2!", "whisper-1"),
         ("output_modalities", ("video",), "output_modalities"),
         ("tool_choice", "missing_tool", "auto, none, required"),
     ],
