@@ -73,12 +73,12 @@ async def test_noise_reduction(wire, protocol, kind):
     if protocol == "ga":
         body = {"type": "realtime", "audio": {"input": {"noise_reduction": {"type": kind}}}}
         answer = accepted(await update(wire, body), "session.updated")
-        assert answer["session"]["audio"]["input"]["noise_reduction"] == {"type": kind}
+        assert answer["session"]["audio"]["input"]["noise_reduction"]["type"] == kind
     else:
         answer = accepted(
             await update(wire, {"input_audio_noise_reduction": {"type": kind}}), "session.updated"
         )
-        assert answer["session"]["input_audio_noise_reduction"] == {"type": kind}
+        assert answer["session"]["input_audio_noise_reduction"]["type"] == kind
 
 
 @pytest.mark.xfail(
@@ -170,14 +170,15 @@ async def test_ga_session_type_transcription(emulator):
 
 @pytest.mark.xfail(strict=True, reason="emulator: transcription_session.update is an unknown client event")
 async def test_preview_transcription_session_update(emulator):
+    # A standard model name: the preview SDK types transcription_session.updated's model as
+    # whisper-1 | gpt-4o-transcribe | gpt-4o-mini-transcribe, so a deployment name cannot be echoed there.
     async with connect(emulator, "preview", extra_query={"intent": "transcription"}) as conn:
         wire = Wire(conn, "preview")
         await wire.recv()
         await conn.transcription_session.update(
-            session={"input_audio_transcription": {"model": DEPLOYMENT_NAMED_TRANSCRIBER}}
+            session={"input_audio_transcription": {"model": "gpt-4o-transcribe"}}
         )
-        answer = accepted(
-            (await wire.until("transcription_session.updated", "error"))[-1], "transcription_session.updated"
-        )
-        assert answer["session"]["input_audio_transcription"]["model"] == DEPLOYMENT_NAMED_TRANSCRIBER
+        answer = (await wire.until("transcription_session.updated", "error"))[-1]
+        answer = accepted(answer, "transcription_session.updated")
+        assert answer["session"]["input_audio_transcription"]["model"] == "gpt-4o-transcribe"
         assert not of_type(await wire.drain(), "error")
