@@ -1,8 +1,9 @@
-"""`python -m realtime_widgets.emulator --port PORT [--api-key KEY] [--host 127.0.0.1]`."""
+"""`python -m realtime_widgets.emulator --port PORT [--api-key KEY] [--host 127.0.0.1] [--tls]`."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -29,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
         help="output audio speed vs real time (0 = as fast as possible)",
     )
     p.add_argument("--no-recognizer", action="store_true", help="do not run pocketsphinx on input audio")
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https/wss with a certificate made at start (prints the variables that trust it)",
+    )
     g = p.add_argument_group("fault injection")
     g.add_argument(
         "--drop-after-events", type=int, default=None, help="abort each connection after N server events"
@@ -40,6 +46,42 @@ def _parser() -> argparse.ArgumentParser:
         "--max-session-seconds", type=float, default=None, help="close sessions (1001) after this long"
     )
     return p
+
+
+def _export(name: str, value: str, note: str = "") -> None:
+    print(f"export {name}={shlex.quote(value)}" + (f"  # {note}" if note else ""))
+
+
+def _print_exports(emu: Emulator, *, key_given: bool) -> None:
+    ws = "wss" if emu.tls else "ws"
+    env = emu.env()
+    print(f"Realtime emulator listening on {emu.endpoint}")
+    print(f"  GA realtime:      {ws}://{emu.host}:{emu.port}/openai/v1/realtime?model={emu.deployment}")
+    print(
+        f"  preview realtime: {ws}://{emu.host}:{emu.port}/openai/realtime?api-version=2025-04-01-preview&deployment={emu.deployment}"
+    )
+    print("Export these to point clients at it:")
+    if emu.tls:
+        _export(
+            "SSL_CERT_FILE", env["SSL_CERT_FILE"], "its CA + your roots: openai (httpx), websockets, aiohttp"
+        )
+        _export("REQUESTS_CA_BUNDLE", env["REQUESTS_CA_BUNDLE"], "requests (sync azure-identity)")
+    _export("AZURE_OPENAI_ENDPOINT", env["AZURE_OPENAI_ENDPOINT"])
+    _export(
+        "AZURE_OPENAI_API_KEY",
+        env["AZURE_OPENAI_API_KEY"],
+        "" if key_given else "any non-empty key is accepted",
+    )
+    _export("AZURE_OPENAI_DEPLOYMENT_NAME", env["AZURE_OPENAI_DEPLOYMENT_NAME"])
+    print("For OpenAI() clients (the realtime URL is derived from the base URL):")
+    _export("OPENAI_BASE_URL", env["OPENAI_BASE_URL"])
+    _export("OPENAI_API_KEY", env["OPENAI_API_KEY"])
+    print(
+        "Keyless (DefaultAzureCredential): unset AZURE_OPENAI_API_KEY and export these; the token comes "
+        "from the emulator's own managed identity endpoint, not from Azure:"
+    )
+    for name, value in emu.identity_env().items():
+        _export(name, value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,20 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             output_pace=args.output_pace,
             recognize=not args.no_recognizer,
+            tls=args.tls,
         ).start()
     except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    key_note = "" if args.api_key else "  # any non-empty key is accepted"
-    print(f"Realtime emulator listening on {emu.endpoint}")
-    print(f"  GA realtime:      ws://{emu.host}:{emu.port}/openai/v1/realtime?model={emu.deployment}")
-    print(
-        f"  preview realtime: ws://{emu.host}:{emu.port}/openai/realtime?api-version=2025-04-01-preview&deployment={emu.deployment}"
-    )
-    print("Export these to point clients at it:")
-    print(f"export AZURE_OPENAI_ENDPOINT={emu.endpoint}")
-    print(f"export AZURE_OPENAI_API_KEY={emu.api_key}{key_note}")
-    print(f"export AZURE_OPENAI_DEPLOYMENT_NAME={emu.deployment}")
+    _print_exports(emu, key_given=args.api_key is not None)
     sys.stdout.flush()
 
     done = threading.Event()

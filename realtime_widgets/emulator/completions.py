@@ -54,23 +54,22 @@ def _error(exc: RequestError) -> web.Response:
 
 
 async def deployments_route(request: web.Request) -> web.StreamResponse:
-    from .server import CTX_KEY, check_request, error_response
+    from .server import CTX_KEY, check_request, error_response, not_found
 
     deployment = request.match_info["deployment"]
+    version = request.query.get("api-version")
+    if not version:
+        # Azure routes dated paths by api-version: without one the path does not exist
+        # (MicrosoftDocs/azure-docs#114602), whatever the key.
+        request.app[CTX_KEY].stats.rejected_handshakes += 1
+        return not_found()
     problem = check_request(request, deployment)
     if problem is not None:
         return problem
-    version = request.query.get("api-version")
-    if not version or version not in CHAT_API_VERSIONS:
+    if version not in CHAT_API_VERSIONS:
         request.app[CTX_KEY].stats.rejected_handshakes += 1
-        what = (
-            f"Unsupported api-version '{version}'"
-            if version
-            else "Missing required query parameter 'api-version'"
-        )
-        return error_response(
-            400, "BadRequest", f"{what}. Supported versions: {', '.join(CHAT_API_VERSIONS)}."
-        )
+        # Azure's words for a version it does not serve (quoted in hotovo/aider-desk#460).
+        return error_response(400, "BadRequest", "API version not supported")
     return await _complete(request, deployment)
 
 

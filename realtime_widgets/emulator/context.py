@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .faults import Faults
+from .identity import TokenIssuer
 from .replies import ReplyFn, default_reply
 
 
@@ -32,3 +33,10 @@ class Context:
     recognize: bool = True  # run pocketsphinx on input audio when it is installed
     # Chat-completion audio ids handed out: id -> (expires_at, transcript).
     audio_store: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Managed identity tokens handed out by /msi/token; accepted as credentials like the key.
+    tokens: TokenIssuer = field(default_factory=TokenIssuer)
+
+    def accepts(self, credential: str | None) -> bool:
+        if not credential:
+            return False
+        return self.api_key is None or credential == self.api_key or self.tokens.is_valid(credential)

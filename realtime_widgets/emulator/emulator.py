@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 from aiohttp import web
 
 from . import recognizer
 from .context import Context, Stats
 from .faults import Faults
+from .identity import IDENTITY_PATH
 from .replies import ReplyFn, default_reply
 from .server import build_app
+from .tls import EmulatorCertificate
 
 PLACEHOLDER_KEY = "emulator-key"
 DEFAULT_DEPLOYMENT = "gpt-realtime"
@@ -29,6 +32,9 @@ class Emulator:
 
     >>> with Emulator() as emu:
     ...     emu.endpoint, emu.api_key, emu.deployment
+
+    `tls=True` serves https/wss with a certificate made at start; `emu.env()` then holds the
+    variables that make Python clients trust it (`emu.ca_file` is the CA alone).
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class Emulator:
         port: int = 0,
         output_pace: float = 4.0,
         recognize: bool = True,
+        tls: bool = False,
     ) -> None:
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must be a non-empty string, or None to accept any credential")
@@ -52,7 +59,11 @@ class Emulator:
             raise TypeError("reply must be a callable fn(text_or_None, audio_seconds) -> str")
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0 (any free port) or 1-65535, got {port}")
+        if not isinstance(tls, bool):
+            raise TypeError(f"tls must be True or False, got {tls!r}")
         self.host = host
+        self.tls = tls
+        self._certificate: EmulatorCertificate | None = None
         self._requested_port = port
         self._ctx = Context(
             api_key=api_key,
@@ -82,12 +93,22 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def websocket_base_url(self) -> str:
-        """`ws://host:port/openai` (preview SDK base); append `/v1` for the GA client."""
-        return f"ws://{self.host}:{self.port}/openai"
+        """`ws://host:port/openai` (`wss://` with TLS; preview SDK base); append `/v1` for GA."""
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/openai"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The PEM file of the CA that signed the emulator's certificate (TLS mode, once started)."""
+        return self._certificate.ca_file if self._certificate is not None else None
+
+    @property
+    def identity_endpoint(self) -> str:
+        """The managed identity token URL (an emulator convenience; see `identity_env()`)."""
+        return f"{self.endpoint}{IDENTITY_PATH}"
 
     @property
     def faults(self) -> Faults:
@@ -114,20 +135,46 @@ class Emulator:
         return self._thread is not None and self._thread.is_alive() and self._started.is_set()
 
     def env(self) -> dict[str, str]:
-        """Environment variables that point the official SDK (and this package) here."""
-        return {
+        """Environment variables that point the official SDK (and this package) here.
+
+        `OPENAI_BASE_URL` / `OPENAI_API_KEY` serve `OpenAI()` clients (the SDK derives the
+        realtime URL from the base URL); in TLS mode `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE`
+        make Python trust the emulator's certificate.
+        """
+        env = {
             "AZURE_OPENAI_ENDPOINT": self.endpoint,
             "AZURE_OPENAI_API_KEY": self.api_key,
             "AZURE_OPENAI_DEPLOYMENT_NAME": self.deployment,
+            "OPENAI_BASE_URL": f"{self.endpoint}/openai/v1",
+            "OPENAI_API_KEY": self.api_key,
+        }
+        if self._certificate is not None:
+            env.update(self._certificate.env())
+        return env
+
+    def identity_env(self) -> dict[str, str]:
+        """Variables under which azure-identity's `DefaultAzureCredential` gets its token here.
+
+        Use them without `AZURE_OPENAI_API_KEY`: the managed identity is App Service's flavour
+        (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), and `AZURE_TOKEN_CREDENTIALS` keeps the
+        credential chain to it alone.
+        """
+        return {
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": self._ctx.tokens.header_secret,
+            "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential",
         }
 
     def start(self) -> Emulator:
         if self._thread is not None:
             raise RuntimeError("this Emulator is already started; create a new one to run another")
+        if self.tls:
+            self._certificate = EmulatorCertificate(self.host)
         self._thread = threading.Thread(target=self._run, name=f"emulator-{self.host}", daemon=True)
         self._thread.start()
         self._started.wait(10)
         if self._startup_error is not None:
+            self._remove_certificate()
             raise RuntimeError(
                 f"the emulator could not start on {self.host}:{self._requested_port}: {self._startup_error}"
             ) from self._startup_error
@@ -140,6 +187,7 @@ class Emulator:
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None or not thread.is_alive():
+            self._remove_certificate()
             return
         fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
         try:
@@ -147,6 +195,12 @@ class Emulator:
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
+            self._remove_certificate()
+
+    def _remove_certificate(self) -> None:
+        # The files go; ca_file keeps naming where they were, so clients fail to trust a dead server.
+        if self._certificate is not None:
+            self._certificate.remove()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -182,7 +236,8 @@ class Emulator:
             build_app(self._ctx), handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port)
+        ssl_context = self._certificate.server_context() if self._certificate is not None else None
+        site = web.TCPSite(self._runner, self.host, self._requested_port, ssl_context=ssl_context)
         await site.start()
         server = site._server
         assert server is not None and server.sockets  # noqa: S101 - set by start()

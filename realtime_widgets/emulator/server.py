@@ -10,6 +10,7 @@ from aiohttp import web
 from ..protocol import REALTIME_PREVIEW_API_VERSIONS, Protocol
 from . import completions
 from .context import Context
+from .identity import IDENTITY_PATH, make_token_route
 from .realtime import RealtimeSession
 
 CTX_KEY: web.AppKey[Context] = web.AppKey("ctx", Context)
@@ -52,8 +53,7 @@ def check_request(request: web.Request, deployment: str | None) -> web.Response 
             f"Requests to this deployment have exceeded the rate limit of the emulator's fault settings. Please retry after {retry} seconds.",
             {"Retry-After": retry, "retry-after-ms": str(int(ctx.faults.retry_after_s * 1000))},
         )
-    key = credential(request)
-    if not key or (ctx.api_key is not None and key != ctx.api_key):
+    if not ctx.accepts(credential(request)):
         ctx.stats.rejected_handshakes += 1
         return error_response(
             401,
@@ -132,10 +132,33 @@ async def index(request: web.Request) -> web.Response:
     return web.json_response(info)
 
 
+# Azure answers a path it does not serve with this body (openai/openai-python#362 quotes it).
+NOT_FOUND_MESSAGE = "Resource not found"
+
+
+def not_found() -> web.Response:
+    return error_response(404, "404", NOT_FOUND_MESSAGE)
+
+
+@web.middleware
+async def azure_shaped_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own text answers for unrouted requests become Azure's JSON error body."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return not_found()
+    except web.HTTPMethodNotAllowed as exc:
+        allow = ", ".join(sorted(exc.allowed_methods))
+        return error_response(
+            405, "405", f"The method {request.method} is not allowed here; use {allow}.", {"Allow": allow}
+        )
+
+
 def build_app(ctx: Context) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[azure_shaped_errors])
     app[CTX_KEY] = ctx
     app.router.add_get("/", index)
+    app.router.add_get(IDENTITY_PATH, make_token_route(ctx.tokens))
     app.router.add_get("/openai/v1/realtime", realtime_ga)
     app.router.add_get("/openai/realtime", realtime_preview)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", completions.deployments_route)
