@@ -178,7 +178,11 @@ class Responder:
                 )
                 try:
                     await message.stream(
-                        said, options.get("_voice") or session_config.voice(s.protocol, s.session), cut
+                        said,
+                        session_config.spoken_voice(
+                            options.get("_voice") or session_config.voice(s.protocol, s.session)
+                        ),
+                        cut,
                     )
                 finally:
                     audio_bytes = message.audio_bytes

@@ -477,6 +477,11 @@ def _reasoning(value: Any, param: str) -> dict[str, Any]:
     return dict(value)
 
 
+def spoken_voice(name: str) -> str:
+    """The eSpeak voice that speaks `name`: custom voice ids get the default voice."""
+    return name if name in VOICES else "alloy"
+
+
 def voice_name(value: Any, param: str) -> str:
     """A voice as the emulator speaks it: a built-in name, or a custom voice's id (spoken as alloy)."""
     checked = _voice(value, param, allow_custom=True)

@@ -263,3 +263,17 @@ async def test_preview_transcription_session(emulator):
     assert events[-1]["transcript"] == "two words"
     assert events[-1]["usage"]["type"] == "duration" and events[-1]["usage"]["seconds"] > 0.3
     await c.ws.close()
+
+
+async def test_custom_voice_id_is_echoed_and_spoken(emulator):
+    c = await connect(emulator, "ga")
+    voice = {"id": "voice_custom_123"}
+    await c.send(
+        {"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": voice}}}}
+    )
+    assert (await c.until("session.updated"))[-1]["session"]["audio"]["output"]["voice"] == voice
+    await c.send({"type": "response.create", "response": {"instructions": "hi"}})
+    events = await c.until("response.done")
+    assert events[-1]["response"]["status"] == "completed"
+    assert audio_deltas(events, "response.output_audio.delta")
+    await c.ws.close()
