@@ -15,24 +15,11 @@ from realtime_widgets.emulator.voice import synthesize
 
 PREVIEW_API_VERSION = "2025-04-01-preview"
 
-# Shape bugs the emulator has today, tolerated in the tour so it keeps guarding every other event.
-# Each entry is also an xfail(strict=True) test (test_conformance_shapes.py): when the emulator is
-# fixed that test XPASSes, and deleting the entry here removes both the tolerance and the mark.
-KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
-    (
-        "ga",
-        "response.content_part.added",
-        "part.type",
-    ): "part.type is output_audio/output_text, not audio/text",
-    (
-        "ga",
-        "response.content_part.done",
-        "part.type",
-    ): "part.type is output_audio/output_text, not audio/text",
-    ("ga", "conversation.item.input_audio_transcription.completed", "usage"): "no usage",
-    ("preview", "conversation.item.input_audio_transcription.completed", "usage"): "no usage",
-    ("ga", "response.function_call_arguments.done", "name"): "no name",
-}
+# Shape bugs the emulator is known to have, tolerated in the tour so it keeps guarding every other
+# event: {(protocol, event type, field): what is wrong}. An entry also turns the matching check in
+# test_conformance_shapes.py into an xfail(strict=True); a fix XPASSes and the entry must go.
+# Empty since the emulator adopted the SDK's part types, transcription usage and call names.
+KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {}
 
 
 def ga_client(emu) -> AsyncOpenAI:

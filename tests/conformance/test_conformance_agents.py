@@ -123,14 +123,10 @@ def test_agents_spoken_turn_is_heard_and_answered(agent_record):
     assert any(e.type == "audio" for e in agent_record.events)
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: the known shape bugs reach openai-agents as error events")
 def test_agents_session_has_no_error_events(agent_record):
     assert agent_record.errors == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="emulator: transcription .completed without usage is dropped by openai-agents"
-)
 def test_agents_history_keeps_the_spoken_user_transcript(agent_record):
     transcripts = user_audio_transcripts(agent_record.history)
     assert transcripts and "lovely day" in transcripts[0].lower()

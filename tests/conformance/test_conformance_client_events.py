@@ -49,7 +49,6 @@ def accepted(answer: dict, kind: str) -> dict:
     return answer
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: parallel_tool_calls is an unknown session field")
 @pytest.mark.parametrize("protocol", ["ga"])
 async def test_parallel_tool_calls(wire, protocol):
     answer = accepted(
@@ -58,7 +57,6 @@ async def test_parallel_tool_calls(wire, protocol):
     assert answer["session"]["parallel_tool_calls"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: reasoning is an unknown session field")
 @pytest.mark.parametrize("protocol", ["ga"])
 async def test_reasoning(wire, protocol):
     answer = accepted(
@@ -81,9 +79,6 @@ async def test_noise_reduction(wire, protocol, kind):
         assert answer["session"]["input_audio_noise_reduction"]["type"] == kind
 
 
-@pytest.mark.xfail(
-    strict=True, reason="emulator: voice given as an object {id} is refused (must be a built-in name)"
-)
 @pytest.mark.parametrize("protocol", ["ga"])
 async def test_voice_as_an_object(wire, protocol):
     body = {"type": "realtime", "audio": {"output": {"voice": {"id": "voice_1234"}}}}
@@ -91,7 +86,6 @@ async def test_voice_as_an_object(wire, protocol):
     assert answer["session"]["audio"]["output"]["voice"] == {"id": "voice_1234"}
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: tools of type mcp are refused (only function)")
 @pytest.mark.parametrize("protocol", ["ga"])
 async def test_mcp_tool_is_accepted_and_listing_fails_as_for_an_unreachable_server(wire, protocol):
     tool = {
@@ -106,7 +100,6 @@ async def test_mcp_tool_is_accepted_and_listing_fails_as_for_an_unreachable_serv
     assert events[-1]["type"] == "mcp_list_tools.failed"
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: input_image user content is refused")
 @pytest.mark.parametrize("protocol", ["ga"])
 async def test_input_image_user_content(wire, protocol):
     item = {"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": PIXEL_PNG}]}
@@ -114,9 +107,6 @@ async def test_input_image_user_content(wire, protocol):
     assert answer["item"]["content"][0]["type"] == "input_image"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="emulator: an assistant item with an output_audio/audio part is refused"
-)
 @pytest.mark.parametrize("protocol", ["ga", "preview"])
 async def test_assistant_history_item_with_an_output_audio_part(wire, protocol):
     part_type = "output_audio" if protocol == "ga" else "audio"
@@ -131,7 +121,6 @@ async def test_assistant_history_item_with_an_output_audio_part(wire, protocol):
     assert part["type"] == part_type and part["transcript"] == "Hello there."
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: mcp_approval_response items are refused")
 @pytest.mark.parametrize("protocol", ["ga"])
 async def test_mcp_approval_response_item(wire, protocol):
     item = {"type": "mcp_approval_response", "approval_request_id": "mcpr_123", "approve": True}
@@ -140,7 +129,6 @@ async def test_mcp_approval_response_item(wire, protocol):
     assert answer["item"]["approval_request_id"] == "mcpr_123" and answer["item"]["approve"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: a transcription model that is a deployment name is refused")
 @pytest.mark.parametrize("protocol", ["ga", "preview"])
 async def test_transcription_model_as_an_azure_deployment_name(wire, protocol):
     model = {"model": DEPLOYMENT_NAMED_TRANSCRIBER}
@@ -153,7 +141,6 @@ async def test_transcription_model_as_an_azure_deployment_name(wire, protocol):
         assert answer["session"]["input_audio_transcription"]["model"] == DEPLOYMENT_NAMED_TRANSCRIBER
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: session.type 'transcription' is refused")
 async def test_ga_session_type_transcription(emulator):
     async with connect(emulator, "ga", extra_query={"intent": "transcription"}) as conn:
         wire = Wire(conn, "ga")
@@ -168,7 +155,6 @@ async def test_ga_session_type_transcription(emulator):
         assert not of_type(await wire.drain(), "error")
 
 
-@pytest.mark.xfail(strict=True, reason="emulator: transcription_session.update is an unknown client event")
 async def test_preview_transcription_session_update(emulator):
     # A standard model name: the preview SDK types transcription_session.updated's model as
     # whisper-1 | gpt-4o-transcribe | gpt-4o-mini-transcribe, so a deployment name cannot be echoed there.

@@ -212,10 +212,6 @@ async def test_function_call_and_its_output(emulator, stack, protocol):
     assert of_type(events, "response.done")[0]["response"]["output"][0]["type"] == "message"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator: GA session.update type 'transcription' is refused (session.type must be realtime)",
-)
 async def test_ga_transcription_session(emulator, stack):
     wire = await open_wire(stack, emulator, "ga", extra_query={"intent": "transcription"})
     body = {
@@ -240,9 +236,6 @@ async def test_ga_transcription_session(emulator, stack):
     assert transcript.strip().lower().rstrip(".") == "good evening everyone"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="emulator: preview transcription_session.update is an unknown client event"
-)
 async def test_preview_transcription_session(emulator, stack):
     wire = await open_wire(stack, emulator, "preview", extra_query={"intent": "transcription"})
     await wire.conn.transcription_session.update(
