@@ -72,6 +72,10 @@ def check_request(request: web.Request, deployment: str | None) -> web.Response 
 
 async def realtime_ga(request: web.Request) -> web.StreamResponse:
     deployment = request.query.get("model") or request.query.get("deployment")
+    if not deployment and request.query.get("intent") == "transcription":
+        # A transcription session names its model in session.update, not on the URL (OpenAI GA).
+        problem = check_request(request, None)
+        return problem or await _realtime(request, "ga", "transcription", checked=True)
     return await _realtime(request, "ga", deployment)
 
 

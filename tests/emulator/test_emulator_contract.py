@@ -208,8 +208,12 @@ async def test_output_audio_buffer_clear_is_refused_over_a_websocket(emulator):
     await c.ws.close()
 
 
-async def test_transcription_session_streams_captions_and_has_no_responses(emulator):
-    c = await raw_connect(ga_url(emulator) + "&intent=transcription")
+@pytest.mark.parametrize("url", ["model", "intent only"])
+async def test_transcription_session_streams_captions_and_has_no_responses(emulator, url):
+    if url == "model":
+        c = await raw_connect(ga_url(emulator) + "&intent=transcription")
+    else:
+        c = await raw_connect(f"ws://127.0.0.1:{emulator.port}/openai/v1/realtime?intent=transcription")
     assert c.events[0]["session"]["type"] == "transcription"
     await c.send(
         {
