@@ -30,27 +30,17 @@ from ..protocol import (
     VOICES,
 )
 from . import audio_io, recognizer
+from .errors import ServiceError
 from .voice import synthesize
 
 AUDIO_TTL_S = 3600  # message.audio.expires_at: how long a reply's audio id may be referenced
 STREAM_AUDIO_BYTES = 9600  # PCM16 per streamed audio delta: 0.2 s at 24 kHz
 
 
-class RequestError(Exception):
-    def __init__(
-        self, message: str, param: str | None = None, status: int = 400, code: str = "invalid_value"
-    ) -> None:
-        super().__init__(message)
-        self.param = param
-        self.status = status
-        self.code = code
-
-
-def _error(exc: RequestError) -> web.Response:
-    body = {
-        "error": {"message": str(exc), "type": "invalid_request_error", "param": exc.param, "code": exc.code}
-    }
-    return web.json_response(body, status=exc.status)
+def _error(exc: ServiceError) -> web.Response:
+    body = exc.body()
+    del body["event_id"]  # a realtime-only field
+    return web.json_response({"error": body}, status=exc.status)
 
 
 async def deployments_route(request: web.Request) -> web.StreamResponse:
@@ -91,20 +81,25 @@ async def _complete(request: web.Request, deployment: str | None) -> web.StreamR
         try:
             body = await request.json()
         except ValueError:
-            raise RequestError("The request body is not valid JSON.", None, 400, "invalid_json") from None
+            raise ServiceError(
+                "The request body is not valid JSON.", status=400, code="invalid_json"
+            ) from None
         if not isinstance(body, dict):
-            raise RequestError("The request body must be a JSON object.")
+            raise ServiceError("The request body must be a JSON object.")
         if deployment is None:
             deployment = body.get("model")
             if not isinstance(deployment, str) or not deployment:
-                raise RequestError(
-                    "'model' (the deployment name) is required.", "model", 400, "missing_required_parameter"
+                raise ServiceError(
+                    "'model' (the deployment name) is required.",
+                    param="model",
+                    status=400,
+                    code="missing_required_parameter",
                 )
             problem = check_request(request, deployment) if ctx.deployments is not None else None
             if problem is not None:
                 return problem
         completion = await _answer(ctx, body, deployment)
-    except RequestError as exc:
+    except ServiceError as exc:
         return _error(exc)
     if body.get("stream") is not True:
         return web.json_response(completion)
@@ -154,48 +149,53 @@ def _chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[dict[st
 async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, Any]:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise RequestError(f"'stream' must be a boolean, got {stream!r}.", "stream", 400, "invalid_type")
+        raise ServiceError(
+            f"'stream' must be a boolean, got {stream!r}.", param="stream", status=400, code="invalid_type"
+        )
     modalities = body.get("modalities") or ["text"]
     if (
         not isinstance(modalities, list)
         or not set(modalities) <= {"text", "audio"}
         or "text" not in modalities
     ):
-        raise RequestError(
-            f'\'modalities\' must be ["text"] or ["text", "audio"], got {modalities!r}.', "modalities"
+        raise ServiceError(
+            f'\'modalities\' must be ["text"] or ["text", "audio"], got {modalities!r}.', param="modalities"
         )
     want_audio = "audio" in modalities
     audio_opts = body.get("audio")
     voice, fmt = "alloy", "wav"
     if want_audio:
         if not isinstance(audio_opts, dict):
-            raise RequestError(
+            raise ServiceError(
                 'Audio output requires the \'audio\' parameter, e.g. {"voice": "alloy", "format": "wav"}.',
-                "audio",
-                400,
-                "missing_required_parameter",
+                param="audio",
+                status=400,
+                code="missing_required_parameter",
             )
         voice, fmt = audio_opts.get("voice"), audio_opts.get("format")
         if voice not in VOICES:
-            raise RequestError(
-                f"audio.voice must be one of {', '.join(VOICES)}, got {voice!r}.", "audio.voice"
+            raise ServiceError(
+                f"audio.voice must be one of {', '.join(VOICES)}, got {voice!r}.", param="audio.voice"
             )
         if fmt not in COMPLETION_OUTPUT_FORMATS:
-            raise RequestError(
+            raise ServiceError(
                 f"audio.format must be one of {', '.join(COMPLETION_OUTPUT_FORMATS)}, got {fmt!r}.",
-                "audio.format",
+                param="audio.format",
             )
         if stream and fmt != "pcm16":
-            raise RequestError(
+            raise ServiceError(
                 f"audio.format {fmt!r} is not supported with stream=true; streamed audio is 'pcm16'.",
-                "audio.format",
-                400,
-                "unsupported_value",
+                param="audio.format",
+                status=400,
+                code="unsupported_value",
             )
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise RequestError(
-            "'messages' must be a non-empty array.", "messages", 400, "missing_required_parameter"
+        raise ServiceError(
+            "'messages' must be a non-empty array.",
+            param="messages",
+            status=400,
+            code="missing_required_parameter",
         )
 
     store = ctx.audio_store
@@ -214,19 +214,19 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
             "assistant",
             "tool",
         ):
-            raise RequestError(
+            raise ServiceError(
                 f"messages[{i}] must be an object with a role of system, developer, user, assistant or tool.",
-                f"messages[{i}].role",
+                param=f"messages[{i}].role",
             )
         audio_ref = msg.get("audio")
         if msg["role"] == "assistant" and audio_ref is not None:
             ref = audio_ref.get("id") if isinstance(audio_ref, dict) else None
             if ref not in store:
-                raise RequestError(
+                raise ServiceError(
                     f"Audio with id {ref!r} was not found or has expired.",
-                    f"messages[{i}].audio.id",
-                    400,
-                    "audio_not_found",
+                    param=f"messages[{i}].audio.id",
+                    status=400,
+                    code="audio_not_found",
                 )
             prompt_text_words += len(store[ref][1].split())
         content = msg.get("content")
@@ -244,12 +244,14 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
                     audio_parts.append(await _decode_part(part.get("input_audio"), param, total_audio_bytes))
                     total_audio_bytes += len(audio_parts[-1]) * 2
                 else:
-                    raise RequestError(
-                        f"{param} must be a text part or (for user messages) an input_audio part.", param
+                    raise ServiceError(
+                        f"{param} must be a text part or (for user messages) an input_audio part.",
+                        param=param,
                     )
         elif content is not None:
-            raise RequestError(
-                f"messages[{i}].content must be a string or an array of parts.", f"messages[{i}].content"
+            raise ServiceError(
+                f"messages[{i}].content must be a string or an array of parts.",
+                param=f"messages[{i}].content",
             )
         prompt_text_words += sum(len(t.split()) for t in texts)
         if msg["role"] == "user":
@@ -311,32 +313,33 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
 
 async def _decode_part(value: Any, param: str, so_far: int) -> np.ndarray:
     if not isinstance(value, dict) or not isinstance(value.get("data"), str):
-        raise RequestError(
+        raise ServiceError(
             f'{param}.input_audio must be {{"data": base64, "format": "wav" | "mp3"}}.',
-            f"{param}.input_audio",
+            param=f"{param}.input_audio",
         )
     fmt = value.get("format")
     if fmt not in COMPLETION_INPUT_FORMATS:
-        raise RequestError(
+        raise ServiceError(
             f"{param}.input_audio.format must be one of {', '.join(COMPLETION_INPUT_FORMATS)}, got {fmt!r}.",
-            f"{param}.input_audio.format",
+            param=f"{param}.input_audio.format",
         )
     if len(value["data"]) * 3 // 4 + so_far > MAX_AUDIO_FILE_BYTES:
-        raise RequestError(
+        raise ServiceError(
             f"Audio input is larger than the maximum of {MAX_AUDIO_FILE_BYTES // (1024 * 1024)} MB per request; send shorter audio.",
-            f"{param}.input_audio.data",
-            413,
-            "audio_too_large",
+            param=f"{param}.input_audio.data",
+            status=413,
+            code="audio_too_large",
         )
     try:
         raw = base64.b64decode(value["data"], validate=True)
     except (binascii.Error, ValueError):
-        raise RequestError(
-            f"{param}.input_audio.data is not valid base64.", f"{param}.input_audio.data"
+        raise ServiceError(
+            f"{param}.input_audio.data is not valid base64.", param=f"{param}.input_audio.data"
         ) from None
     try:
         return await asyncio.get_running_loop().run_in_executor(None, audio_io.decode, raw, fmt)
     except ValueError as exc:
-        raise RequestError(
-            f"{param}.input_audio: {exc}. Check that the data really is {fmt}.", f"{param}.input_audio.data"
+        raise ServiceError(
+            f"{param}.input_audio: {exc}. Check that the data really is {fmt}.",
+            param=f"{param}.input_audio.data",
         ) from None
