@@ -34,6 +34,8 @@ _EXPORTS = {
     "AudioPlayer": "realtime_widgets.widgets",
     "EventLog": "realtime_widgets.widgets",
     "TranscriptView": "realtime_widgets.widgets",
+    "LiveCaptions": "realtime_widgets.widgets",
+    "CaptionsView": "realtime_widgets.widgets",
     "RealtimeConsole": "realtime_widgets.widgets",
 }
 
@@ -41,11 +43,13 @@ __all__ = [
     "AudioChat",
     "AudioPlayer",
     "AudioReply",
+    "CaptionsView",
     "ClipRecorder",
     "ConnectionConfig",
     "Conversation",
     "Emulator",
     "EventLog",
+    "LiveCaptions",
     "MicRecorder",
     "PreviewRetiredWarning",
     "RealtimeConsole",
@@ -90,8 +94,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .sync import run_sync
     from .widgets import (
         AudioPlayer,
+        CaptionsView,
         ClipRecorder,
         EventLog,
+        LiveCaptions,
         MicRecorder,
         RealtimeConsole,
         SessionConfigForm,

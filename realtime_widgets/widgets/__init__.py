@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .captions import CaptionsView, LiveCaptions
 from .clip import ClipRecorder
 from .config_form import SessionConfigForm
 from .console import RealtimeConsole
@@ -12,8 +13,10 @@ from .transcript import TranscriptView
 
 __all__ = [
     "AudioPlayer",
+    "CaptionsView",
     "ClipRecorder",
     "EventLog",
+    "LiveCaptions",
     "MicRecorder",
     "RealtimeConsole",
     "SessionConfigForm",

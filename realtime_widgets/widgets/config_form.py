@@ -284,6 +284,13 @@ class SessionConfigForm(w.VBox):
         limited = isinstance(config.max_output_tokens, int)
         self.unlimited_tokens.value = not limited
         self.max_output_tokens.value = config.max_output_tokens if limited else MAX_OUTPUT_TOKENS
+        if config.transcription_model not in dict(self.transcription_model.options).values():
+            # an Azure deployment name: offer it beside the model names
+            options = [
+                *self.transcription_model.options,
+                (config.transcription_model, config.transcription_model),
+            ]
+            self.transcription_model.options = options
         self.transcription_model.value = config.transcription_model
         self.noise_reduction.value = config.noise_reduction
         self._show_relevant()

@@ -57,8 +57,8 @@ def turn_snapshot(index: int, turn: Any) -> dict[str, Any]:
     user_audio = _n(g("user_audio"))
     if g("user_text"):
         user, user_pending = g("user_text"), False
-    elif g("user_transcript"):
-        user, user_pending = g("user_transcript"), False
+    elif g("user_transcript"):  # grows from the deltas; shown as pending until `.completed`
+        user, user_pending = g("user_transcript"), bool(g("user_transcript_pending"))
     elif g("user_transcript_pending"):
         user, user_pending = TRANSCRIBING, True
     elif user_audio:

@@ -114,3 +114,10 @@ def test_api_key_never_reaches_widget_state(tmp_path):
     text = path.read_text()
     assert form.api_key.model_id in text  # the password widget is in the saved state...
     assert SECRET not in text  # ...but its key is not
+
+
+def test_an_azure_transcription_deployment_name_is_offered():
+    form = SessionConfigForm(config=SessionConfig(transcription_model="my-gpt-4o-transcribe"))
+    assert form.transcription_model.value == "my-gpt-4o-transcribe"
+    assert form.value.transcription_model == "my-gpt-4o-transcribe"
+    assert ("whisper-1", "whisper-1") in form.transcription_model.options

@@ -66,6 +66,13 @@ async def test_play_without_player_sends_pcm_to_the_page(session, front_end):
 def test_snapshot_marks():
     pending = Turn(index=0, user_transcript_pending=True)
     assert turn_snapshot(0, pending)["user"] == TRANSCRIBING
+    growing = Turn(index=0, user_transcript="Turtles live", user_transcript_pending=True)
+    assert (turn_snapshot(0, growing)["user"], turn_snapshot(0, growing)["user_pending"]) == (
+        "Turtles live",
+        True,
+    )
+    growing.user_transcript_pending = False
+    assert turn_snapshot(0, growing)["user_pending"] is False
     cut = Turn(index=1, user_text="hi", transcript="Hello there", status="truncated", truncated_ms=1234)
     snap = turn_snapshot(1, cut)
     assert snap["interrupted"] == "(interrupted at 1234 ms)" and snap["assistant"] == "Hello there"
