@@ -96,6 +96,7 @@ async def test_session_update_valid_then_invalid(emulator, stack, protocol):
     assert error["error"]["type"] == "invalid_request_error"
     assert error["error"]["param"].endswith("turn_detection.threshold")
     await wire.drain()
+    assert len(of_type(wire.events, "error")) == 1, "only the deliberate mistake is refused"
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -107,6 +108,7 @@ async def test_text_turn_with_audio_and_text_out(emulator, stack, protocol):
     await wire.conn.response.create()
     events = await wire.until("response.done")
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     n = names(protocol)
     assert of_type(events, n["audio.delta"]), "no audio out"
     transcript = "".join(e["delta"] for e in of_type(events, n["transcript.delta"]))
@@ -124,6 +126,7 @@ async def test_text_only_output(emulator, stack, protocol):
     await wire.conn.response.create()
     events = await wire.until("response.done")
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     n = names(protocol)
     assert not of_type(events, n["audio.delta"])
     text = "".join(e["delta"] for e in of_type(events, n["text.delta"]))
@@ -142,6 +145,7 @@ async def test_spoken_turn_server_vad_with_input_transcription(emulator, stack, 
     if not of_type(events, completed):
         events += await wire.until(completed)
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     kinds = [e["type"] for e in events]
     for kind in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
         assert kind in kinds
@@ -162,6 +166,7 @@ async def test_spoken_turn_with_manual_commit(emulator, stack, protocol):
     await wire.conn.response.create()
     events = await wire.until("response.done")
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     assert not of_type(events, "input_audio_buffer.speech_started")
     assert of_type(events, names(protocol)["audio.delta"])
 
@@ -186,6 +191,7 @@ async def test_cancel_then_truncate(emulator, stack, protocol):
     assert truncated["type"] == "conversation.item.truncated", truncated
     assert truncated["item_id"] == first_audio["item_id"] and truncated["audio_end_ms"] == 50
     await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -208,6 +214,7 @@ async def test_function_call_and_its_output(emulator, stack, protocol):
     await wire.conn.response.create()
     events = await wire.until("response.done")
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     assert of_type(events, names(protocol)["audio.delta"])
     assert of_type(events, "response.done")[0]["response"]["output"][0]["type"] == "message"
 
@@ -230,6 +237,7 @@ async def test_ga_transcription_session(emulator, stack):
     await wire.append_speech(speech("good evening everyone"))
     events = await wire.until("conversation.item.input_audio_transcription.completed")
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     assert of_type(events, "conversation.item.input_audio_transcription.delta")
     assert not [e for e in events if e["type"].startswith("response.")]
     transcript = of_type(events, "conversation.item.input_audio_transcription.completed")[0]["transcript"]
@@ -249,6 +257,7 @@ async def test_preview_transcription_session(emulator, stack):
     await wire.append_speech(speech("good evening everyone"))
     events = await wire.until("conversation.item.input_audio_transcription.completed")
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     assert of_type(events, "conversation.item.input_audio_transcription.delta")
     assert not [e for e in events if e["type"].startswith("response.")]
     transcript = of_type(events, "conversation.item.input_audio_transcription.completed")[0]["transcript"]
@@ -279,6 +288,7 @@ async def test_item_retrieve_delete_and_buffer_clear(emulator, stack, protocol):
     error = (await wire.until("error", "input_audio_buffer.committed"))[-1]
     assert error["type"] == "error", "a cleared buffer has nothing to commit"
     await wire.drain()
+    assert len(of_type(wire.events, "error")) == 1, "only the deliberate mistake is refused"
 
 
 async def test_ga_idle_timeout_triggers_a_response(emulator, stack):
@@ -292,6 +302,7 @@ async def test_ga_idle_timeout_triggers_a_response(emulator, stack):
     events = await wire.until("input_audio_buffer.timeout_triggered")
     events += await wire.until("response.done")
     events += await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
     assert of_type(events, "input_audio_buffer.timeout_triggered")[0]["audio_end_ms"] > 0
 
 
@@ -314,3 +325,4 @@ async def test_input_transcription_failure(deaf_emulator, stack, protocol):
     failed = (await wire.until("conversation.item.input_audio_transcription.failed", timeout=10))[-1]
     assert failed["error"]["message"]
     await wire.drain()
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
