@@ -241,3 +241,30 @@ def test_preview_quickstart_shape_over_tls(tls_emu):
     assert sorted(summary["session"]["modalities"]) == ["audio", "text"]
     assert summary["session"]["voice"] == "alloy"
     assert "response.audio_transcript.done" in summary["types"]
+
+
+OWN_CLIENT = """
+import asyncio
+from realtime_widgets import RealtimeSession
+
+async def main():
+    async with RealtimeSession() as session:
+        turn = await session.send_text("hello")
+    print(session.connection.describe())
+    print(turn.transcript, len(turn.audio))
+
+asyncio.run(main())
+"""
+
+
+def test_this_package_keyless_over_tls_by_variables_alone(tls_emu):
+    env = quickstart_env(tls_emu, keyless=True)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")])
+    )
+    r = run([sys.executable, "-c", OWN_CLIENT], env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    described, spoken = r.stdout.strip().splitlines()[-2:]
+    assert tls_emu.endpoint in described and "Entra ID" in described
+    transcript, samples = spoken.rsplit(" ", 1)
+    assert transcript == REPLY and int(samples) > 12_000
