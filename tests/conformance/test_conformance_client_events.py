@@ -168,3 +168,35 @@ async def test_preview_transcription_session_update(emulator):
         answer = accepted(answer, "transcription_session.updated")
         assert answer["session"]["input_audio_transcription"]["model"] == "gpt-4o-transcribe"
         assert not of_type(await wire.drain(), "error")
+
+
+@pytest.mark.parametrize("protocol", ["ga", "preview"])
+async def test_quickstart_session_shape(wire, protocol):
+    """The whole session a quickstart sends: GA nested audio.input/output, preview flat."""
+    vad = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 200}
+    if protocol == "ga":
+        pcm = {"type": "audio/pcm", "rate": 24000}
+        body = {
+            "type": "realtime",
+            "instructions": "You are a helpful assistant.",
+            "output_modalities": ["audio"],
+            "audio": {
+                "input": {"format": pcm, "transcription": {"model": "whisper-1"}, "turn_detection": vad},
+                "output": {"format": pcm, "voice": "alloy"},
+            },
+        }
+        session = accepted(await update(wire, body), "session.updated")["session"]
+        assert session["audio"]["output"]["voice"] == "alloy"
+        assert session["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 200
+    else:
+        body = {
+            "instructions": "You are a helpful assistant.",
+            "modalities": ["text", "audio"],
+            "voice": "alloy",
+            "input_audio_format": "pcm16",
+            "output_audio_format": "pcm16",
+            "input_audio_transcription": {"model": "whisper-1"},
+            "turn_detection": vad,
+        }
+        session = accepted(await update(wire, body), "session.updated")["session"]
+        assert session["voice"] == "alloy" and session["turn_detection"]["silence_duration_ms"] == 200

@@ -326,3 +326,43 @@ async def test_input_transcription_failure(deaf_emulator, stack, protocol):
     assert failed["error"]["message"]
     await wire.drain()
     assert not of_type(wire.events, "error"), of_type(wire.events, "error")
+
+
+async def test_ga_out_of_band_response_with_metadata_and_g711_output(emulator, stack):
+    wire = await open_wire(stack, emulator, "ga")
+    await wire.conn.session.update(session=session("ga", vad=None))
+    await wire.until("session.updated")
+    await wire.conn.response.create(
+        response={
+            "conversation": "none",
+            "metadata": {"topic": "side"},
+            "input": [user_text("classify this")],
+            "output_modalities": ["audio"],
+            "audio": {"output": {"format": {"type": "audio/pcmu"}}},
+        }
+    )
+    events = await wire.until("response.done")
+    events += await wire.drain()
+    done = of_type(events, "response.done")[0]["response"]
+    assert done["metadata"] == {"topic": "side"} and done["status"] == "completed"
+    assert not of_type(events, "conversation.item.added"), "an out-of-band response joins no conversation"
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
+
+
+async def test_preview_out_of_band_response_with_g711_output(emulator, stack):
+    wire = await open_wire(stack, emulator, "preview")
+    await wire.conn.session.update(session=session("preview", vad=None))
+    await wire.until("session.updated")
+    await wire.conn.response.create(
+        response={
+            "conversation": "none",
+            "metadata": {"topic": "side"},
+            "input": [user_text("classify this")],
+            "output_audio_format": "g711_ulaw",
+        }
+    )
+    events = await wire.until("response.done")
+    events += await wire.drain()
+    assert of_type(events, "response.done")[0]["response"]["metadata"] == {"topic": "side"}
+    assert of_type(events, "response.audio.delta")
+    assert not of_type(wire.events, "error"), of_type(wire.events, "error")
