@@ -286,7 +286,7 @@ class SessionConfig:
         `transcription_session.update` body (see `update_event_type`).
         """
         if self.is_transcription:
-            return self._transcription_session(protocol)
+            return _transcription_session(self, protocol)
         if protocol == "ga":
             if self.temperature is not None:
                 warnings.warn(
@@ -346,29 +346,6 @@ class SessionConfig:
             return session
         raise ValueError(f"protocol={protocol!r} is not allowed; choose 'ga' or 'preview'")
 
-    def _transcription_session(self, protocol: Protocol) -> dict:
-        noise = {"type": self.noise_reduction} if self.noise_reduction else None
-        if protocol == "ga":
-            return {
-                "type": "transcription",
-                "audio": {
-                    "input": {
-                        "format": {"type": "audio/pcm", "rate": SAMPLE_RATE},
-                        "transcription": self._transcription_dict(),
-                        "noise_reduction": noise,
-                        "turn_detection": self._turn_detection_dict(),
-                    }
-                },
-            }
-        if protocol == "preview":
-            return {
-                "input_audio_format": "pcm16",
-                "input_audio_transcription": self._transcription_dict(),
-                "input_audio_noise_reduction": noise,
-                "turn_detection": self._turn_detection_dict(),
-            }
-        raise ValueError(f"protocol={protocol!r} is not allowed; choose 'ga' or 'preview'")
-
     @classmethod
     def from_session(cls, session: Mapping[str, Any]) -> SessionConfig:
         """Read a session object of either protocol (e.g. the server's `session.updated` payload).
@@ -377,60 +354,89 @@ class SessionConfig:
         """
         if not isinstance(session, Mapping):
             raise TypeError(f"from_session needs the session dict, got {type(session).__name__}")
-        s = dict(session)
-        kw: dict[str, Any] = {}
-        is_ga = "audio" in s or "output_modalities" in s or s.get("type") == "realtime"
-        if isinstance(s.get("instructions"), str):
-            kw["instructions"] = s["instructions"]
-        if s.get("type") == "transcription":
-            kw["type"] = "transcription"
-        if is_ga:
-            audio = s.get("audio") or {}
-            inp, out = audio.get("input") or {}, audio.get("output") or {}
-            mods = s.get("output_modalities")
-            td = inp.get("turn_detection", "absent")
-            tr = inp.get("transcription", "absent")
-            nr = inp.get("noise_reduction", "absent")
-            if out.get("voice") is not None:
-                kw["voice"] = out["voice"]
-            if out.get("speed") is not None:
-                kw["speed"] = out["speed"]
-            if s.get("max_output_tokens") is not None:
-                kw["max_output_tokens"] = s["max_output_tokens"]
-        else:
-            mods = s.get("modalities")
-            td = s.get("turn_detection", "absent")
-            tr = s.get("input_audio_transcription", "absent")
-            nr = s.get("input_audio_noise_reduction", "absent")
-            if s.get("voice") is not None:
-                kw["voice"] = s["voice"]
-            if s.get("temperature") is not None:
-                kw["temperature"] = s["temperature"]
-            if s.get("max_response_output_tokens") is not None:
-                kw["max_output_tokens"] = s["max_response_output_tokens"]
-        if mods:
-            kw["output_modalities"] = ("audio",) if "audio" in mods else ("text",)
-        if td is None or (isinstance(td, Mapping) and td.get("type") in (None, "none")):
-            kw["turn_detection"] = "manual"
-        elif isinstance(td, Mapping):
-            kw["turn_detection"] = td["type"]
-            for key in ("threshold", "prefix_padding_ms", "silence_duration_ms", "eagerness"):
-                if td.get(key) is not None:
-                    kw[key] = td[key]
-            for key in ("create_response", "interrupt_response"):
-                if td.get(key) is not None:
-                    kw[key] = bool(td[key])
-        if isinstance(tr, Mapping) and tr.get("model"):
-            kw["transcription_model"] = tr["model"]
-            kw["transcription_language"] = tr.get("language") or None
-            kw["transcription_prompt"] = tr.get("prompt") or None
-        if isinstance(nr, Mapping) and nr.get("type"):
-            kw["noise_reduction"] = nr["type"]
-        if isinstance(s.get("tools"), list):
-            kw["tools"] = [dict(t) for t in s["tools"]]
-        choice = s.get("tool_choice")
-        if isinstance(choice, str):
-            kw["tool_choice"] = choice
-        elif isinstance(choice, Mapping) and choice.get("name"):
-            kw["tool_choice"] = choice["name"]
-        return cls(**kw)
+        return cls(**_fields_from_session(dict(session)))
+
+
+def _transcription_session(config: SessionConfig, protocol: Protocol) -> dict:
+    """The session of a transcription-only connection, in the GA or the preview shape."""
+    noise = {"type": config.noise_reduction} if config.noise_reduction else None
+    if protocol == "ga":
+        return {
+            "type": "transcription",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": SAMPLE_RATE},
+                    "transcription": config._transcription_dict(),
+                    "noise_reduction": noise,
+                    "turn_detection": config._turn_detection_dict(),
+                }
+            },
+        }
+    if protocol == "preview":
+        return {
+            "input_audio_format": "pcm16",
+            "input_audio_transcription": config._transcription_dict(),
+            "input_audio_noise_reduction": noise,
+            "turn_detection": config._turn_detection_dict(),
+        }
+    raise ValueError(f"protocol={protocol!r} is not allowed; choose 'ga' or 'preview'")
+
+
+def _fields_from_session(s: dict[str, Any]) -> dict[str, Any]:
+    """SessionConfig fields read from a session object of either protocol."""
+    kw: dict[str, Any] = {}
+    is_ga = "audio" in s or "output_modalities" in s or s.get("type") == "realtime"
+    if isinstance(s.get("instructions"), str):
+        kw["instructions"] = s["instructions"]
+    if s.get("type") == "transcription":
+        kw["type"] = "transcription"
+    if is_ga:
+        audio = s.get("audio") or {}
+        inp, out = audio.get("input") or {}, audio.get("output") or {}
+        mods = s.get("output_modalities")
+        td = inp.get("turn_detection", "absent")
+        tr = inp.get("transcription", "absent")
+        nr = inp.get("noise_reduction", "absent")
+        if out.get("voice") is not None:
+            kw["voice"] = out["voice"]
+        if out.get("speed") is not None:
+            kw["speed"] = out["speed"]
+        if s.get("max_output_tokens") is not None:
+            kw["max_output_tokens"] = s["max_output_tokens"]
+    else:
+        mods = s.get("modalities")
+        td = s.get("turn_detection", "absent")
+        tr = s.get("input_audio_transcription", "absent")
+        nr = s.get("input_audio_noise_reduction", "absent")
+        if s.get("voice") is not None:
+            kw["voice"] = s["voice"]
+        if s.get("temperature") is not None:
+            kw["temperature"] = s["temperature"]
+        if s.get("max_response_output_tokens") is not None:
+            kw["max_output_tokens"] = s["max_response_output_tokens"]
+    if mods:
+        kw["output_modalities"] = ("audio",) if "audio" in mods else ("text",)
+    if td is None or (isinstance(td, Mapping) and td.get("type") in (None, "none")):
+        kw["turn_detection"] = "manual"
+    elif isinstance(td, Mapping):
+        kw["turn_detection"] = td["type"]
+        for key in ("threshold", "prefix_padding_ms", "silence_duration_ms", "eagerness"):
+            if td.get(key) is not None:
+                kw[key] = td[key]
+        for key in ("create_response", "interrupt_response"):
+            if td.get(key) is not None:
+                kw[key] = bool(td[key])
+    if isinstance(tr, Mapping) and tr.get("model"):
+        kw["transcription_model"] = tr["model"]
+        kw["transcription_language"] = tr.get("language") or None
+        kw["transcription_prompt"] = tr.get("prompt") or None
+    if isinstance(nr, Mapping) and nr.get("type"):
+        kw["noise_reduction"] = nr["type"]
+    if isinstance(s.get("tools"), list):
+        kw["tools"] = [dict(t) for t in s["tools"]]
+    choice = s.get("tool_choice")
+    if isinstance(choice, str):
+        kw["tool_choice"] = choice
+    elif isinstance(choice, Mapping) and choice.get("name"):
+        kw["tool_choice"] = choice["name"]
+    return kw
