@@ -119,7 +119,7 @@ def apply_update(
     if protocol == "ga":
         _merge_ga(new, patch, kind)
     elif kind == "transcription":
-        _merge_preview_transcription(new, patch)
+        _merge_preview(new, patch, _PREVIEW_TRANSCRIPTION_TOP)
     else:
         _merge_preview(new, patch)
     return new
@@ -303,8 +303,8 @@ _PREVIEW_TOP = {
 } | _ECHO_FIELDS
 
 
-def _merge_preview(s: dict[str, Any], patch: dict[str, Any]) -> None:
-    _known(patch, _PREVIEW_TOP, "session")
+def _merge_preview(s: dict[str, Any], patch: dict[str, Any], allowed: set[str] = _PREVIEW_TOP) -> None:
+    _known(patch, allowed, "session")
     for key, value in patch.items():
         if key in _ECHO_FIELDS:
             continue
@@ -354,26 +354,6 @@ _PREVIEW_TRANSCRIPTION_TOP = {
     "modalities",
     "client_secret",
 } | _ECHO_FIELDS
-
-
-def _merge_preview_transcription(s: dict[str, Any], patch: dict[str, Any]) -> None:
-    _known(patch, _PREVIEW_TRANSCRIPTION_TOP, "session")
-    for key, value in patch.items():
-        param = f"session.{key}"
-        if key == "input_audio_format":
-            if value not in PREVIEW_AUDIO_FORMATS:
-                raise _error(
-                    param, f"{param} must be one of {', '.join(PREVIEW_AUDIO_FORMATS)}, got {value!r}"
-                )
-            s[key] = value
-        elif key == "input_audio_transcription":
-            s[key] = _transcription(value, param)
-        elif key == "input_audio_noise_reduction":
-            s[key] = _noise_reduction(value, param, s.get(key))
-        elif key == "turn_detection":
-            s[key] = _turn_detection(value, param, allow_none_type=True)
-        elif key == "include":
-            s[key] = value
 
 
 # -- shared pieces ----------------------------------------------------------------------------
