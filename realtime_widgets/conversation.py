@@ -252,7 +252,287 @@ class Turn:
         )
 
 
-class Conversation:
+class _UserInputEvents:
+    """How the user's side of a turn is read: typed items, audio commits, VAD, input transcripts.
+
+    A part of Conversation (it uses its turns, streams and indexes); split out to keep each class small.
+    """
+
+    def _client_item_create(self, event: RealtimeEvent) -> Turn | None:
+        item = event.raw.get("item") or {}
+        if item.get("type") == "function_call_output":
+            return self._tool_output(item)
+        if item.get("type", "message") != "message" or item.get("role") != "user":
+            return None
+        if item.get("id") in self._by_user_item:  # said before: history replayed after a reconnect
+            return self._by_user_item[item["id"]]
+        texts = _input_texts(item)
+        turn = self._new_turn(user_text="".join(texts) if texts else None, origin_s=event.time)
+        if item.get("id"):
+            turn.user_item_id = item["id"]
+            self._by_user_item[item["id"]] = turn
+        return turn
+
+    def _tool_output(self, item: dict) -> Turn | None:
+        for turn in reversed(self.turns):
+            for call in turn.tool_calls:
+                if call.call_id == item.get("call_id"):
+                    call.output = item.get("output")
+                    return turn
+        return None
+
+    def _client_commit(self, event: RealtimeEvent) -> Turn | None:
+        stop = len(self.input)
+        turn = self._open_user_turn()
+        if turn is None or turn._user_range is None:
+            turn = self._new_turn()
+        if turn._user_range is None or turn._user_range[1] is None:
+            start = turn._user_range[0] if turn._user_range else self._input_mark
+            turn._user_range = (start, stop)
+        turn.origin_s = event.time
+        self._input_mark = stop
+        return turn
+
+    def _client_clear(self, event: RealtimeEvent) -> Turn | None:
+        self._input_mark = len(self.input)
+        return None
+
+    def _speech_started(self, event: RealtimeEvent) -> Turn | None:
+        ms = _ms(event.raw.get("audio_start_ms"), self._input_ms())
+        turn = self._new_turn(speech_start_ms=ms, _user_range=(self._sample_at_ms(ms), None))
+        item_id = event.raw.get("item_id")
+        if item_id:
+            turn.user_item_id = item_id
+            self._by_user_item[item_id] = turn
+        return turn
+
+    def _speech_stopped(self, event: RealtimeEvent) -> Turn | None:
+        item_id = event.raw.get("item_id")
+        turn = self._by_user_item.get(item_id) if item_id else self._open_user_turn()
+        if turn is None:
+            return None
+        ms = _ms(event.raw.get("audio_end_ms"), self._input_ms())
+        turn.speech_end_ms = ms
+        start = turn._user_range[0] if turn._user_range else self._input_mark
+        turn._user_range = (start, self._sample_at_ms(ms))
+        turn.origin_s = event.time
+        return turn
+
+    def _committed(self, event: RealtimeEvent) -> Turn | None:
+        item_id = event.raw.get("item_id")
+        turn = self._by_user_item.get(item_id) if item_id else None
+        if turn is None:
+            turn = self._open_user_turn()
+            if turn is None:
+                turn = self._new_turn(_user_range=(self._input_mark, len(self.input)), origin_s=event.time)
+        if turn._user_range is not None and turn._user_range[1] is None:
+            turn._user_range = (turn._user_range[0], len(self.input))
+        if item_id:
+            turn.user_item_id = item_id
+            self._by_user_item[item_id] = turn
+        if turn.speech_end_ms is not None:
+            self._input_mark = max(self._input_mark, self._sample_at_ms(turn.speech_end_ms))
+        return turn
+
+    def _item_added(self, event: RealtimeEvent) -> Turn | None:
+        item = event.raw.get("item")
+        if not isinstance(item, dict) or not item.get("id"):
+            return None
+        item_id = item["id"]
+        self._items[item_id] = item
+        if item.get("type") != "message":
+            return None
+        if item.get("role") == "user":
+            turn = self._by_user_item.get(item_id)
+            if turn is None:
+                last = self.last_turn
+                if last is not None and last.user_item_id is None and last.user_text is not None:
+                    turn = last
+                else:
+                    texts = _input_texts(item)
+                    turn = self._new_turn(user_text="".join(texts) if texts else None, origin_s=event.time)
+                turn.user_item_id = item_id
+                self._by_user_item[item_id] = turn
+            if any(c.get("type") == "input_audio" for c in _parts(item)):
+                # Deltas may come first; only `.completed` (or `.failed`) ends the wait.
+                waiting = turn.user_transcript is None or turn.user_transcript_pending
+                turn.user_transcript_pending = waiting and self._transcribing
+            return turn
+        if item.get("role") == "assistant":
+            turn = self._by_item.get(item_id) or self._turn_for_response(event)
+            if turn is not None and turn.item_id is None:
+                turn.item_id = item_id
+                self._by_item[item_id] = turn
+            return turn
+        return None
+
+    def _user_transcript_delta(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._by_user_item.get(event.raw.get("item_id", ""))
+        if turn is None:
+            return None
+        turn.user_transcript = (turn.user_transcript or "") + _text(event.raw.get("delta"))
+        turn.user_transcript_pending = True
+        return turn
+
+    def _user_transcript_done(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._by_user_item.get(event.raw.get("item_id", ""))
+        if turn is None:
+            return None
+        transcript = event.raw.get("transcript")
+        turn.user_transcript = transcript if isinstance(transcript, str) else turn.user_transcript or ""
+        turn.user_transcript_pending = False
+        if self._transcription_only:  # no response will come: the transcript is the whole turn
+            turn.status = "completed"
+            turn.usage = event.raw.get("usage") if isinstance(event.raw.get("usage"), dict) else turn.usage
+        return turn
+
+    def _user_transcript_failed(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._by_user_item.get(event.raw.get("item_id", ""))
+        error = _error_dict(event.raw.get("error"), "input transcription failed")
+        self.errors.append(error)
+        if turn is None:
+            return None
+        turn.user_transcript_pending = False
+        turn.error = error
+        if self._transcription_only:
+            turn.status = "failed"
+        return turn
+
+
+class _ResponseEvents:
+    """How the assistant's side of a turn is read: responses, output items, audio and text deltas.
+
+    A part of Conversation (it uses its turns, streams and indexes); split out to keep each class small.
+    """
+
+    def _client_response_create(self, event: RealtimeEvent) -> Turn | None:
+        self._response_requested_s = event.time
+        return None
+
+    def _content_part_done(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        part = event.raw.get("part")
+        if turn is None or not isinstance(part, dict):
+            return None
+        return turn if _fill_from_parts(turn, [part]) else None
+
+    def _response_created(self, event: RealtimeEvent) -> Turn | None:
+        rid = event.response_id
+        if not rid:
+            return None
+        last = self.last_turn
+        if last is not None and last.response_id is None:
+            turn = last
+        else:
+            turn = self._new_turn()
+        turn.response_id = rid
+        turn.status = "in_progress"
+        if turn.origin_s is None:
+            turn.origin_s = (
+                self._response_requested_s if self._response_requested_s is not None else event.time
+            )
+        self._response_requested_s = None
+        self._by_response[rid] = turn
+        return turn
+
+    def _output_item(self, event: RealtimeEvent) -> Turn | None:
+        item = event.raw.get("item")
+        if isinstance(item, dict) and item.get("id"):
+            self._items[item["id"]] = item
+            turn = self._turn_for_response(event)
+            if turn is not None and turn.item_id is None and item.get("type") == "message":
+                turn.item_id = item["id"]
+                self._by_item[item["id"]] = turn
+            if (
+                turn is not None
+                and item.get("type") == "function_call"
+                and event.type == "response.output_item.done"
+                and not any(c.call_id == item.get("call_id") for c in turn.tool_calls)
+            ):
+                turn.tool_calls.append(
+                    ToolCall(
+                        item.get("name", ""), item.get("call_id", ""), item.get("arguments", ""), item["id"]
+                    )
+                )
+            return turn
+        return None
+
+    def _audio_delta(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        ref = parse_audio_ref(event.raw.get("delta"))
+        if turn is None or ref is None:
+            return None
+        _, start, stop = ref
+        n = stop - start
+        segments = turn._out_segments
+        if segments and segments[-1][1] == start:
+            segments[-1] = (segments[-1][0], stop)  # contiguous: one segment, cheap reads
+        else:
+            segments.append((start, stop))
+        turn.audio_deltas.append((event.time, turn._out_samples, n))
+        turn._out_samples += n
+        if turn.latency_first_audio_s is None and turn.origin_s is not None:
+            turn.latency_first_audio_s = event.time - turn.origin_s
+        return turn
+
+    def _transcript_delta(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        if turn is None:
+            return None
+        delta = _text(event.raw.get("delta"))
+        turn.transcript += delta
+        turn.transcript_deltas.append((event.time, delta, turn._out_samples / SAMPLE_RATE))
+        return turn
+
+    def _transcript_done(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        if turn is None:
+            return None
+        if isinstance(event.raw.get("transcript"), str):
+            turn.transcript = event.raw["transcript"]
+        return turn
+
+    def _text_delta(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        if turn is None:
+            return None
+        turn.text += _text(event.raw.get("delta"))
+        return turn
+
+    def _text_done(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        if turn is None:
+            return None
+        if isinstance(event.raw.get("text"), str):
+            turn.text = event.raw["text"]
+        return turn
+
+    def _response_done(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._turn_for_response(event)
+        if turn is None:
+            return None
+        response = event.raw.get("response") or {}
+        wire_status = response.get("status") or "completed"
+        if turn.status != "truncated":
+            turn.status = _RESPONSE_STATUS.get(wire_status, wire_status)
+        turn.usage = response.get("usage")
+        if wire_status == "failed":
+            details = response.get("status_details") or {}
+            turn.error = details.get("error") or details or {"message": "response failed"}
+        if turn.origin_s is not None:
+            turn.latency_done_s = event.time - turn.origin_s
+        return turn
+
+    def _item_truncated(self, event: RealtimeEvent) -> Turn | None:
+        turn = self._by_item.get(event.raw.get("item_id", ""))
+        if turn is None:
+            return None
+        turn.status = "truncated"
+        turn.truncated_ms = int(_ms(event.raw.get("audio_end_ms")) or 0)
+        return turn
+
+
+class Conversation(_UserInputEvents, _ResponseEvents):
     """Items, turns and audio of one realtime session, built from its events."""
 
     def __init__(self) -> None:
@@ -429,51 +709,6 @@ class Conversation:
         """Audio sent on this connection, in ms: where the server's clock is now."""
         return (len(self.input) - self._input_epoch) * 1000 / SAMPLE_RATE
 
-    # --- client events
-    def _client_item_create(self, event: RealtimeEvent) -> Turn | None:
-        item = event.raw.get("item") or {}
-        if item.get("type") == "function_call_output":
-            return self._tool_output(item)
-        if item.get("type", "message") != "message" or item.get("role") != "user":
-            return None
-        if item.get("id") in self._by_user_item:  # said before: history replayed after a reconnect
-            return self._by_user_item[item["id"]]
-        texts = _input_texts(item)
-        turn = self._new_turn(user_text="".join(texts) if texts else None, origin_s=event.time)
-        if item.get("id"):
-            turn.user_item_id = item["id"]
-            self._by_user_item[item["id"]] = turn
-        return turn
-
-    def _tool_output(self, item: dict) -> Turn | None:
-        for turn in reversed(self.turns):
-            for call in turn.tool_calls:
-                if call.call_id == item.get("call_id"):
-                    call.output = item.get("output")
-                    return turn
-        return None
-
-    def _client_commit(self, event: RealtimeEvent) -> Turn | None:
-        stop = len(self.input)
-        turn = self._open_user_turn()
-        if turn is None or turn._user_range is None:
-            turn = self._new_turn()
-        if turn._user_range is None or turn._user_range[1] is None:
-            start = turn._user_range[0] if turn._user_range else self._input_mark
-            turn._user_range = (start, stop)
-        turn.origin_s = event.time
-        self._input_mark = stop
-        return turn
-
-    def _client_clear(self, event: RealtimeEvent) -> Turn | None:
-        self._input_mark = len(self.input)
-        return None
-
-    def _client_response_create(self, event: RealtimeEvent) -> Turn | None:
-        self._response_requested_s = event.time
-        return None
-
-    # --- server events
     def _session_created(self, event: RealtimeEvent) -> Turn | None:
         # A new connection: the server's audio clock (audio_start_ms ...) starts again here.
         self._input_epoch = len(self.input)
@@ -502,75 +737,6 @@ class Conversation:
         )
         return None
 
-    def _speech_started(self, event: RealtimeEvent) -> Turn | None:
-        ms = _ms(event.raw.get("audio_start_ms"), self._input_ms())
-        turn = self._new_turn(speech_start_ms=ms, _user_range=(self._sample_at_ms(ms), None))
-        item_id = event.raw.get("item_id")
-        if item_id:
-            turn.user_item_id = item_id
-            self._by_user_item[item_id] = turn
-        return turn
-
-    def _speech_stopped(self, event: RealtimeEvent) -> Turn | None:
-        item_id = event.raw.get("item_id")
-        turn = self._by_user_item.get(item_id) if item_id else self._open_user_turn()
-        if turn is None:
-            return None
-        ms = _ms(event.raw.get("audio_end_ms"), self._input_ms())
-        turn.speech_end_ms = ms
-        start = turn._user_range[0] if turn._user_range else self._input_mark
-        turn._user_range = (start, self._sample_at_ms(ms))
-        turn.origin_s = event.time
-        return turn
-
-    def _committed(self, event: RealtimeEvent) -> Turn | None:
-        item_id = event.raw.get("item_id")
-        turn = self._by_user_item.get(item_id) if item_id else None
-        if turn is None:
-            turn = self._open_user_turn()
-            if turn is None:
-                turn = self._new_turn(_user_range=(self._input_mark, len(self.input)), origin_s=event.time)
-        if turn._user_range is not None and turn._user_range[1] is None:
-            turn._user_range = (turn._user_range[0], len(self.input))
-        if item_id:
-            turn.user_item_id = item_id
-            self._by_user_item[item_id] = turn
-        if turn.speech_end_ms is not None:
-            self._input_mark = max(self._input_mark, self._sample_at_ms(turn.speech_end_ms))
-        return turn
-
-    def _item_added(self, event: RealtimeEvent) -> Turn | None:
-        item = event.raw.get("item")
-        if not isinstance(item, dict) or not item.get("id"):
-            return None
-        item_id = item["id"]
-        self._items[item_id] = item
-        if item.get("type") != "message":
-            return None
-        if item.get("role") == "user":
-            turn = self._by_user_item.get(item_id)
-            if turn is None:
-                last = self.last_turn
-                if last is not None and last.user_item_id is None and last.user_text is not None:
-                    turn = last
-                else:
-                    texts = _input_texts(item)
-                    turn = self._new_turn(user_text="".join(texts) if texts else None, origin_s=event.time)
-                turn.user_item_id = item_id
-                self._by_user_item[item_id] = turn
-            if any(c.get("type") == "input_audio" for c in _parts(item)):
-                # Deltas may come first; only `.completed` (or `.failed`) ends the wait.
-                waiting = turn.user_transcript is None or turn.user_transcript_pending
-                turn.user_transcript_pending = waiting and self._transcribing
-            return turn
-        if item.get("role") == "assistant":
-            turn = self._by_item.get(item_id) or self._turn_for_response(event)
-            if turn is not None and turn.item_id is None:
-                turn.item_id = item_id
-                self._by_item[item_id] = turn
-            return turn
-        return None
-
     def _item_done(self, event: RealtimeEvent) -> Turn | None:
         item = event.raw.get("item")
         if not isinstance(item, dict) or not item.get("id"):
@@ -581,163 +747,9 @@ class Conversation:
             return turn if _fill_from_parts(turn, _parts(item)) else None
         return None
 
-    def _content_part_done(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._turn_for_response(event)
-        part = event.raw.get("part")
-        if turn is None or not isinstance(part, dict):
-            return None
-        return turn if _fill_from_parts(turn, [part]) else None
-
     def _item_deleted(self, event: RealtimeEvent) -> Turn | None:
         self._items.pop(event.raw.get("item_id", ""), None)
         return None
-
-    def _user_transcript_delta(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._by_user_item.get(event.raw.get("item_id", ""))
-        if turn is None:
-            return None
-        turn.user_transcript = (turn.user_transcript or "") + _text(event.raw.get("delta"))
-        turn.user_transcript_pending = True
-        return turn
-
-    def _user_transcript_done(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._by_user_item.get(event.raw.get("item_id", ""))
-        if turn is None:
-            return None
-        transcript = event.raw.get("transcript")
-        turn.user_transcript = transcript if isinstance(transcript, str) else turn.user_transcript or ""
-        turn.user_transcript_pending = False
-        if self._transcription_only:  # no response will come: the transcript is the whole turn
-            turn.status = "completed"
-            turn.usage = event.raw.get("usage") if isinstance(event.raw.get("usage"), dict) else turn.usage
-        return turn
-
-    def _user_transcript_failed(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._by_user_item.get(event.raw.get("item_id", ""))
-        error = _error_dict(event.raw.get("error"), "input transcription failed")
-        self.errors.append(error)
-        if turn is None:
-            return None
-        turn.user_transcript_pending = False
-        turn.error = error
-        if self._transcription_only:
-            turn.status = "failed"
-        return turn
-
-    def _response_created(self, event: RealtimeEvent) -> Turn | None:
-        rid = event.response_id
-        if not rid:
-            return None
-        last = self.last_turn
-        if last is not None and last.response_id is None:
-            turn = last
-        else:
-            turn = self._new_turn()
-        turn.response_id = rid
-        turn.status = "in_progress"
-        if turn.origin_s is None:
-            turn.origin_s = (
-                self._response_requested_s if self._response_requested_s is not None else event.time
-            )
-        self._response_requested_s = None
-        self._by_response[rid] = turn
-        return turn
-
-    def _output_item(self, event: RealtimeEvent) -> Turn | None:
-        item = event.raw.get("item")
-        if isinstance(item, dict) and item.get("id"):
-            self._items[item["id"]] = item
-            turn = self._turn_for_response(event)
-            if turn is not None and turn.item_id is None and item.get("type") == "message":
-                turn.item_id = item["id"]
-                self._by_item[item["id"]] = turn
-            if (
-                turn is not None
-                and item.get("type") == "function_call"
-                and event.type == "response.output_item.done"
-                and not any(c.call_id == item.get("call_id") for c in turn.tool_calls)
-            ):
-                turn.tool_calls.append(
-                    ToolCall(
-                        item.get("name", ""), item.get("call_id", ""), item.get("arguments", ""), item["id"]
-                    )
-                )
-            return turn
-        return None
-
-    def _audio_delta(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._turn_for_response(event)
-        ref = parse_audio_ref(event.raw.get("delta"))
-        if turn is None or ref is None:
-            return None
-        _, start, stop = ref
-        n = stop - start
-        segments = turn._out_segments
-        if segments and segments[-1][1] == start:
-            segments[-1] = (segments[-1][0], stop)  # contiguous: one segment, cheap reads
-        else:
-            segments.append((start, stop))
-        turn.audio_deltas.append((event.time, turn._out_samples, n))
-        turn._out_samples += n
-        if turn.latency_first_audio_s is None and turn.origin_s is not None:
-            turn.latency_first_audio_s = event.time - turn.origin_s
-        return turn
-
-    def _transcript_delta(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._turn_for_response(event)
-        if turn is None:
-            return None
-        delta = _text(event.raw.get("delta"))
-        turn.transcript += delta
-        turn.transcript_deltas.append((event.time, delta, turn._out_samples / SAMPLE_RATE))
-        return turn
-
-    def _transcript_done(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._turn_for_response(event)
-        if turn is None:
-            return None
-        if isinstance(event.raw.get("transcript"), str):
-            turn.transcript = event.raw["transcript"]
-        return turn
-
-    def _text_delta(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._turn_for_response(event)
-        if turn is None:
-            return None
-        turn.text += _text(event.raw.get("delta"))
-        return turn
-
-    def _text_done(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._turn_for_response(event)
-        if turn is None:
-            return None
-        if isinstance(event.raw.get("text"), str):
-            turn.text = event.raw["text"]
-        return turn
-
-    def _response_done(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._turn_for_response(event)
-        if turn is None:
-            return None
-        response = event.raw.get("response") or {}
-        wire_status = response.get("status") or "completed"
-        if turn.status != "truncated":
-            turn.status = _RESPONSE_STATUS.get(wire_status, wire_status)
-        turn.usage = response.get("usage")
-        if wire_status == "failed":
-            details = response.get("status_details") or {}
-            turn.error = details.get("error") or details or {"message": "response failed"}
-        if turn.origin_s is not None:
-            turn.latency_done_s = event.time - turn.origin_s
-        return turn
-
-    def _item_truncated(self, event: RealtimeEvent) -> Turn | None:
-        turn = self._by_item.get(event.raw.get("item_id", ""))
-        if turn is None:
-            return None
-        turn.status = "truncated"
-        turn.truncated_ms = int(_ms(event.raw.get("audio_end_ms")) or 0)
-        return turn
 
     def _error(self, event: RealtimeEvent) -> Turn | None:
         error = _error_dict(event.raw.get("error"), "error event without details")
