@@ -7,6 +7,9 @@ then to waiting calls, callbacks (`s.on`) and iterators (`s.events()`).
 
 Outgoing messages go through one ordered outbox so `append_audio_nowait` (sync, for widget comm
 handlers) and the async methods never reorder each other.
+
+`RealtimeSession` (at the end) is assembled from parts, one concern each: event dispatch and waiting,
+requests, audio turns, function calling, and the receive loop with reconnecting.
 """
 
 from __future__ import annotations
@@ -80,185 +83,12 @@ class _Waiter:
         self.future: asyncio.Future[RealtimeEvent] = asyncio.get_running_loop().create_future()
 
 
-class RealtimeSession:
-    """Async context manager over one realtime session (GA or preview protocol).
+class _EventDispatch:
+    """Where every event goes: the Conversation, waiting calls, callbacks (`on`) and iterators (`events`).
 
-    ```python
-    async with RealtimeSession(ConnectionConfig.for_emulator()) as s:
-        turn = await s.send_text("Hello")
-    ```
+    A part of RealtimeSession (it uses the session's state); split out to keep each class small.
     """
 
-    def __init__(
-        self,
-        connection: ConnectionConfig | None = None,
-        session: SessionConfig | None = None,
-        *,
-        conversation: Conversation | None = None,
-        timeout: float = 60.0,
-        auto_reconnect: bool = False,
-        on_reconnecting: Callable[[ReconnectingEvent], ReconnectingOverrides | None] | None = None,
-        max_reconnect_attempts: int = 5,
-    ) -> None:
-        """`auto_reconnect` (or an `on_reconnecting` handler) reopens the session after a recoverable
-        close (the SDK's policy: 1001, 1006, 1011-1014), with backoff, up to `max_reconnect_attempts`.
-        `on_reconnecting(event)` is the SDK's hook: it sees each attempt and may return
-        `{"abort": True}` or `extra_query` / `extra_headers` for the next handshake."""
-        if connection is None:
-            from .config import ConnectionConfig
-
-            connection = ConnectionConfig.from_env()
-        if session is not None and not isinstance(session, SessionConfig):
-            raise TypeError(f"session must be a SessionConfig, got {type(session).__name__}")
-        self.connection = connection
-        self.config: SessionConfig = session if session is not None else SessionConfig()
-        self.conversation = conversation if conversation is not None else Conversation()
-        self.event_log: list[RealtimeEvent] = self.conversation.events
-        self.errors: list[ServerError] = []
-        self.session: dict | None = None  # the server's latest session object
-        self.status = "closed"
-        self.last_error: BaseException | None = None
-        self.timeout = timeout
-        if max_reconnect_attempts < 1:
-            raise ValueError(f"max_reconnect_attempts must be at least 1, got {max_reconnect_attempts}")
-        self.auto_reconnect = auto_reconnect or on_reconnecting is not None
-        self.on_reconnecting = on_reconnecting
-        self.max_reconnect_attempts = max_reconnect_attempts
-        self._extra_query: dict = {}
-        self._extra_headers: dict = {}
-        self._listeners: dict[str, list[Callable[[RealtimeEvent], Any]]] = {}
-        self._iterators: set[asyncio.Queue] = set()
-        self._waiters: list[_Waiter] = []
-        self._callback_tasks: set[asyncio.Task] = set()
-        self._tool_handlers: dict[str, Callable[..., Any]] = {}
-        self._tool_replies: dict[str, asyncio.Future] = {}  # response id of a call -> Turn replying to it
-        self._manager: Any = None
-        self._conn: Any = None
-        self._recv_task: asyncio.Task | None = None
-        self._send_task: asyncio.Task | None = None
-        self._outbox: asyncio.Queue | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._t0: float | None = None
-        self._ids = itertools.count(1)
-        self._id_prefix = "evt_" + secrets.token_hex(3) + "_"
-        self._closing = False
-
-    # ------------------------------------------------------------------ lifecycle
-    async def __aenter__(self) -> RealtimeSession:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def connect(self) -> RealtimeSession:
-        """Open the WebSocket, wait for `session.created`, send the session config, wait for `session.updated`."""
-        if self.status in ("connecting", "connected"):
-            raise RuntimeError("this RealtimeSession is already connected; use reconnect() to start over")
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self.status = "connecting"
-        self._closing = False
-        try:
-            client = self.connection.async_client()
-            self._manager = self.connection.realtime_connect(
-                client,
-                intent="transcription" if self.config.is_transcription else None,
-                extra_query=self._extra_query,
-                extra_headers=self._extra_headers,
-            )
-            try:
-                self._conn = await asyncio.wait_for(self._manager.__aenter__(), self.timeout)
-            except asyncio.TimeoutError:
-                raise SessionClosed(
-                    f"Opening the WebSocket to {self.connection.describe()} took longer than {self.timeout:g} s; "
-                    "check the endpoint and your network"
-                ) from None
-            except Exception as exc:
-                raise explain_connect_error(exc, self.connection) from exc
-            if self._t0 is None:
-                self._t0 = time.monotonic()
-            self._outbox = asyncio.Queue()
-            created = self._expect(lambda e: e.type == "session.created", set(), catch_any_error=True)
-            self._recv_task = asyncio.create_task(self._receive(self._conn), name="realtime-receive")
-            self._send_task = asyncio.create_task(
-                self._sender(self._conn, self._outbox), name="realtime-send"
-            )
-            await self._wait(created, "session.created")
-            await self.update(self.config)
-        except BaseException as exc:
-            self.status = "failed"
-            self.last_error = exc if isinstance(exc, Exception) else None
-            await self._teardown()
-            self.status = "failed"
-            raise
-        self.status = "connected"
-        return self
-
-    async def close(self) -> None:
-        """Close the WebSocket (the conversation and event log stay)."""
-        if self.status == "closed" and self._conn is None:
-            return
-        self._closing = True
-        await self._teardown()
-        self.status = "closed"
-        self._fail_waiters(SessionClosed("the session was closed", code=1000))
-        self._end_iterators()
-
-    async def reconnect(self, *, replay: bool = True) -> RealtimeSession:
-        """Open a new connection and send the current session config again.
-
-        The recorded conversation continues. The service starts a new session that remembers nothing,
-        so with `replay=True` what was said is created again as text items, under the same item ids:
-        the user's words (or their transcripts), what the assistant said up to where it was cut off,
-        and function calls with their outputs. Audio is not sent again.
-        """
-        await self._teardown()
-        self.status = "closed"
-        await self.connect()
-        if replay and not self.config.is_transcription:  # a transcription session takes no items
-            await self._replay_history()
-        return self
-
-    async def _replay_history(self) -> None:
-        items = history_items(self.conversation.turns, self.connection.protocol)
-        if not items:
-            return
-        last = next(item["id"] for item in reversed(items) if "id" in item)  # outputs have none
-        # `added` exists in both protocols (preview: conversation.item.created); `done` is GA only.
-        waiter = self._expect(lambda e: e.type == "conversation.item.added" and e.item_id == last, set())
-        for item in items:
-            waiter.event_ids.add(await self._send({"type": "conversation.item.create", "item": item}))
-        try:
-            await self._wait(waiter, "conversation.item.added")
-        except ServerError as exc:  # the model misses some context; the session itself is fine
-            log.warning("replaying the conversation after a reconnect was incomplete: %s", exc)
-
-    async def _teardown(self) -> None:
-        tasks = [t for t in (self._recv_task, self._send_task) if t is not None]
-        current = asyncio.current_task()
-        for task in tasks:
-            if task is not current:
-                task.cancel()
-        for task in tasks:
-            if task is not current:
-                try:
-                    await task
-                except BaseException:  # cancelled or already failed: recorded elsewhere
-                    pass
-        self._recv_task = self._send_task = None
-        manager, self._manager, self._conn = self._manager, None, None
-        if manager is not None:
-            try:
-                await manager.__aexit__(None, None, None)
-            except Exception:  # the socket may already be gone
-                log.debug("closing the realtime connection failed", exc_info=True)
-
-    def _time(self) -> float:
-        return 0.0 if self._t0 is None else time.monotonic() - self._t0
-
-    # ------------------------------------------------------------------ events out
     def on(self, event_type: str, fn: Callable[[RealtimeEvent], Any]) -> Callable[[], None]:
         """Call `fn(event)` for every event of `event_type` (GA or preview name, or "*" for all).
 
@@ -345,7 +175,6 @@ class RealtimeSession:
         if target is not None:
             target.future.set_exception(err)
 
-    # ------------------------------------------------------------------ waiting
     def _expect(self, done: _Predicate, event_ids: set[str], *, catch_any_error: bool = False) -> _Waiter:
         """Register before sending, so a fast reply is never missed."""
         waiter = _Waiter(done, event_ids, catch_any_error)
@@ -377,7 +206,27 @@ class RealtimeSession:
         for queue in self._iterators:
             queue.put_nowait(None)
 
-    # ------------------------------------------------------------------ sending
+    async def wait_for(
+        self,
+        event_type: str,
+        *,
+        where: Callable[[RealtimeEvent], bool] | None = None,
+        timeout: float | None = None,
+    ) -> RealtimeEvent:
+        """The next server event of `event_type` (GA or preview name) from now on, optionally matching `where`."""
+        key = to_ga_event_type(event_type)
+        waiter = self._expect(
+            lambda e: e.direction == "server" and e.type == key and (where is None or where(e)), set()
+        )
+        return await self._wait(waiter, event_type, timeout)
+
+
+class _Requests:
+    """Client events out, in order, through one outbox; text turns and response requests.
+
+    A part of RealtimeSession (it uses the session's state); split out to keep each class small.
+    """
+
     def _new_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids)}"
 
@@ -436,7 +285,62 @@ class RealtimeSession:
             raise ValueError(f"a client event is a dict with a 'type', got {raw!r:.200}")
         return await self._send(dict(raw))
 
-    # --- audio
+    def _require_responses(self, what: str) -> None:
+        if self.config.is_transcription:
+            raise ValueError(
+                f"{what} asks for a response, and a transcription session has none: send audio "
+                "(send_audio, append_audio, a MicRecorder) and read turn.user_transcript, or connect "
+                "with SessionConfig(type='realtime')"
+            )
+
+    async def create_response(self, **overrides: Any) -> str:
+        """Ask for a response now (`overrides` go in `response`); returns the client event id."""
+        self._require_responses("create_response()")
+        raw: dict[str, Any] = {"type": "response.create"}
+        if overrides:
+            raw["response"] = overrides
+        return await self._send(raw)
+
+    async def cancel(self) -> str:
+        """Cancel the response in progress (the server answers `response.done` with status cancelled)."""
+        return await self._send({"type": "response.cancel"})
+
+    def _response_done_for(self, turn: Turn) -> _Predicate:
+        def done(event: RealtimeEvent) -> bool:
+            return event.type == "response.done" and turn.response_id is not None and turn.done
+
+        return done
+
+    async def send_text(self, text: str, *, respond: bool = True) -> Turn:
+        """Add a user message and (by default) ask for a response; returns the Turn when the response is done."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("send_text needs a non-empty string")
+        self._require_responses("send_text()")
+        self._require_open()
+        ids: set[str] = set()
+        item_id, response_id = self._new_id(), self._new_id()
+        ids.update((item_id, response_id))
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+        holder: list[Turn] = []
+        waiter = self._expect(lambda e: bool(holder) and self._response_done_for(holder[0])(e), ids)
+        future = self._enqueue({"type": "conversation.item.create", "event_id": item_id, "item": item})
+        holder.append(self.conversation.turns[-1])
+        if respond:
+            self._enqueue({"type": "response.create", "event_id": response_id})
+        await future
+        if not respond:
+            self._waiters.remove(waiter)
+            return holder[0]
+        await self._wait(waiter, "response.done")
+        return await self._follow_tool_calls(holder[0])
+
+
+class _AudioTurns:
+    """Audio in (appends, commits, whole clips), spoken turns and barge-in.
+
+    A part of RealtimeSession (it uses the session's state); split out to keep each class small.
+    """
+
     def _pcm(self, x: Any, rate: int | None) -> np.ndarray:
         if (
             isinstance(x, np.ndarray)
@@ -521,83 +425,150 @@ class RealtimeSession:
         turn = self.conversation._by_user_item.get(event.raw.get("item_id", ""))
         return turn if turn is not None else self.conversation.turns[-1]
 
-    def _require_responses(self, what: str) -> None:
-        if self.config.is_transcription:
-            raise ValueError(
-                f"{what} asks for a response, and a transcription session has none: send audio "
-                "(send_audio, append_audio, a MicRecorder) and read turn.user_transcript, or connect "
-                "with SessionConfig(type='realtime')"
-            )
+    async def send_audio(
+        self, x: Any, rate: int | None = None, realtime: bool = False, *, respond: bool = True
+    ) -> Turn:
+        """Send a clip (path, array of any dtype/rate, or bytes) as the user's turn; returns the Turn.
 
-    async def create_response(self, **overrides: Any) -> str:
-        """Ask for a response now (`overrides` go in `response`); returns the client event id."""
-        self._require_responses("create_response()")
-        raw: dict[str, Any] = {"type": "response.create"}
-        if overrides:
-            raw["response"] = overrides
-        return await self._send(raw)
-
-    async def cancel(self) -> str:
-        """Cancel the response in progress (the server answers `response.done` with status cancelled)."""
-        return await self._send({"type": "response.cancel"})
-
-    async def update(self, session: SessionConfig) -> dict:
-        """Send `session.update`; returns the server's session, or raises SessionUpdateError (old settings stay)."""
-        if not isinstance(session, SessionConfig):
-            raise TypeError(f"update() needs a SessionConfig, got {type(session).__name__}")
-        if session.type != self.config.type and self._conn is not None:
-            raise ValueError(
-                f"SessionConfig.type={session.type!r}: the session type is chosen when connecting "
-                f"(this one is {self.config.type!r}); open a new RealtimeSession with that config"
-            )
-        protocol = self.connection.protocol
-        body = session.to_session(protocol)
-        event_id = self._new_id()
-        # Preview transcription sessions answer with transcription_session.updated, read as session.updated.
-        waiter = self._expect(lambda e: e.type == "session.updated", {event_id}, catch_any_error=True)
-        try:
-            await self._send(
-                {"type": session.update_event_type(protocol), "event_id": event_id, "session": body}
-            )
-            event = await self._wait(waiter, "session.updated")
-        except ServerError as err:
-            if isinstance(err, SessionUpdateError):
-                raise
-            raise SessionUpdateError(str(err), code=err.code, param=err.param, event=err.event) from None
-        self.config = session
-        return event.raw.get("session") or {}
-
-    # ------------------------------------------------------------------ turns
-    def _response_done_for(self, turn: Turn) -> _Predicate:
-        def done(event: RealtimeEvent) -> bool:
-            return event.type == "response.done" and turn.response_id is not None and turn.done
-
-        return done
-
-    async def send_text(self, text: str, *, respond: bool = True) -> Turn:
-        """Add a user message and (by default) ask for a response; returns the Turn when the response is done."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("send_text needs a non-empty string")
-        self._require_responses("send_text()")
+        Manual turn detection: append, commit, ask for a response. Server VAD: append (plus trailing
+        silence when the clip does not end in silence) and wait for the response the VAD triggers.
+        `realtime=True` paces the appends like a microphone would.
+        """
+        pcm = await self._pcm_async(x, rate)
         self._require_open()
-        ids: set[str] = set()
-        item_id, response_id = self._new_id(), self._new_id()
-        ids.update((item_id, response_id))
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-        holder: list[Turn] = []
-        waiter = self._expect(lambda e: bool(holder) and self._response_done_for(holder[0])(e), ids)
-        future = self._enqueue({"type": "conversation.item.create", "event_id": item_id, "item": item})
-        holder.append(self.conversation.turns[-1])
-        if respond:
-            self._enqueue({"type": "response.create", "event_id": response_id})
-        await future
-        if not respond:
-            self._waiters.remove(waiter)
-            return holder[0]
-        await self._wait(waiter, "response.done")
-        return await self._follow_tool_calls(holder[0])
+        manual = self.config.manual_commit
+        if manual and pcm.size < SAMPLE_RATE * MIN_COMMIT_MS // 1000:
+            raise AudioInputError(
+                f"the clip is {pcm.size / SAMPLE_RATE * 1000:.0f} ms long; a commit needs at least {MIN_COMMIT_MS} ms"
+            )
+        first_turn = len(self.conversation.turns)
+        if not manual:
+            pcm = with_closing_silence(pcm, self.config.silence_duration_ms)
+        await self._append_paced(pcm, realtime)
+        timeout = self.timeout + pcm.size / SAMPLE_RATE
+        if manual:
+            turn = await self.commit()
+            if self.config.is_transcription:
+                return await self.wait_for_turn(first_turn, timeout=timeout)
+            if not respond:
+                return turn
+            ids: set[str] = set()
+            waiter = self._expect(self._response_done_for(turn), ids)
+            ids.add(await self.create_response())
+            await self._wait(waiter, "response.done", timeout)
+            return turn
+        try:
+            return await self.wait_for_turn(first_turn, respond=respond, timeout=timeout)
+        except TimeoutError:
+            if len(self.conversation.turns) == first_turn:
+                raise TimeoutError(
+                    "server VAD detected no speech in the clip; check its level (it may be too quiet) "
+                    "or use SessionConfig(turn_detection='manual')"
+                ) from None
+            raise
 
-    # ------------------------------------------------------------------ function calling
+    async def wait_for_turn(self, since: int, *, respond: bool = True, timeout: float | None = None) -> Turn:
+        """Wait until speech that started after turn `since` has ended and its response is done
+        (in a transcription session: until its transcripts are complete).
+
+        For audio that arrives outside `send_audio` (a microphone, `MicRecorder.feed`): note
+        `since = len(s.conversation.turns)` before the speech, then await this. With `respond=False`
+        (or `create_response` off) the end of speech is enough.
+        """
+        if self.config.is_transcription:
+            if not self._transcripts_done(since):
+                waiter = self._expect(lambda e: self._transcripts_done(since), set())
+                await self._wait(waiter, "conversation.item.input_audio_transcription.completed", timeout)
+            return self.conversation.turns[-1]
+        wants_response = respond and self.config.create_response
+        if not self._vad_turns_done(since, wants_response):
+            waiter = self._expect(lambda e: self._vad_turns_done(since, wants_response), set())
+            await self._wait(waiter, "response.done" if wants_response else "speech turn", timeout)
+        return self.conversation.turns[-1]
+
+    def _transcripts_done(self, first: int) -> bool:
+        """Speech after turn `first` has ended and every transcript of it is complete (or failed)."""
+        turns = self.conversation.turns[first:]
+        if not turns or not self._vad_turns_done(first, False):
+            return False
+        return all(
+            t.error is not None or (t.user_transcript is not None and not t.user_transcript_pending)
+            for t in turns
+        )
+
+    def _vad_turns_done(self, first: int, wants_response: bool) -> bool:
+        turns = self.conversation.turns[first:]
+        if not turns:
+            return False
+        last = turns[-1]
+        if last.user_item_id is None or (last._user_range is not None and last._user_range[1] is None):
+            return False  # speech still going on
+        if not wants_response:
+            return True
+        return all(t.done for t in turns if t.response_id is not None) and last.response_id is not None
+
+    async def _append_paced(self, pcm: np.ndarray, realtime: bool) -> None:
+        if not realtime:
+            await self.append_audio(pcm)
+            return
+        start = time.monotonic()
+        for i in range(0, pcm.size, CHUNK_SAMPLES):
+            await self.append_audio(pcm[i : i + CHUNK_SAMPLES])
+            target = start + (i + CHUNK_SAMPLES) / SAMPLE_RATE
+            await asyncio.sleep(max(0.0, target - time.monotonic()))
+
+    async def interrupt(self, played_ms: float, item_id: str | None = None) -> Turn:
+        """Stop the assistant: cancel its response if still running and truncate its audio at `played_ms`.
+
+        `item_id` names the assistant item that was playing (default: the latest). A player should
+        pass it: by the time this runs, the server may already have started the next reply.
+        `played_ms` is clamped to the audio actually received, since the server rejects a truncation
+        beyond it. Returns the truncated Turn.
+        """
+        if not isinstance(played_ms, (int, float)) or played_ms != played_ms:
+            raise ValueError(f"played_ms must be a number of milliseconds, got {played_ms!r}")
+        turns = [t for t in reversed(self.conversation.turns) if t.item_id is not None]
+        if item_id is not None:
+            turns = [t for t in turns if t.item_id == item_id]
+            if not turns:
+                raise ValueError(f"nothing to interrupt: no assistant item {item_id!r} in this conversation")
+        if not turns:
+            raise ValueError("nothing to interrupt: no assistant item has arrived yet")
+        turn = turns[0]
+        # With server VAD's interrupt_response, speech the server heard after this turn already
+        # cancels it; a second cancel would only earn a response_cancel_not_active error.
+        server_cancels = (
+            not self.config.manual_commit
+            and self.config.interrupt_response
+            and any(t.speech_start_ms is not None for t in self.conversation.turns[turn.index + 1 :])
+        )
+        if turn.status == "in_progress" and not server_cancels:
+            await self.cancel()
+        audio_end_ms = int(max(0.0, min(float(played_ms), turn.duration_s * 1000.0)))
+        event_id = self._new_id()
+        item_id = turn.item_id
+        waiter = self._expect(
+            lambda e: e.type == "conversation.item.truncated" and e.raw.get("item_id") == item_id, {event_id}
+        )
+        await self._send(
+            {
+                "type": "conversation.item.truncate",
+                "event_id": event_id,
+                "item_id": item_id,
+                "content_index": 0,
+                "audio_end_ms": audio_end_ms,
+            }
+        )
+        await self._wait(waiter, "conversation.item.truncated")
+        return turn
+
+
+class _ToolCalling:
+    """Function calls: recorded on turns, answered by `on_tool` handlers or `send_tool_output`.
+
+    A part of RealtimeSession (it uses the session's state); split out to keep each class small.
+    """
+
     def on_tool(self, name: str, fn: Callable[..., Any]) -> Callable[[], None]:
         """Answer the assistant's calls of function `name` with `fn(**arguments)`, then ask for its reply.
 
@@ -711,158 +682,42 @@ class RealtimeSession:
                 ) from None
         return turn
 
-    async def send_audio(
-        self, x: Any, rate: int | None = None, realtime: bool = False, *, respond: bool = True
-    ) -> Turn:
-        """Send a clip (path, array of any dtype/rate, or bytes) as the user's turn; returns the Turn.
 
-        Manual turn detection: append, commit, ask for a response. Server VAD: append (plus trailing
-        silence when the clip does not end in silence) and wait for the response the VAD triggers.
-        `realtime=True` paces the appends like a microphone would.
+class _Reconnecting:
+    """The receive loop, a lost connection, and reconnecting (by hand or by the SDK's policy).
+
+    A part of RealtimeSession (it uses the session's state); split out to keep each class small.
+    """
+
+    async def reconnect(self, *, replay: bool = True) -> RealtimeSession:
+        """Open a new connection and send the current session config again.
+
+        The recorded conversation continues. The service starts a new session that remembers nothing,
+        so with `replay=True` what was said is created again as text items, under the same item ids:
+        the user's words (or their transcripts), what the assistant said up to where it was cut off,
+        and function calls with their outputs. Audio is not sent again.
         """
-        pcm = await self._pcm_async(x, rate)
-        self._require_open()
-        manual = self.config.manual_commit
-        if manual and pcm.size < SAMPLE_RATE * MIN_COMMIT_MS // 1000:
-            raise AudioInputError(
-                f"the clip is {pcm.size / SAMPLE_RATE * 1000:.0f} ms long; a commit needs at least {MIN_COMMIT_MS} ms"
-            )
-        first_turn = len(self.conversation.turns)
-        if not manual:
-            pcm = with_closing_silence(pcm, self.config.silence_duration_ms)
-        await self._append_paced(pcm, realtime)
-        timeout = self.timeout + pcm.size / SAMPLE_RATE
-        if manual:
-            turn = await self.commit()
-            if self.config.is_transcription:
-                return await self.wait_for_turn(first_turn, timeout=timeout)
-            if not respond:
-                return turn
-            ids: set[str] = set()
-            waiter = self._expect(self._response_done_for(turn), ids)
-            ids.add(await self.create_response())
-            await self._wait(waiter, "response.done", timeout)
-            return turn
-        try:
-            return await self.wait_for_turn(first_turn, respond=respond, timeout=timeout)
-        except TimeoutError:
-            if len(self.conversation.turns) == first_turn:
-                raise TimeoutError(
-                    "server VAD detected no speech in the clip; check its level (it may be too quiet) "
-                    "or use SessionConfig(turn_detection='manual')"
-                ) from None
-            raise
+        await self._teardown()
+        self.status = "closed"
+        await self.connect()
+        if replay and not self.config.is_transcription:  # a transcription session takes no items
+            await self._replay_history()
+        return self
 
-    async def wait_for(
-        self,
-        event_type: str,
-        *,
-        where: Callable[[RealtimeEvent], bool] | None = None,
-        timeout: float | None = None,
-    ) -> RealtimeEvent:
-        """The next server event of `event_type` (GA or preview name) from now on, optionally matching `where`."""
-        key = to_ga_event_type(event_type)
-        waiter = self._expect(
-            lambda e: e.direction == "server" and e.type == key and (where is None or where(e)), set()
-        )
-        return await self._wait(waiter, event_type, timeout)
-
-    async def wait_for_turn(self, since: int, *, respond: bool = True, timeout: float | None = None) -> Turn:
-        """Wait until speech that started after turn `since` has ended and its response is done
-        (in a transcription session: until its transcripts are complete).
-
-        For audio that arrives outside `send_audio` (a microphone, `MicRecorder.feed`): note
-        `since = len(s.conversation.turns)` before the speech, then await this. With `respond=False`
-        (or `create_response` off) the end of speech is enough.
-        """
-        if self.config.is_transcription:
-            if not self._transcripts_done(since):
-                waiter = self._expect(lambda e: self._transcripts_done(since), set())
-                await self._wait(waiter, "conversation.item.input_audio_transcription.completed", timeout)
-            return self.conversation.turns[-1]
-        wants_response = respond and self.config.create_response
-        if not self._vad_turns_done(since, wants_response):
-            waiter = self._expect(lambda e: self._vad_turns_done(since, wants_response), set())
-            await self._wait(waiter, "response.done" if wants_response else "speech turn", timeout)
-        return self.conversation.turns[-1]
-
-    def _transcripts_done(self, first: int) -> bool:
-        """Speech after turn `first` has ended and every transcript of it is complete (or failed)."""
-        turns = self.conversation.turns[first:]
-        if not turns or not self._vad_turns_done(first, False):
-            return False
-        return all(
-            t.error is not None or (t.user_transcript is not None and not t.user_transcript_pending)
-            for t in turns
-        )
-
-    def _vad_turns_done(self, first: int, wants_response: bool) -> bool:
-        turns = self.conversation.turns[first:]
-        if not turns:
-            return False
-        last = turns[-1]
-        if last.user_item_id is None or (last._user_range is not None and last._user_range[1] is None):
-            return False  # speech still going on
-        if not wants_response:
-            return True
-        return all(t.done for t in turns if t.response_id is not None) and last.response_id is not None
-
-    async def _append_paced(self, pcm: np.ndarray, realtime: bool) -> None:
-        if not realtime:
-            await self.append_audio(pcm)
+    async def _replay_history(self) -> None:
+        items = history_items(self.conversation.turns, self.connection.protocol)
+        if not items:
             return
-        start = time.monotonic()
-        for i in range(0, pcm.size, CHUNK_SAMPLES):
-            await self.append_audio(pcm[i : i + CHUNK_SAMPLES])
-            target = start + (i + CHUNK_SAMPLES) / SAMPLE_RATE
-            await asyncio.sleep(max(0.0, target - time.monotonic()))
+        last = next(item["id"] for item in reversed(items) if "id" in item)  # outputs have none
+        # `added` exists in both protocols (preview: conversation.item.created); `done` is GA only.
+        waiter = self._expect(lambda e: e.type == "conversation.item.added" and e.item_id == last, set())
+        for item in items:
+            waiter.event_ids.add(await self._send({"type": "conversation.item.create", "item": item}))
+        try:
+            await self._wait(waiter, "conversation.item.added")
+        except ServerError as exc:  # the model misses some context; the session itself is fine
+            log.warning("replaying the conversation after a reconnect was incomplete: %s", exc)
 
-    async def interrupt(self, played_ms: float, item_id: str | None = None) -> Turn:
-        """Stop the assistant: cancel its response if still running and truncate its audio at `played_ms`.
-
-        `item_id` names the assistant item that was playing (default: the latest). A player should
-        pass it: by the time this runs, the server may already have started the next reply.
-        `played_ms` is clamped to the audio actually received, since the server rejects a truncation
-        beyond it. Returns the truncated Turn.
-        """
-        if not isinstance(played_ms, (int, float)) or played_ms != played_ms:
-            raise ValueError(f"played_ms must be a number of milliseconds, got {played_ms!r}")
-        turns = [t for t in reversed(self.conversation.turns) if t.item_id is not None]
-        if item_id is not None:
-            turns = [t for t in turns if t.item_id == item_id]
-            if not turns:
-                raise ValueError(f"nothing to interrupt: no assistant item {item_id!r} in this conversation")
-        if not turns:
-            raise ValueError("nothing to interrupt: no assistant item has arrived yet")
-        turn = turns[0]
-        # With server VAD's interrupt_response, speech the server heard after this turn already
-        # cancels it; a second cancel would only earn a response_cancel_not_active error.
-        server_cancels = (
-            not self.config.manual_commit
-            and self.config.interrupt_response
-            and any(t.speech_start_ms is not None for t in self.conversation.turns[turn.index + 1 :])
-        )
-        if turn.status == "in_progress" and not server_cancels:
-            await self.cancel()
-        audio_end_ms = int(max(0.0, min(float(played_ms), turn.duration_s * 1000.0)))
-        event_id = self._new_id()
-        item_id = turn.item_id
-        waiter = self._expect(
-            lambda e: e.type == "conversation.item.truncated" and e.raw.get("item_id") == item_id, {event_id}
-        )
-        await self._send(
-            {
-                "type": "conversation.item.truncate",
-                "event_id": event_id,
-                "item_id": item_id,
-                "content_index": 0,
-                "audio_end_ms": audio_end_ms,
-            }
-        )
-        await self._wait(waiter, "conversation.item.truncated")
-        return turn
-
-    # ------------------------------------------------------------------ receiving
     async def _receive(self, conn: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
@@ -933,6 +788,181 @@ class RealtimeSession:
             except Exception as exc:
                 log.warning("reconnect attempt %d/%d failed: %s", attempt, self.max_reconnect_attempts, exc)
         log.error("gave up reconnecting after %d attempts", self.max_reconnect_attempts)
+
+
+class RealtimeSession(_EventDispatch, _Requests, _AudioTurns, _ToolCalling, _Reconnecting):
+    """Async context manager over one realtime session (GA or preview protocol).
+
+    ```python
+    async with RealtimeSession(ConnectionConfig.for_emulator()) as s:
+        turn = await s.send_text("Hello")
+    ```
+    """
+
+    def __init__(
+        self,
+        connection: ConnectionConfig | None = None,
+        session: SessionConfig | None = None,
+        *,
+        conversation: Conversation | None = None,
+        timeout: float = 60.0,
+        auto_reconnect: bool = False,
+        on_reconnecting: Callable[[ReconnectingEvent], ReconnectingOverrides | None] | None = None,
+        max_reconnect_attempts: int = 5,
+    ) -> None:
+        """`auto_reconnect` (or an `on_reconnecting` handler) reopens the session after a recoverable
+        close (the SDK's policy: 1001, 1006, 1011-1014), with backoff, up to `max_reconnect_attempts`.
+        `on_reconnecting(event)` is the SDK's hook: it sees each attempt and may return
+        `{"abort": True}` or `extra_query` / `extra_headers` for the next handshake."""
+        if connection is None:
+            from .config import ConnectionConfig
+
+            connection = ConnectionConfig.from_env()
+        if session is not None and not isinstance(session, SessionConfig):
+            raise TypeError(f"session must be a SessionConfig, got {type(session).__name__}")
+        self.connection = connection
+        self.config: SessionConfig = session if session is not None else SessionConfig()
+        self.conversation = conversation if conversation is not None else Conversation()
+        self.event_log: list[RealtimeEvent] = self.conversation.events
+        self.errors: list[ServerError] = []
+        self.session: dict | None = None  # the server's latest session object
+        self.status = "closed"
+        self.last_error: BaseException | None = None
+        self.timeout = timeout
+        if max_reconnect_attempts < 1:
+            raise ValueError(f"max_reconnect_attempts must be at least 1, got {max_reconnect_attempts}")
+        self.auto_reconnect = auto_reconnect or on_reconnecting is not None
+        self.on_reconnecting = on_reconnecting
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self._extra_query: dict = {}
+        self._extra_headers: dict = {}
+        self._listeners: dict[str, list[Callable[[RealtimeEvent], Any]]] = {}
+        self._iterators: set[asyncio.Queue] = set()
+        self._waiters: list[_Waiter] = []
+        self._callback_tasks: set[asyncio.Task] = set()
+        self._tool_handlers: dict[str, Callable[..., Any]] = {}
+        self._tool_replies: dict[str, asyncio.Future] = {}  # response id of a call -> Turn replying to it
+        self._manager: Any = None
+        self._conn: Any = None
+        self._recv_task: asyncio.Task | None = None
+        self._send_task: asyncio.Task | None = None
+        self._outbox: asyncio.Queue | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._t0: float | None = None
+        self._ids = itertools.count(1)
+        self._id_prefix = "evt_" + secrets.token_hex(3) + "_"
+        self._closing = False
+
+    async def __aenter__(self) -> RealtimeSession:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> RealtimeSession:
+        """Open the WebSocket, wait for `session.created`, send the session config, wait for `session.updated`."""
+        if self.status in ("connecting", "connected"):
+            raise RuntimeError("this RealtimeSession is already connected; use reconnect() to start over")
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self.status = "connecting"
+        self._closing = False
+        try:
+            client = self.connection.async_client()
+            self._manager = self.connection.realtime_connect(
+                client,
+                intent="transcription" if self.config.is_transcription else None,
+                extra_query=self._extra_query,
+                extra_headers=self._extra_headers,
+            )
+            try:
+                self._conn = await asyncio.wait_for(self._manager.__aenter__(), self.timeout)
+            except asyncio.TimeoutError:
+                raise SessionClosed(
+                    f"Opening the WebSocket to {self.connection.describe()} took longer than {self.timeout:g} s; "
+                    "check the endpoint and your network"
+                ) from None
+            except Exception as exc:
+                raise explain_connect_error(exc, self.connection) from exc
+            if self._t0 is None:
+                self._t0 = time.monotonic()
+            self._outbox = asyncio.Queue()
+            created = self._expect(lambda e: e.type == "session.created", set(), catch_any_error=True)
+            self._recv_task = asyncio.create_task(self._receive(self._conn), name="realtime-receive")
+            self._send_task = asyncio.create_task(
+                self._sender(self._conn, self._outbox), name="realtime-send"
+            )
+            await self._wait(created, "session.created")
+            await self.update(self.config)
+        except BaseException as exc:
+            self.status = "failed"
+            self.last_error = exc if isinstance(exc, Exception) else None
+            await self._teardown()
+            self.status = "failed"
+            raise
+        self.status = "connected"
+        return self
+
+    async def close(self) -> None:
+        """Close the WebSocket (the conversation and event log stay)."""
+        if self.status == "closed" and self._conn is None:
+            return
+        self._closing = True
+        await self._teardown()
+        self.status = "closed"
+        self._fail_waiters(SessionClosed("the session was closed", code=1000))
+        self._end_iterators()
+
+    async def _teardown(self) -> None:
+        tasks = [t for t in (self._recv_task, self._send_task) if t is not None]
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current:
+                task.cancel()
+        for task in tasks:
+            if task is not current:
+                try:
+                    await task
+                except BaseException:  # cancelled or already failed: recorded elsewhere
+                    pass
+        self._recv_task = self._send_task = None
+        manager, self._manager, self._conn = self._manager, None, None
+        if manager is not None:
+            try:
+                await manager.__aexit__(None, None, None)
+            except Exception:  # the socket may already be gone
+                log.debug("closing the realtime connection failed", exc_info=True)
+
+    def _time(self) -> float:
+        return 0.0 if self._t0 is None else time.monotonic() - self._t0
+
+    async def update(self, session: SessionConfig) -> dict:
+        """Send `session.update`; returns the server's session, or raises SessionUpdateError (old settings stay)."""
+        if not isinstance(session, SessionConfig):
+            raise TypeError(f"update() needs a SessionConfig, got {type(session).__name__}")
+        if session.type != self.config.type and self._conn is not None:
+            raise ValueError(
+                f"SessionConfig.type={session.type!r}: the session type is chosen when connecting "
+                f"(this one is {self.config.type!r}); open a new RealtimeSession with that config"
+            )
+        protocol = self.connection.protocol
+        body = session.to_session(protocol)
+        event_id = self._new_id()
+        # Preview transcription sessions answer with transcription_session.updated, read as session.updated.
+        waiter = self._expect(lambda e: e.type == "session.updated", {event_id}, catch_any_error=True)
+        try:
+            await self._send(
+                {"type": session.update_event_type(protocol), "event_id": event_id, "session": body}
+            )
+            event = await self._wait(waiter, "session.updated")
+        except ServerError as err:
+            if isinstance(err, SessionUpdateError):
+                raise
+            raise SessionUpdateError(str(err), code=err.code, param=err.param, event=err.event) from None
+        self.config = session
+        return event.raw.get("session") or {}
 
     def __repr__(self) -> str:
         return (
