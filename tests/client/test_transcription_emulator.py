@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.conversation import Conversation
 from realtime_widgets.emulator import synthesize
 from realtime_widgets.session import RealtimeSession
 from realtime_widgets.session_config import SessionConfig
@@ -14,7 +15,7 @@ SAID = "Turtles can live for more than a hundred years."
 
 
 @pytest.mark.parametrize("protocol", ["ga", "preview"])
-async def test_transcription_session_streams_the_user_transcript(emulator, protocol):
+async def test_transcription_session_streams_the_user_transcript(emulator, protocol, tmp_path):
     config = SessionConfig(
         type="transcription", transcription_model="my-gpt-4o-transcribe", transcription_language="en"
     )
@@ -34,6 +35,8 @@ async def test_transcription_session_streams_the_user_transcript(emulator, proto
         # a second stretch of speech is a second turn
         second = await s.send_audio(synthesize("And they are slow.", voice="ash"))
         assert second.index == turn.index + 1 and second.user_transcript == "And they are slow."
+    # a saved transcription session replays into the same turns
+    assert Conversation.load(s.conversation.save(tmp_path / "captions")).turns == s.conversation.turns
 
 
 async def test_ordinary_session_streams_the_user_transcript_before_the_reply(emulator):
