@@ -156,11 +156,13 @@ class _EventDispatch:
             log.error("realtime callback failed", exc_info=task.exception())
 
     def _on_error_event(self, event: RealtimeEvent) -> None:
-        err = ServerError.from_event(event.raw)
+        raw = event.raw
+        if not isinstance(raw.get("error"), dict):  # an error without the documented object still counts
+            raw = {**raw, "error": {"message": str(raw.get("error") or "") or None}}
+        err = ServerError.from_event(raw)
         self.errors.append(err)
         self.last_error = err
-        error = event.raw.get("error") or {}
-        source = error.get("event_id")
+        source = raw["error"].get("event_id")
         # The error goes to the call that sent the offending event; an error without an event id goes
         # to the newest call that asked for any error. Otherwise it stays recorded (log, s.errors, turn).
         target = None

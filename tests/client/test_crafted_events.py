@@ -219,3 +219,16 @@ async def test_a_callback_that_fails_on_an_unknown_event_does_not_stop_the_sessi
             "brand.new",
             "rate_limits.updated",
         ]
+
+
+async def test_an_error_event_without_its_object_still_reaches_errors_and_callbacks():
+    service = ScriptedService()
+    async with RealtimeSession(scripted_connection(service), SessionConfig()) as s:
+        heard = []
+        s.on("error", heard.append)
+        service.push({"type": "error", "error": "overloaded"})
+        service.push({"type": "error"})
+        service.push({"type": "rate_limits.updated"})  # the loop reads nothing until the next await
+        await s.wait_for("rate_limits.updated", timeout=5)
+        assert len(heard) == 2 and s.status == "connected"
+        assert "overloaded" in str(s.errors[0]) and "without a message" in str(s.errors[1])
