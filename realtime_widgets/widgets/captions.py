@@ -21,6 +21,8 @@ import ipywidgets as w
 import numpy as np
 import traitlets as t
 
+from .console import _Done
+
 FLUSH_INTERVAL_S = 0.05  # captions are read while spoken: refresh faster than the transcript
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-transcribe"  # on Azure: the name of a transcription deployment
 
@@ -149,14 +151,6 @@ class CaptionsView(anywidget.AnyWidget):
         return f"<CaptionsView {len(self._captions)} captions>"
 
 
-class _Done:
-    """An already-finished awaitable (close() with no loop to run on)."""
-
-    def __await__(self):
-        return
-        yield
-
-
 def _status(text: str, kind: str = "info") -> str:
     color = {"ok": "#1a7f37", "error": "#a40e26", "info": "inherit"}[kind]
     return f'<span class="rtw-captions-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
@@ -204,6 +198,8 @@ class LiveCaptions(w.VBox):
             self.status.value = _status("Not connected yet: run `await captions.ready()`")
         else:
             self._start_task = loop.create_task(self._start())
+            # the status line shows a failure; ready() raises it again for whoever awaits
+            self._start_task.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     async def _start(self) -> None:
         self.status.value = _status("Connecting…")

@@ -7,6 +7,7 @@ import pytest
 
 from realtime_widgets.config import ConnectionConfig
 from realtime_widgets.conversation import Conversation
+from realtime_widgets.errors import ConnectionFailed
 from realtime_widgets.emulator import synthesize
 from realtime_widgets.events import RealtimeEvent
 from realtime_widgets.session_config import SessionConfig
@@ -138,3 +139,11 @@ async def test_live_captions_from_the_recorder_path(front_end, emulator, protoco
         emulator.faults.reset()
         await captions.close()
     assert captions.session.status == "closed" and "closed" in captions.status.value
+
+
+async def test_live_captions_says_when_it_cannot_connect(front_end):
+    captions = LiveCaptions(ConnectionConfig(endpoint="http://127.0.0.1:9", api_key="unused"))
+    with pytest.raises(ConnectionFailed, match="Could not reach"):
+        await captions.ready(timeout=20)
+    assert "Could not connect" in captions.status.value and captions.session.status == "failed"
+    await captions.close()
