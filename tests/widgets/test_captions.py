@@ -7,8 +7,8 @@ import pytest
 
 from realtime_widgets.config import ConnectionConfig
 from realtime_widgets.conversation import Conversation
-from realtime_widgets.errors import ConnectionFailed
 from realtime_widgets.emulator import synthesize
+from realtime_widgets.errors import ConnectionFailed
 from realtime_widgets.events import RealtimeEvent
 from realtime_widgets.session_config import SessionConfig
 from realtime_widgets.widgets import CaptionsView, LiveCaptions
