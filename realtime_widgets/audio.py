@@ -12,13 +12,13 @@ import functools
 import io
 import math
 import os
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import wav as _wav
 from .errors import AudioInputError
 from .protocol import SAMPLE_RATE
 
@@ -248,35 +248,25 @@ def from_base64(data: str) -> np.ndarray:
 
 
 def wav_bytes(pcm16: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    """A complete WAV file (16-bit mono) in memory."""
+    """A complete WAV file (16-bit mono) in memory; other dtypes are converted to PCM16 first."""
     samples = np.asarray(pcm16)
     if samples.dtype != np.int16:
         samples = (
             to_pcm16(samples, rate=rate) if rate == SAMPLE_RATE else _float_to_pcm16(to_float32(samples))
         )
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(int(rate))
-        w.writeframes(samples.astype("<i2", copy=False).tobytes())
-    return buf.getvalue()
+    return _wav.wav_bytes(samples, rate)
 
 
 def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """(int16 mono samples, rate) of a WAV file; non-PCM16 WAVs are decoded with PyAV."""
     try:
-        with wave.open(str(path), "rb") as w:
-            if w.getsampwidth() == 2:
-                rate, channels = w.getframerate(), w.getnchannels()
-                raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
-                if channels > 1:
-                    raw = _float_to_pcm16(to_float32(raw.reshape(-1, channels)))
-                return raw, rate
-    except wave.Error:
-        pass
-    samples, rate = decode_file(path)
-    return _float_to_pcm16(samples), rate
+        samples, rate = _wav.read_wav(path)
+    except ValueError:
+        decoded, rate = decode_file(path)
+        return _float_to_pcm16(decoded), rate
+    if samples.ndim > 1:
+        samples = _float_to_pcm16(to_float32(samples))
+    return samples, rate
 
 
 def chunks(pcm16: np.ndarray, ms: int = 100, rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:

@@ -1,14 +1,14 @@
-"""Audio file bytes <-> PCM16 24 kHz mono, with PyAV (mp3, flac, opus in ogg) and `wave`."""
+"""Audio file bytes <-> PCM16 24 kHz mono, with PyAV (mp3, flac, opus in ogg); WAV is `realtime_widgets.wav`."""
 
 from __future__ import annotations
 
 import io
-import wave
 
 import av
 import numpy as np
 
 from ..protocol import SAMPLE_RATE
+from ..wav import wav_bytes
 
 # Output container/codec per chat-completions format.
 _ENCODERS = {"mp3": ("mp3", "libmp3lame"), "flac": ("flac", "flac"), "opus": ("ogg", "libopus")}
@@ -28,16 +28,6 @@ def decode(data: bytes, fmt: str) -> np.ndarray:
     except (av.FFmpegError, IndexError, StopIteration) as exc:
         raise ValueError(f"could not decode the {fmt} audio ({exc})") from None
     return np.concatenate(chunks).astype(np.int16) if chunks else np.zeros(0, np.int16)
-
-
-def wav_bytes(samples: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 def encode(samples: np.ndarray, fmt: str) -> bytes:

@@ -11,7 +11,8 @@ from emu_helpers import rms
 from openai import AzureOpenAI, OpenAI
 
 from realtime_widgets.emulator import synthesize
-from realtime_widgets.emulator.audio_io import decode, wav_bytes
+from realtime_widgets.emulator.audio_io import decode
+from realtime_widgets.wav import wav_bytes
 
 
 def azure(emu) -> AzureOpenAI:
