@@ -4,16 +4,13 @@ Public names are imported lazily so `import realtime_widgets` stays fast and the
 can run without loading the widget stack.
 """
 
-from __future__ import annotations
-
 import importlib
-from typing import TYPE_CHECKING
+import typing
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "ConnectionConfig": "realtime_widgets.config",
-    "PreviewRetiredWarning": "realtime_widgets.config",
     "SessionConfig": "realtime_widgets.session_config",
     "RealtimeSession": "realtime_widgets.session",
     "RealtimeEvent": "realtime_widgets.events",
@@ -38,14 +35,33 @@ _EXPORTS = {
     "CaptionsView": "realtime_widgets.widgets",
     "RealtimeConsole": "realtime_widgets.widgets",
 }
+# The exception tree (drawn at the top of errors.py) and the one warning.
+_EXPORTS.update(
+    dict.fromkeys(
+        (
+            "AudioInputError",
+            "ConfigurationError",
+            "ConnectionFailed",
+            "PreviewRetiredWarning",
+            "RealtimeWidgetsError",
+            "ServerError",
+            "SessionClosed",
+            "SessionUpdateError",
+        ),
+        "realtime_widgets.errors",
+    )
+)
 
 __all__ = [
     "AudioChat",
+    "AudioInputError",
     "AudioPlayer",
     "AudioReply",
     "CaptionsView",
     "ClipRecorder",
+    "ConfigurationError",
     "ConnectionConfig",
+    "ConnectionFailed",
     "Conversation",
     "Emulator",
     "EventLog",
@@ -55,8 +71,12 @@ __all__ = [
     "RealtimeConsole",
     "RealtimeEvent",
     "RealtimeSession",
+    "RealtimeWidgetsError",
+    "ServerError",
+    "SessionClosed",
     "SessionConfig",
     "SessionConfigForm",
+    "SessionUpdateError",
     "ToolCall",
     "TranscriptView",
     "Turn",
@@ -68,7 +88,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'realtime_widgets' has no attribute {name!r}")
@@ -77,16 +97,26 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-if TYPE_CHECKING:  # pragma: no cover
+if typing.TYPE_CHECKING:  # pragma: no cover
     from .batch import evaluate_clips
     from .completions import AudioChat, AudioReply, speak
-    from .config import ConnectionConfig, PreviewRetiredWarning
+    from .config import ConnectionConfig
     from .conversation import Conversation, ToolCall, Turn
     from .emulator import Emulator
+    from .errors import (
+        AudioInputError,
+        ConfigurationError,
+        ConnectionFailed,
+        PreviewRetiredWarning,
+        RealtimeWidgetsError,
+        ServerError,
+        SessionClosed,
+        SessionUpdateError,
+    )
     from .events import RealtimeEvent
     from .plots import plot_latencies, plot_spectrogram
     from .session import RealtimeSession

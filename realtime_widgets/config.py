@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, PreviewRetiredWarning
 from .protocol import DEFAULT_CHAT_API_VERSION, DEFAULT_PREVIEW_API_VERSION, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,10 +48,6 @@ _PORTAL = {
     "AZURE_OPENAI_API_KEY": "Azure portal → your Azure OpenAI resource → Keys and Endpoint",
     "OPENAI_API_VERSION": "the model's page in Azure AI Foundry (e.g. 2025-04-01-preview)",
 }
-
-
-class PreviewRetiredWarning(FutureWarning):
-    """The preview realtime protocol was chosen; Azure retired it on 30 April 2026."""
 
 
 PREVIEW_RETIRED = (

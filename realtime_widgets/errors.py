@@ -1,33 +1,69 @@
-"""Exceptions whose messages say what to check.
+"""Exceptions whose messages say what to check, and the one warning this package gives.
+
+The tree (every class is exported by `realtime_widgets`, and tests/test_exported_members.py checks it):
+
+    RealtimeWidgetsError                  base of every error this package raises on purpose
+    ├── ConfigurationError                a setting is missing or malformed
+    ├── AudioInputError (+ ValueError)    audio that cannot be sent as given
+    ├── ConnectionFailed                  the service refused the connection or request (.status, .retry_after)
+    ├── ServerError                       an `error` event from the server (.code, .param, .event)
+    │   └── SessionUpdateError            a rejected `session.update`; the previous settings stay
+    └── SessionClosed                     the WebSocket closed (.code, .reason)
+
+    FutureWarning
+    └── PreviewRetiredWarning             the retired preview realtime protocol was chosen
 
 Every message is written for the person at the notebook: which setting, which portal page, which
 role. No message ever contains a key or a token (`_scrub` removes the configured secret from any
-server text that is quoted).
+server text that is quoted). The `explain_*` helpers read the connection through `ServiceTarget`,
+a Protocol that `ConnectionConfig` satisfies, so this module imports nothing from the package.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
-    from .config import ConnectionConfig
-
 __all__ = [
+    "AudioInputError",
     "ConfigurationError",
     "ConnectionFailed",
+    "PreviewRetiredWarning",
     "RealtimeWidgetsError",
     "ServerError",
+    "ServiceTarget",
     "SessionClosed",
     "SessionUpdateError",
-    "AudioInputError",
     "explain_connect_error",
     "explain_handshake",
     "explain_http_error",
 ]
+
+
+class ServiceTarget(Protocol):
+    """What an explanation reads about the connection (`ConnectionConfig` is one)."""
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def deployment(self) -> str: ...
+
+    @property
+    def protocol(self) -> str: ...
+
+    @property
+    def api_version(self) -> str | None: ...
+
+    def describe(self) -> str: ...
+
+
+class PreviewRetiredWarning(FutureWarning):
+    """The preview realtime protocol was chosen; Azure retired it on 30 April 2026."""
 
 
 class RealtimeWidgetsError(Exception):
@@ -94,8 +130,8 @@ class SessionClosed(RealtimeWidgetsError):
 # --- explaining HTTP statuses ------------------------------------------------------------------
 
 
-def _scrub(text: str, config: ConnectionConfig | None) -> str:
-    secret = getattr(config, "api_key", None)
+def _scrub(text: str, config: ServiceTarget | None) -> str:
+    secret = config.api_key if config is not None else None
     if secret and secret in text:
         text = text.replace(secret, "***")
     return text
@@ -136,11 +172,11 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     return None
 
 
-def _what_to_check(status: int, config: ConnectionConfig | None, retry_after: float | None) -> str:
-    deployment = getattr(config, "deployment", "?")
-    protocol = getattr(config, "protocol", "ga")
-    api_version = getattr(config, "api_version", None)
-    keyless = config is not None and not getattr(config, "api_key", None)
+def _what_to_check(status: int, config: ServiceTarget | None, retry_after: float | None) -> str:
+    deployment = config.deployment if config is not None else "?"
+    protocol = config.protocol if config is not None else "ga"
+    api_version = config.api_version if config is not None else None
+    keyless = config is not None and not config.api_key
     if status == 401:
         if keyless:
             return (
@@ -196,7 +232,7 @@ def _what_to_check(status: int, config: ConnectionConfig | None, retry_after: fl
 def explain_handshake(
     status: int,
     body: str | bytes | None,
-    config: ConnectionConfig | None,
+    config: ServiceTarget | None,
     headers: Mapping[str, str] | None = None,
 ) -> ConnectionFailed:
     """A `ConnectionFailed` for a refused WebSocket handshake or HTTP request with `status`."""
@@ -209,7 +245,7 @@ def explain_handshake(
     return ConnectionFailed(message, status=status, retry_after=retry_after)
 
 
-def explain_http_error(exc: openai.APIStatusError, config: ConnectionConfig | None) -> RealtimeWidgetsError:
+def explain_http_error(exc: openai.APIStatusError, config: ServiceTarget | None) -> RealtimeWidgetsError:
     """Translate an openai SDK HTTP error into a `ConnectionFailed` that says what to check."""
     response = getattr(exc, "response", None)
     headers = dict(response.headers) if response is not None else None
@@ -227,7 +263,7 @@ def explain_http_error(exc: openai.APIStatusError, config: ConnectionConfig | No
     return err
 
 
-def explain_connect_error(exc: BaseException, config: ConnectionConfig | None) -> RealtimeWidgetsError:
+def explain_connect_error(exc: BaseException, config: ServiceTarget | None) -> RealtimeWidgetsError:
     """Translate whatever opening the WebSocket raised (websockets `InvalidStatus`, OSError, SDK errors).
 
     Returns the original error wrapped in a `ConnectionFailed` when nothing better is known.
