@@ -9,13 +9,11 @@ Secrets (`api_key`, `token_provider`) are excluded from `repr()` and from `descr
 from __future__ import annotations
 
 import asyncio
-import atexit
 import dataclasses
 import logging
 import os
 import re
 import sys
-import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,12 +26,13 @@ from .protocol import DEFAULT_CHAT_API_VERSION, DEFAULT_PREVIEW_API_VERSION, Pro
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
+    from .emulator import Emulator
+
 __all__ = [
     "ConnectionConfig",
     "ENTRA_SCOPE",
     "PreviewRetiredWarning",
     "entra_token_provider",
-    "shared_emulator",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,51 +77,7 @@ def _missing(variable: str, why: str) -> ConfigurationError:
     return ConfigurationError(f"{why}: set {variable} (find it in {_PORTAL[variable]}).")
 
 
-# --- the shared in-process emulator ------------------------------------------------------------
-
-_emulator_lock = threading.Lock()
-_emulator: Any = None
 _announced = False
-
-
-def shared_emulator() -> Any:
-    """The process-wide emulator, started on first use and stopped at exit."""
-    global _emulator
-    with _emulator_lock:
-        if _emulator is None:
-            from .emulator import Emulator
-
-            emu = Emulator()
-            if hasattr(emu, "__enter__"):
-                emu.__enter__()
-            elif hasattr(emu, "start"):
-                emu.start()
-            atexit.register(_stop_emulator, emu)
-            _emulator = emu
-        return _emulator
-
-
-def _stop_emulator(emu: Any) -> None:
-    try:
-        if hasattr(emu, "__exit__"):
-            emu.__exit__(None, None, None)
-        elif hasattr(emu, "stop"):
-            emu.stop()
-    except Exception:  # interpreter shutdown: nothing useful to report
-        pass
-
-
-def _emulator_endpoint(emu: Any) -> str:
-    for name in ("endpoint", "http_url", "url", "base_url"):
-        value = getattr(emu, name, None)
-        if isinstance(value, str) and value:
-            return value.rstrip("/")
-    port = getattr(emu, "port", None)
-    if port:
-        return f"http://127.0.0.1:{port}"
-    raise ConfigurationError(
-        f"cannot find the endpoint of emulator {emu!r} (expected an .endpoint attribute)"
-    )
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -288,15 +243,18 @@ class ConnectionConfig:
         )
 
     @classmethod
-    def for_emulator(cls, emulator: Any = None, protocol: Protocol = "ga") -> ConnectionConfig:
-        """Settings for an `Emulator` (the shared in-process one when `emulator` is None)."""
-        emu = emulator if emulator is not None else shared_emulator()
+    def for_emulator(cls, emulator: Emulator | None = None, protocol: Protocol = "ga") -> ConnectionConfig:
+        """Settings for an `Emulator` (`Emulator.shared()`, the in-process one, when `emulator` is None)."""
+        if emulator is None:
+            from .emulator import Emulator
+
+            emulator = Emulator.shared()
         return cls(
-            endpoint=_emulator_endpoint(emu),
-            deployment=getattr(emu, "deployment", None) or DEFAULT_DEPLOYMENT,
+            endpoint=emulator.endpoint,
+            deployment=emulator.deployment,
             protocol=protocol,
             api_version=DEFAULT_PREVIEW_API_VERSION if protocol == "preview" else None,
-            api_key=getattr(emu, "api_key", None) or "emulator-key",
+            api_key=emulator.api_key,
             is_emulator=True,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,10 @@ from .tls import EmulatorCertificate
 
 PLACEHOLDER_KEY = "emulator-key"
 DEFAULT_DEPLOYMENT = "gpt-realtime"
+
+
+_shared_lock = threading.Lock()
+_shared: Emulator | None = None
 
 
 def _warm_voice() -> None:
@@ -79,6 +84,25 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+
+    @classmethod
+    def shared(cls) -> Emulator:
+        """The process-wide emulator (default settings): started on first use, stopped at exit.
+
+        `ConnectionConfig.from_env()` uses it when no endpoint is set; a stopped one is replaced.
+        """
+        global _shared
+        with _shared_lock:
+            if _shared is None or not _shared.running:
+                _shared = Emulator().start()
+                atexit.register(_shared._stop_at_exit)
+            return _shared
+
+    def _stop_at_exit(self) -> None:
+        try:
+            self.stop()
+        except Exception:  # interpreter shutdown: nothing useful to report
+            pass
 
     # -- public surface ------------------------------------------------------------------------
 

@@ -165,7 +165,9 @@ def test_no_endpoint_starts_shared_emulator_and_says_so_once(monkeypatch, capsys
         f"realtime_widgets: no AZURE_OPENAI_ENDPOINT set — using the local emulator at {first.endpoint}"
     ]
     assert first.is_emulator and first.endpoint == second.endpoint and second.protocol == "preview"
-    assert config_module.shared_emulator() is config_module.shared_emulator()
+    from realtime_widgets.emulator import Emulator
+
+    assert Emulator.shared() is Emulator.shared() and first.endpoint == Emulator.shared().endpoint
 
 
 async def test_wrong_key_401_is_explained(monkeypatch):
