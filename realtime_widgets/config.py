@@ -108,7 +108,8 @@ def _infer_protocol(api_version: str | None, deployment: str) -> Protocol:
     return "ga"
 
 
-def _entra_token_provider() -> Callable[[], str]:
+def entra_token_provider() -> Callable[[], str]:
+    """azure-identity's bearer token provider for keyless (Entra ID) sign-in, scope `ENTRA_SCOPE`."""
     try:
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider
     except ImportError as exc:  # pragma: no cover - azure-identity is a dependency
@@ -118,9 +119,6 @@ def _entra_token_provider() -> Callable[[], str]:
             f"(find it in {_PORTAL['AZURE_OPENAI_API_KEY']})."
         ) from exc
     return get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
-
-
-entra_token_provider = _entra_token_provider  # public name: keyless sign-in for widgets and scripts
 
 
 def _async_provider(provider: Callable[[], str]) -> Callable[[], Any]:
@@ -231,7 +229,7 @@ class ConnectionConfig:
         api_key = overrides.pop("api_key", None) or env.get("AZURE_OPENAI_API_KEY") or None
         provider = overrides.pop("token_provider", None)
         if api_key is None and provider is None:
-            provider = _entra_token_provider()
+            provider = entra_token_provider()
         return cls(
             endpoint=endpoint,
             deployment=deployment,

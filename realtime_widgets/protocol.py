@@ -14,7 +14,6 @@ Protocol = Literal["ga", "preview"]
 SAMPLE_RATE = 24_000
 BYTES_PER_SAMPLE = 2
 CHUNK_MS = 100
-CHUNK_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * CHUNK_MS // 1000  # 4800
 # Output delta sizes the service sends: the first two are smaller so playback starts early.
 OUTPUT_DELTA_BYTES = (4800, 7200, 12000)
 
@@ -22,12 +21,10 @@ MIN_COMMIT_MS = 100
 MAX_APPEND_BYTES = 15 * 1024 * 1024
 MAX_AUDIO_FILE_BYTES = 20 * 1024 * 1024  # audio chat completions, per request
 MAX_OUTPUT_TOKENS = 4096
-AZURE_SESSION_MAX_MINUTES = 30
 
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 NOISE_REDUCTION_TYPES = ("near_field", "far_field")
-TURN_DETECTION_TYPES = ("server_vad", "semantic_vad")
 SEMANTIC_VAD_EAGERNESS = ("low", "medium", "high", "auto")
 
 GA_AUDIO_FORMATS = ("audio/pcm", "audio/pcmu", "audio/pcma")
@@ -79,9 +76,6 @@ PREVIEW_TO_GA_EVENTS = {
 }
 GA_TO_PREVIEW_EVENTS = {ga: preview for preview, ga in PREVIEW_TO_GA_EVENTS.items()}
 
-# Content part types of assistant output.
-GA_PART_TYPES = {"text": "output_text", "audio": "output_audio"}
-PREVIEW_PART_TYPES = {"text": "text", "audio": "audio"}
 # Both spellings reach a client: the SDK's GA types declare "text"/"audio" in
 # response.content_part.* but "output_text"/"output_audio" in assistant items.
 ASSISTANT_PART_KINDS = {"text": "text", "output_text": "text", "audio": "audio", "output_audio": "audio"}
@@ -127,12 +121,3 @@ def to_wire_event_type(event_type: str, protocol: Protocol) -> str:
     if protocol == "preview":
         return GA_TO_PREVIEW_EVENTS.get(event_type, event_type)
     return event_type
-
-
-def bytes_to_ms(n_bytes: int) -> float:
-    return n_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE) * 1000.0
-
-
-def ms_to_bytes(ms: float) -> int:
-    """Whole samples, so the result is always an even byte count."""
-    return int(round(ms * SAMPLE_RATE / 1000.0)) * BYTES_PER_SAMPLE
