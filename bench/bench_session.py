@@ -129,12 +129,15 @@ def bench_memory(minutes: float) -> None:
 
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    # Input: 100 ms appends, exactly as RealtimeSession records them (payload stored, event keeps a reference).
+    # Input: 100 ms appends, exactly as RealtimeSession records them (the conversation stores the payload).
     n_appends = seconds * 10
     for i in range(n_appends):
         chunk = rng.integers(-3000, 3000, 2400, dtype=np.int16).tobytes()
-        ref = conv.store_audio("input", chunk)
-        raw = {"type": "input_audio_buffer.append", "event_id": f"evt_{i}", "audio": ref}
+        raw = {
+            "type": "input_audio_buffer.append",
+            "event_id": f"evt_{i}",
+            "audio": base64.b64encode(chunk).decode(),
+        }
         conv.apply(RealtimeEvent.from_raw(raw, "client", i * 0.1))
     after_input = tracemalloc.get_traced_memory()[0]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import dataclasses
 import json
 import logging
 import wave
@@ -183,6 +184,16 @@ class Turn:
             return np.zeros(0, np.int16)
         start, stop = self._user_range
         return conv.input.read(start, len(conv.input) if stop is None else stop)
+
+    @property
+    def user_range(self) -> tuple[int, int | None] | None:
+        """The user's audio as a sample range of `conversation.input` (stop None while speech goes on)."""
+        return self._user_range
+
+    @property
+    def user_speaking(self) -> bool:
+        """True between the server hearing speech start and speech stop (or the commit)."""
+        return self._user_range is not None and self._user_range[1] is None
 
     @property
     def audio_samples(self) -> int:
@@ -543,6 +554,7 @@ class Conversation(_UserInputEvents, _ResponseEvents):
         self.errors: list[dict] = []
         self._items: dict[str, dict] = {}  # insertion order is conversation order
         self._listeners: list[Callable[[Turn], Any]] = []
+        self._audio_listeners: list[Callable[[Turn | None, str, np.ndarray, int], Any]] = []
         self._by_response: dict[str, Turn] = {}
         self._by_user_item: dict[str, Turn] = {}
         self._by_item: dict[str, Turn] = {}
@@ -572,15 +584,46 @@ class Conversation(_UserInputEvents, _ResponseEvents):
 
         return unsubscribe
 
+    def on_audio(self, fn: Callable[[Turn | None, str, np.ndarray, int], Any]) -> Callable[[], None]:
+        """Call `fn(turn, direction, pcm, start)` whenever `apply` stores audio; returns an unsubscribe.
+
+        `direction` is "input" (a client append) or "output" (an assistant delta), `pcm` the new
+        samples (int16, 24 kHz) and `start` where they begin in `conversation.input` / `.output`.
+        `turn` is the turn the audio belongs to when already known: the response's turn for output,
+        the turn whose speech is still going on for input, else None.
+        """
+        self._audio_listeners.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._audio_listeners:
+                self._audio_listeners.remove(fn)
+
+        return unsubscribe
+
     def store_audio(self, stream: str, pcm: bytes | bytearray | memoryview) -> str:
-        """Put PCM16 bytes into a stream now; returns the reference to use as the event's payload."""
+        """Deprecated: put the base64 payload in the event and let `apply` store it (one owner)."""
         start, stop = self._stream(stream).append(pcm)
         return audio_ref(stream, start, stop)
 
+    def turn_for_user_item(self, item_id: str | None) -> Turn | None:
+        """The turn whose user input is the conversation item `item_id`."""
+        return self._by_user_item.get(item_id or "")
+
+    def turn_for_item(self, item_id: str | None) -> Turn | None:
+        """The turn whose assistant message is the conversation item `item_id`."""
+        return self._by_item.get(item_id or "")
+
+    def turn_for_response(self, response_id: str | None) -> Turn | None:
+        return self._by_response.get(response_id or "")
+
     def apply(self, event: RealtimeEvent) -> Turn | None:
-        """Record one event and update items and turns. Returns the turn it changed, if any."""
+        """Record one event and update items and turns. Returns the turn it changed, if any.
+
+        A base64 audio payload goes into its stream here, and the event is recorded with a reference
+        in its place: `conversation.events[-1]` is the event as recorded.
+        """
         try:
-            self._take_audio(event)
+            event, audio = self._take_audio(event)
         except ValueError:  # not base64, or an odd byte count: keep the event, skip its audio
             log.warning(
                 "the audio of the %s event %s is not PCM16 base64; it stays in the event log as is",
@@ -590,19 +633,9 @@ class Conversation(_UserInputEvents, _ResponseEvents):
             self.events.append(event)
             return None
         self.events.append(event)
-        handler = _HANDLERS.get((event.direction, event.type))
-        if handler is None:  # unknown to this client: kept in the log, nothing else to do
-            return None
-        try:
-            turn = handler(self, event)
-        except Exception:  # a shape nobody expected must not end the session; the event stays logged
-            log.warning(
-                "could not read the %s event %s; it stays in the event log",
-                event.direction,
-                event.type,
-                exc_info=True,
-            )
-            return None
+        turn = self._handle(event)
+        if audio is not None:
+            self._notify_audio(turn, *audio)
         if turn is not None:
             self._notify(turn)
         return turn
@@ -664,15 +697,53 @@ class Conversation(_UserInputEvents, _ResponseEvents):
             return self.output
         raise ValueError(f"audio stream must be 'input' or 'output', got {name!r}")
 
-    def _take_audio(self, event: RealtimeEvent) -> None:
-        """Move a base64 audio payload into its stream and leave a reference in the event."""
+    def _handle(self, event: RealtimeEvent) -> Turn | None:
+        handler = _HANDLERS.get((event.direction, event.type))
+        if handler is None:  # unknown to this client: kept in the log, nothing else to do
+            return None
+        try:
+            return handler(self, event)
+        except Exception:  # a shape nobody expected must not end the session; the event stays logged
+            log.warning(
+                "could not read the %s event %s; it stays in the event log",
+                event.direction,
+                event.type,
+                exc_info=True,
+            )
+            return None
+
+    def _take_audio(self, event: RealtimeEvent) -> tuple[RealtimeEvent, tuple[str, int, int] | None]:
+        """Store a base64 audio payload in its stream; the event to record holds a reference instead.
+
+        The event given is left as it is (it is frozen); a payload that already is a reference
+        (`load`, which feeds the streams itself) only names the range.
+        """
         spec = AUDIO_PAYLOAD_KEYS.get(event.type)
         if spec is None:
-            return
+            return event, None
         key, stream = spec
         value = event.raw.get(key)
-        if isinstance(value, str) and parse_audio_ref(value) is None:
-            event.raw[key] = self.store_audio(stream, base64.b64decode(value))
+        if not isinstance(value, str):
+            return event, None
+        ref = parse_audio_ref(value)
+        if ref is not None:
+            return event, ref
+        start, stop = self._stream(stream).append(base64.b64decode(value))
+        recorded = dataclasses.replace(event, raw={**event.raw, key: audio_ref(stream, start, stop)})
+        return recorded, (stream, start, stop)
+
+    def _notify_audio(self, turn: Turn | None, stream: str, start: int, stop: int) -> None:
+        if not self._audio_listeners:
+            return
+        if stream == "input":
+            last = self.last_turn
+            turn = last if last is not None and last.user_speaking else None
+        pcm = self._stream(stream).read(start, stop)
+        for fn in list(self._audio_listeners):
+            try:
+                fn(turn, stream, pcm, start)
+            except Exception:  # a broken listener must not break the session
+                log.exception("Conversation.on_audio listener %r failed", fn)
 
     def _notify(self, turn: Turn) -> None:
         for fn in list(self._listeners):

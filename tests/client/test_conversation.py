@@ -212,3 +212,54 @@ def test_bad_inputs_say_what_to_fix(tmp_path) -> None:
         RealtimeEvent.from_raw({"type": "x"}, "sideways", 0.0)  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="Conversation.save"):
         Conversation.load(tmp_path)
+
+
+def test_on_audio_hears_each_stored_chunk_once_with_its_turn() -> None:
+    conv = Conversation()
+    heard: list[tuple[int | None, str, list[int], int]] = []
+    unsubscribe = conv.on_audio(
+        lambda turn, direction, pcm, start: heard.append(
+            (None if turn is None else turn.index, direction, pcm.tolist()[:2], start)
+        )
+    )
+    conv.apply(ev("server", 0.0, type="session.created", session={}))
+    conv.apply(ev("client", 0.1, type="input_audio_buffer.append", audio=b64(np.array([5, 6, 7], np.int16))))
+    conv.apply(ev("server", 0.2, type="input_audio_buffer.speech_started", audio_start_ms=0, item_id="u1"))
+    conv.apply(ev("client", 0.3, type="input_audio_buffer.append", audio=b64(np.array([8, 9], np.int16))))
+    for e in text_turn_events("ga")[4:8]:
+        conv.apply(e)
+    assert heard == [
+        (None, "input", [5, 6], 0),  # before the server heard speech: no turn yet
+        (0, "input", [8, 9], 3),
+        (0, "output", [0, 1], 0),  # the response answers that turn
+    ]
+    assert conv.input.read().tolist() == [5, 6, 7, 8, 9]
+    unsubscribe()
+    conv.apply(text_turn_events("ga")[9])
+    assert len(heard) == 3 and len(conv.output) == 3600
+
+
+def test_apply_leaves_the_frozen_event_as_given() -> None:
+    conv = Conversation()
+    payload = b64(np.arange(10, dtype=np.int16))
+    event = ev("client", 0.1, type="input_audio_buffer.append", event_id="e1", audio=payload)
+    conv.apply(event)
+    assert event.raw["audio"] == payload  # the caller's event is not rewritten
+    recorded = conv.events[-1]
+    assert recorded is not event and parse_audio_ref(recorded.raw["audio"]) == ("input", 0, 10)
+    assert recorded.raw["event_id"] == "e1" and recorded.time == event.time
+
+
+def test_turn_lookups_and_user_range_are_public() -> None:
+    conv = Conversation()
+    conv.apply(ev("server", 0.0, type="session.created", session={}))
+    conv.apply(ev("client", 0.1, type="input_audio_buffer.append", audio=b64(np.zeros(4800, np.int16))))
+    conv.apply(ev("server", 0.2, type="input_audio_buffer.speech_started", audio_start_ms=50, item_id="u1"))
+    turn = conv.turn_for_user_item("u1")
+    assert turn is conv.turns[0] and turn.user_speaking and turn.user_range == (1200, None)
+    conv.apply(ev("server", 0.3, type="input_audio_buffer.speech_stopped", audio_end_ms=150, item_id="u1"))
+    assert not turn.user_speaking and turn.user_range == (1200, 3600)
+    for e in text_turn_events("ga")[4:6]:
+        conv.apply(e)
+    assert conv.turn_for_response("resp_1") is conv.turn_for_item("item_a1") is conv.turns[-1]
+    assert conv.turn_for_user_item("nope") is None and conv.turn_for_item(None) is None
