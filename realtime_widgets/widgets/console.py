@@ -55,7 +55,7 @@ class RealtimeConsole(w.VBox):
         if session is None:
             from ..session import RealtimeSession
 
-            session = RealtimeSession(connection=connection, session=config or _default_config())
+            session = RealtimeSession(connection, config=config or _default_config())
         self.session = session
         self._owns_session = session.status not in ("connected",)
         self._start_task: asyncio.Task | None = None
@@ -189,7 +189,7 @@ class RealtimeConsole(w.VBox):
         from ..session import RealtimeSession
 
         await self.close()
-        session = RealtimeSession(connection=connection, session=self.form.value)
+        session = RealtimeSession(connection, config=self.form.value)
         self.session = session
         self._owns_session = True
         self._start_task = None

@@ -9,7 +9,7 @@ from ipywidgets import VBox
 from realtime_widgets import RealtimeSession, SessionConfig
 from realtime_widgets.widgets import AudioPlayer, MicRecorder
 
-session = RealtimeSession(session=SessionConfig(silence_duration_ms=300))  # the embedded emulator
+session = RealtimeSession(config=SessionConfig(silence_duration_ms=300))  # the embedded emulator
 await session.connect()
 """
 

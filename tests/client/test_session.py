@@ -36,7 +36,7 @@ def connection(emulator, protocol: str) -> ConnectionConfig:
 async def test_text_turn(emulator, protocol) -> None:
     async with RealtimeSession(connection(emulator, protocol)) as s:
         assert s.status == "connected"
-        assert s.session is not None
+        assert s.server_session is not None
         turn = await s.send_text("Hello there, how are you")
     assert s.status == "closed"
     assert turn.status == "completed"

@@ -183,7 +183,7 @@ async def test_transcription_session_connects_with_intent_and_waits_for_transcri
         assert service.query == {"intent": "transcription"}
         update = service.sent[0]
         assert update["type"] == ("session.update" if protocol == "ga" else "transcription_session.update")
-        assert s.session is not None
+        assert s.server_session is not None
         clip = (np.sin(np.arange(4800) / 8) * 8000).astype(np.int16)
         sending = asyncio.ensure_future(s.send_audio(clip))
         while "input_audio_buffer.append" not in service.sent_types():

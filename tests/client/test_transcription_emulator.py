@@ -31,7 +31,9 @@ async def test_transcription_session_streams_the_user_transcript(emulator, proto
         wire = [e.wire_type for e in s.event_log if e.direction == "server"]
         assert "response.created" not in wire
         updated = "session.updated" if protocol == "ga" else "transcription_session.updated"
-        assert updated in wire and s.session["audio" if protocol == "ga" else "input_audio_transcription"]
+        assert (
+            updated in wire and s.server_session["audio" if protocol == "ga" else "input_audio_transcription"]
+        )
         # a second stretch of speech is a second turn
         second = await s.send_audio(synthesize("And they are slow.", voice="ash"))
         assert second.index == turn.index + 1 and second.user_transcript == "And they are slow."

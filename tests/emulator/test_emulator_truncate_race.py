@@ -25,14 +25,17 @@ async def test_truncating_the_previous_item_does_not_cancel_a_new_response(emula
         )
         done = asyncio.ensure_future(s.wait_for("response.done", timeout=20))
         truncated = asyncio.ensure_future(s.wait_for("conversation.item.truncated", timeout=20))
-        s._enqueue({"type": "response.create"})
-        s._enqueue(
-            {
-                "type": "conversation.item.truncate",
-                "item_id": first.item_id,
-                "content_index": 0,
-                "audio_end_ms": 200,
-            }
+        # Both go out back to back: neither waits for the other to be sent.
+        await asyncio.gather(
+            s.send_event({"type": "response.create"}),
+            s.send_event(
+                {
+                    "type": "conversation.item.truncate",
+                    "item_id": first.item_id,
+                    "content_index": 0,
+                    "audio_end_ms": 200,
+                }
+            ),
         )
         finished, cut = await done, await truncated
         assert cut.raw["item_id"] == first.item_id and cut.raw["audio_end_ms"] == 200

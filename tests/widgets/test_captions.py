@@ -121,7 +121,7 @@ async def test_live_captions_from_the_recorder_path(front_end, emulator, protoco
     emulator.faults.event_delay_ms = 80  # deltas spaced as a real service spaces them, beyond one refresh
     try:
         await captions.ready()
-        assert captions.session.session is not None
+        assert captions.session.server_session is not None
         said = "Turtles can live for more than a hundred years."
         turns = await captions.listen(synthesize(said, voice="ash"))
         assert [t.user_transcript for t in turns] == [said]

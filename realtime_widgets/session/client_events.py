@@ -1,0 +1,70 @@
+"""Client events as the wire wants them, grouped by family; no flow logic here.
+
+Each builder returns the event dict; the session adds an `event_id` when it has none.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+
+# -- session ------------------------------------------------------------------------------
+def session_update(event_type: str, body: dict, event_id: str) -> dict:
+    """`session.update`, or preview's `transcription_session.update` (`event_type`)."""
+    return {"type": event_type, "event_id": event_id, "session": body}
+
+
+# -- input_audio_buffer -------------------------------------------------------------------
+def input_audio_append_json(event_id: str, pcm16: bytes) -> str:
+    """The append's wire JSON, made by hand: json.dumps of 100 ms of base64 per chunk costs more."""
+    audio = base64.b64encode(pcm16).decode("ascii")
+    return '{"type":"input_audio_buffer.append","event_id":"' + event_id + '","audio":"' + audio + '"}'
+
+
+def input_audio_append(event_id: str, audio: str) -> dict:
+    return {"type": "input_audio_buffer.append", "event_id": event_id, "audio": audio}
+
+
+def input_audio_commit(event_id: str) -> dict:
+    return {"type": "input_audio_buffer.commit", "event_id": event_id}
+
+
+# -- conversation.item --------------------------------------------------------------------
+def item_create(item: dict, event_id: str | None = None) -> dict:
+    raw: dict[str, Any] = {"type": "conversation.item.create", "item": item}
+    if event_id is not None:
+        raw["event_id"] = event_id
+    return raw
+
+
+def user_text(text: str) -> dict:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def function_output(call_id: str, output: str) -> dict:
+    return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+def item_truncate(event_id: str, item_id: str, audio_end_ms: int) -> dict:
+    return {
+        "type": "conversation.item.truncate",
+        "event_id": event_id,
+        "item_id": item_id,
+        "content_index": 0,
+        "audio_end_ms": audio_end_ms,
+    }
+
+
+# -- response -----------------------------------------------------------------------------
+def response_create(event_id: str | None = None, **overrides: Any) -> dict:
+    raw: dict[str, Any] = {"type": "response.create"}
+    if event_id is not None:
+        raw["event_id"] = event_id
+    if overrides:
+        raw["response"] = overrides
+    return raw
+
+
+def response_cancel() -> dict:
+    return {"type": "response.cancel"}

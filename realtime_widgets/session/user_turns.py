@@ -1,0 +1,242 @@
+"""The user's turns: text messages, audio appends in 100 ms chunks, commits, whole clips, and
+waiting for spoken turns."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from .. import audio
+from ..conversation import Conversation, Turn
+from ..errors import AudioInputError, SessionClosed
+from ..protocol import CHUNK_MS, MIN_COMMIT_MS, SAMPLE_RATE
+from ..session_config import SessionConfig
+from . import client_events
+from .dispatch import Dispatch, Predicate
+from .link import Link
+
+log = logging.getLogger(__name__)
+
+CHUNK_SAMPLES = SAMPLE_RATE * CHUNK_MS // 1000
+# A clip "ends in silence" when its last stretch stays below this level (about -50 dBFS).
+_SILENCE_RMS = 100.0
+
+
+class UserTurns:
+    """What the user says in one session; `config()` is the session's current SessionConfig."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        link: Link,
+        dispatch: Dispatch,
+        config: Callable[[], SessionConfig],
+        create_response: Callable[[], Awaitable[str]],
+        follow_tools: Callable[[Turn], Awaitable[Turn]],
+    ) -> None:
+        self._conversation = conversation
+        self._link = link
+        self._dispatch = dispatch
+        self._config = config
+        self._create_response = create_response
+        self._follow_tools = follow_tools
+
+    async def send_text(self, text: str, respond: bool) -> Turn:
+        link = self._link
+        link.require_open()
+        item_id, response_id = link.new_id(), link.new_id()
+        holder: list[Turn] = []
+        waiter = self._dispatch.expect(
+            lambda e: bool(holder) and response_done_for(holder[0])(e), {item_id, response_id}
+        )
+        future = link.enqueue(client_events.item_create(client_events.user_text(text), item_id))
+        holder.append(self._conversation.turns[-1])
+        if respond:
+            link.enqueue(client_events.response_create(response_id))
+        await future
+        if not respond:
+            self._dispatch.forget(waiter)
+            return holder[0]
+        await self._dispatch.wait(waiter, "response.done")
+        return await self._follow_tools(holder[0])
+
+    # -- appending -------------------------------------------------------------------------
+    def _append_now(self, pcm: np.ndarray) -> list[asyncio.Future]:
+        """Record and queue 100 ms appends of int16 24 kHz audio (sync; on the loop thread)."""
+        link = self._link
+        link.require_open()
+        futures = []
+        data = pcm.astype("<i2", copy=False).tobytes()
+        step = CHUNK_SAMPLES * 2
+        for start in range(0, len(data), step):
+            chunk = data[start : start + step]
+            event_id = link.new_id()
+            ref = self._conversation.store_audio("input", chunk)
+            wire = client_events.input_audio_append_json(event_id, chunk)
+            futures.append(link.enqueue(client_events.input_audio_append(event_id, ref), wire))
+        return futures
+
+    async def append_audio(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
+        futures = self._append_now(await _pcm_async(x, rate))
+        if futures:
+            await asyncio.gather(*futures)
+
+    def append_audio_nowait(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
+        pcm = to_wire_pcm(x, rate)
+        if self._link.in_loop_thread():
+            self._append_quietly(pcm, raise_errors=True)
+        else:
+            self._link.hand_off(self._append_quietly, pcm)
+
+    def _append_quietly(self, pcm: np.ndarray, raise_errors: bool = False) -> None:
+        try:
+            for future in self._append_now(pcm):
+                future.add_done_callback(_consume)
+        except SessionClosed:
+            if raise_errors:
+                raise
+            log.warning("audio dropped: the session is not connected")
+
+    async def _append_paced(self, pcm: np.ndarray, realtime: bool) -> None:
+        if not realtime:
+            await self.append_audio(pcm)
+            return
+        start = time.monotonic()
+        for i in range(0, pcm.size, CHUNK_SAMPLES):
+            await self.append_audio(pcm[i : i + CHUNK_SAMPLES])
+            target = start + (i + CHUNK_SAMPLES) / SAMPLE_RATE
+            await asyncio.sleep(max(0.0, target - time.monotonic()))
+
+    # -- turns -----------------------------------------------------------------------------
+    async def commit(self) -> Turn:
+        link, dispatch = self._link, self._dispatch
+        event_id = link.new_id()
+        waiter = dispatch.expect(lambda e: e.type == "input_audio_buffer.committed", {event_id})
+        try:
+            await link.send(client_events.input_audio_commit(event_id))
+        except BaseException:
+            dispatch.forget(waiter)
+            raise
+        event = await dispatch.wait(waiter, "input_audio_buffer.committed")
+        item_id = event.raw.get("item_id")
+        turns = self._conversation.turns
+        return next((t for t in reversed(turns) if item_id and t.user_item_id == item_id), turns[-1])
+
+    async def send_audio(self, x: Any, rate: int | None, realtime: bool, respond: bool) -> Turn:
+        pcm = await _pcm_async(x, rate)
+        self._link.require_open()
+        config = self._config()
+        manual = config.manual_commit
+        if manual and pcm.size < SAMPLE_RATE * MIN_COMMIT_MS // 1000:
+            raise AudioInputError(
+                f"the clip is {pcm.size / SAMPLE_RATE * 1000:.0f} ms long; a commit needs at least {MIN_COMMIT_MS} ms"
+            )
+        first_turn = len(self._conversation.turns)
+        if not manual:
+            pcm = with_closing_silence(pcm, config.silence_duration_ms)
+        await self._append_paced(pcm, realtime)
+        timeout = self._dispatch.timeout + pcm.size / SAMPLE_RATE
+        if manual:
+            turn = await self.commit()
+            if config.is_transcription:
+                return await self.wait_for_turn(first_turn, timeout=timeout)
+            if not respond:
+                return turn
+            ids: set[str] = set()
+            waiter = self._dispatch.expect(response_done_for(turn), ids)
+            ids.add(await self._create_response())
+            await self._dispatch.wait(waiter, "response.done", timeout)
+            return turn
+        try:
+            return await self.wait_for_turn(first_turn, respond=respond, timeout=timeout)
+        except TimeoutError:
+            if len(self._conversation.turns) == first_turn:
+                raise TimeoutError(
+                    "server VAD detected no speech in the clip; check its level (it may be too quiet) "
+                    "or use SessionConfig(turn_detection='manual')"
+                ) from None
+            raise
+
+    async def wait_for_turn(self, since: int, *, respond: bool = True, timeout: float | None = None) -> Turn:
+        config, dispatch = self._config(), self._dispatch
+        if config.is_transcription:
+            if not self._transcripts_done(since):
+                waiter = dispatch.expect(lambda e: self._transcripts_done(since), set())
+                await dispatch.wait(waiter, "conversation.item.input_audio_transcription.completed", timeout)
+            return self._conversation.turns[-1]
+        wants_response = respond and config.create_response
+        if not self._vad_turns_done(since, wants_response):
+            waiter = dispatch.expect(lambda e: self._vad_turns_done(since, wants_response), set())
+            await dispatch.wait(waiter, "response.done" if wants_response else "speech turn", timeout)
+        return self._conversation.turns[-1]
+
+    def _transcripts_done(self, first: int) -> bool:
+        """Speech after turn `first` has ended and every transcript of it is complete (or failed)."""
+        turns = self._conversation.turns[first:]
+        if not turns or not self._vad_turns_done(first, False):
+            return False
+        return all(
+            t.error is not None or (t.user_transcript is not None and not t.user_transcript_pending)
+            for t in turns
+        )
+
+    def _vad_turns_done(self, first: int, wants_response: bool) -> bool:
+        turns = self._conversation.turns[first:]
+        if not turns:
+            return False
+        last = turns[-1]
+        if last.user_item_id is None or (last._user_range is not None and last._user_range[1] is None):
+            return False  # speech still going on
+        if not wants_response:
+            return True
+        return all(t.done for t in turns if t.response_id is not None) and last.response_id is not None
+
+
+def response_done_for(turn: Turn) -> Predicate:
+    def done(event: Any) -> bool:
+        return event.type == "response.done" and turn.response_id is not None and turn.done
+
+    return done
+
+
+def to_wire_pcm(x: Any, rate: int | None) -> np.ndarray:
+    """int16 mono 24 kHz samples of `x` (no copy when it is already that); empty audio is an error."""
+    if isinstance(x, np.ndarray) and x.dtype == np.int16 and x.ndim == 1 and rate in (None, SAMPLE_RATE):
+        pcm = x
+    else:
+        pcm = audio.to_pcm16(x, rate)
+    if pcm.size == 0:
+        raise AudioInputError("audio is empty (0 samples); record or load some sound first")
+    return pcm
+
+
+async def _pcm_async(x: Any, rate: int | None) -> np.ndarray:
+    if isinstance(x, (str, os.PathLike)) or (isinstance(x, (bytes, bytearray)) and len(x) > 1_000_000):
+        return await asyncio.to_thread(to_wire_pcm, x, rate)  # decoding a file must not block the loop
+    return to_wire_pcm(x, rate)
+
+
+def _consume(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def with_closing_silence(pcm: np.ndarray, silence_ms: int) -> np.ndarray:
+    """`pcm` ending in enough silence for server VAD to end the turn (padded only when it does not)."""
+    if _ends_in_silence(pcm, silence_ms):
+        return pcm
+    pad = np.zeros(SAMPLE_RATE * (silence_ms + 300) // 1000, np.int16)
+    return np.concatenate([pcm, pad])
+
+
+def _ends_in_silence(pcm: np.ndarray, silence_ms: int) -> bool:
+    tail = pcm[-max(1, SAMPLE_RATE * silence_ms // 1000) :].astype(np.float32)
+    if tail.size < SAMPLE_RATE * silence_ms // 1000:
+        return False
+    return float(np.sqrt(np.mean(tail * tail))) < _SILENCE_RMS
