@@ -5,7 +5,6 @@ Each builder returns the event dict; the session adds an `event_id` when it has 
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 
@@ -16,13 +15,13 @@ def session_update(event_type: str, body: dict, event_id: str) -> dict:
 
 
 # -- input_audio_buffer -------------------------------------------------------------------
-def input_audio_append_json(event_id: str, pcm16: bytes) -> str:
+def input_audio_append_json(event_id: str, audio: str) -> str:
     """The append's wire JSON, made by hand: json.dumps of 100 ms of base64 per chunk costs more."""
-    audio = base64.b64encode(pcm16).decode("ascii")
     return '{"type":"input_audio_buffer.append","event_id":"' + event_id + '","audio":"' + audio + '"}'
 
 
 def input_audio_append(event_id: str, audio: str) -> dict:
+    """`audio` is base64 PCM16 at 24 kHz."""
     return {"type": "input_audio_buffer.append", "event_id": event_id, "audio": audio}
 
 

@@ -153,6 +153,7 @@ class RealtimeSession:
     def _record(self, event: RealtimeEvent) -> None:
         """Conversation first (callbacks see updated turns), then the parts, then waiters and callbacks."""
         turn = self.conversation.apply(event)
+        event = self.conversation.events[-1]  # as recorded: its audio became a reference
         if event.direction == "server":
             if event.type == "error":
                 err = self._dispatch.route_error(event)

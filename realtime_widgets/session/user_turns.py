@@ -4,6 +4,7 @@ waiting for spoken turns."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import time
@@ -75,11 +76,11 @@ class UserTurns:
         data = pcm.astype("<i2", copy=False).tobytes()
         step = CHUNK_SAMPLES * 2
         for start in range(0, len(data), step):
-            chunk = data[start : start + step]
             event_id = link.new_id()
-            ref = self._conversation.store_audio("input", chunk)
-            wire = client_events.input_audio_append_json(event_id, chunk)
-            futures.append(link.enqueue(client_events.input_audio_append(event_id, ref), wire))
+            audio = base64.b64encode(data[start : start + step]).decode("ascii")
+            # The conversation stores the audio when it applies the event (and records a reference).
+            raw = client_events.input_audio_append(event_id, audio)
+            futures.append(link.enqueue(raw, client_events.input_audio_append_json(event_id, audio)))
         return futures
 
     async def append_audio(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
@@ -124,9 +125,8 @@ class UserTurns:
             dispatch.forget(waiter)
             raise
         event = await dispatch.wait(waiter, "input_audio_buffer.committed")
-        item_id = event.raw.get("item_id")
-        turns = self._conversation.turns
-        return next((t for t in reversed(turns) if item_id and t.user_item_id == item_id), turns[-1])
+        turn = self._conversation.turn_for_user_item(event.raw.get("item_id"))
+        return turn if turn is not None else self._conversation.turns[-1]
 
     async def send_audio(self, x: Any, rate: int | None, realtime: bool, respond: bool) -> Turn:
         pcm = await _pcm_async(x, rate)
@@ -191,7 +191,7 @@ class UserTurns:
         if not turns:
             return False
         last = turns[-1]
-        if last.user_item_id is None or (last._user_range is not None and last._user_range[1] is None):
+        if last.user_item_id is None or last.user_speaking:
             return False  # speech still going on
         if not wants_response:
             return True
