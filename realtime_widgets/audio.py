@@ -72,7 +72,8 @@ def _downmix(x: np.ndarray) -> np.ndarray:
         )
     if x.shape[axis] == 1:
         return x.reshape(-1)
-    return x.mean(axis=axis, dtype=np.float32)
+    mono: np.ndarray = x.mean(axis=axis, dtype=np.float32)
+    return mono
 
 
 def to_float32(x: Any) -> np.ndarray:
@@ -121,7 +122,9 @@ def _lowpass(up: int, down: int) -> np.ndarray:
     from scipy.signal import firwin
 
     max_rate = max(up, down)
-    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
+    taps: np.ndarray = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(
+        np.float32
+    )
     taps.setflags(write=False)
     return taps
 
@@ -141,8 +144,8 @@ def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     if x.dtype == np.int16:
         y = resample_poly(x.astype(np.float32) / 32768.0, up, down, axis=0, window=taps)
         return _float_to_pcm16(y)
-    y = resample_poly(x.astype(np.float32, copy=False), up, down, axis=0, window=taps)
-    return y.astype(np.float32, copy=False)
+    out: np.ndarray = resample_poly(x.astype(np.float32, copy=False), up, down, axis=0, window=taps)
+    return out.astype(np.float32, copy=False)
 
 
 def decode_bytes(data: bytes, *, name: str = "audio bytes") -> tuple[np.ndarray, int]:
@@ -167,7 +170,7 @@ def _decode(source: Any, name: str) -> tuple[np.ndarray, int]:
 
     try:
         container = av.open(source, mode="r")
-    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+    except av.error.FFmpegError as exc:
         raise AudioInputError(f"{name} could not be decoded as audio: {exc}") from exc
     with container:
         if not container.streams.audio:
@@ -184,7 +187,7 @@ def _decode(source: Any, name: str) -> tuple[np.ndarray, int]:
                     parts.append(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
                 parts.append(out.to_ndarray().reshape(-1))
-        except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        except av.error.FFmpegError as exc:
             raise AudioInputError(f"{name} could not be decoded as audio: {exc}") from exc
     if not parts:
         raise AudioInputError(f"{name} contains no audio samples (it is empty)")

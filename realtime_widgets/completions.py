@@ -249,7 +249,7 @@ class AudioChat:
         return {"role": "user", "content": parts}
 
     def _request(self, user: dict, streamed: bool = False) -> dict:
-        request = {
+        request: dict[str, Any] = {
             "model": self.deployment,
             "modalities": ["text", "audio"],
             "audio": {"voice": self.voice, "format": "pcm16" if streamed else self.format},

@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -64,12 +65,14 @@ def _warn_preview_retired() -> None:
         return
     _preview_warned = True
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and (
         os.path.abspath(frame.f_code.co_filename).startswith(package)
         or frame.f_code.co_filename == "<string>"
     ):
-        frame, level = frame.f_back, level + 1
+        frame = frame.f_back
+        level += 1
     warnings.warn(PREVIEW_RETIRED, PreviewRetiredWarning, stacklevel=level + 1)
 
 
@@ -314,36 +317,41 @@ class ConnectionConfig:
             return client.realtime.connect(model=self.deployment, **kw)
         return client.beta.realtime.connect(model=self.deployment, **kw)
 
-    def _chat_client(self, asynchronous: bool) -> Any:
-        import openai
-
+    def _chat_client_args(self, asynchronous: bool) -> tuple[Literal["openai", "azure"], dict[str, Any]]:
+        """Which client class audio chat completions need, and its arguments."""
         if self.endpoint is None:  # api.openai.com
-            return (openai.AsyncOpenAI if asynchronous else openai.OpenAI)(
-                api_key=self.api_key, max_retries=self.max_retries
-            )
+            return "openai", {"api_key": self.api_key, "max_retries": self.max_retries}
         if self.chat_path == "v1":
             key: Any = self.api_key
             if key is None and self.token_provider is not None:
                 key = _async_provider(self.token_provider) if asynchronous else self.token_provider
             if key is None:
                 raise _missing("AZURE_OPENAI_API_KEY", "No API key and no Entra ID token provider")
-            cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-            return cls(api_key=key, base_url=f"{self.endpoint}/openai/v1", max_retries=self.max_retries)
-        cls = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
-        return cls(
-            azure_endpoint=self.endpoint,
-            api_version=self.chat_api_version,
-            max_retries=self.max_retries,
+            return "openai", {
+                "api_key": key,
+                "base_url": f"{self.endpoint}/openai/v1",
+                "max_retries": self.max_retries,
+            }
+        return "azure", {
+            "azure_endpoint": self.endpoint,
+            "api_version": self.chat_api_version,
+            "max_retries": self.max_retries,
             **self._azure_auth(),
-        )
+        }
 
     def sync_client(self) -> openai.OpenAI | openai.AzureOpenAI:
         """Client for audio chat completions (blocking)."""
-        return self._chat_client(asynchronous=False)
+        import openai
+
+        kind, kwargs = self._chat_client_args(asynchronous=False)
+        return openai.AzureOpenAI(**kwargs) if kind == "azure" else openai.OpenAI(**kwargs)
 
     def chat_async_client(self) -> openai.AsyncOpenAI | openai.AsyncAzureOpenAI:
         """Client for audio chat completions (async)."""
-        return self._chat_client(asynchronous=True)
+        import openai
+
+        kind, kwargs = self._chat_client_args(asynchronous=True)
+        return openai.AsyncAzureOpenAI(**kwargs) if kind == "azure" else openai.AsyncOpenAI(**kwargs)
 
     # --- display ---------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class ServerError(RealtimeWidgetsError):
         *,
         code: str | None = None,
         param: str | None = None,
-        event: dict | None = None,
+        event: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.code = code
@@ -272,7 +272,7 @@ def explain_connect_error(exc: BaseException, config: ServiceTarget | None) -> R
         return exc
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
-    if status is not None:  # websockets.exceptions.InvalidStatus
+    if response is not None and status is not None:  # websockets.exceptions.InvalidStatus
         err = explain_handshake(int(status), getattr(response, "body", b""), config, response.headers)
         err.__cause__ = exc
         return err

@@ -39,11 +39,11 @@ class RealtimeEvent:
     type: str
     direction: Direction
     time: float
-    raw: dict
+    raw: dict[str, Any]
     wire_type: str
 
     @classmethod
-    def from_raw(cls, raw: dict, direction: Direction, time: float) -> RealtimeEvent:
+    def from_raw(cls, raw: dict[str, Any], direction: Direction, time: float) -> RealtimeEvent:
         wire_type = raw.get("type") if isinstance(raw, dict) else None
         if not isinstance(wire_type, str):
             raise ValueError(f"a realtime event needs a string 'type', got {raw!r:.200}")
@@ -56,19 +56,11 @@ class RealtimeEvent:
     @property
     def item_id(self) -> str | None:
         """The conversation item this event is about, when it names one."""
-        raw = self.raw
-        item = raw.get("item")
-        if isinstance(item, dict) and item.get("id"):
-            return item["id"]
-        return raw.get("item_id")
+        return _named_id(self.raw, "item")
 
     @property
     def response_id(self) -> str | None:
-        raw = self.raw
-        response = raw.get("response")
-        if isinstance(response, dict) and response.get("id"):
-            return response["id"]
-        return raw.get("response_id")
+        return _named_id(self.raw, "response")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (audio payloads are already references)."""
@@ -96,6 +88,16 @@ class RealtimeEvent:
     def __repr__(self) -> str:
         # Short on purpose: events are printed in notebooks and logs by the thousand.
         return f"RealtimeEvent({self.direction} {self.type!r} t={self.time:.3f}s)"
+
+
+def _named_id(raw: dict[str, Any], kind: str) -> str | None:
+    """The id of the `kind` object the event carries, else its `{kind}_id` field (ids are strings)."""
+    nested = raw.get(kind)
+    if isinstance(nested, dict) and nested.get("id"):
+        value = nested["id"]
+    else:
+        value = raw.get(f"{kind}_id")
+    return value if isinstance(value, str) else None
 
 
 def audio_ref(stream: str, start: int, stop: int) -> str:

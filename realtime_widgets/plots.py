@@ -57,7 +57,8 @@ def spectrogram_db(
     power = sft.spectrogram(samples)
     peak = float(power.max()) or 1.0
     db = 10.0 * np.log10(np.maximum(power, peak * 10 ** (-db_range / 10)) / peak)
-    return db.astype(np.float32, copy=False), tuple(float(v) for v in sft.extent(len(samples)))
+    t0, t1, f0, f1 = (float(v) for v in sft.extent(len(samples)))
+    return db.astype(np.float32, copy=False), (t0, t1, f0, f1)
 
 
 def transcript_words(deltas: Sequence[Sequence[Any]]) -> list[tuple[float, str]]:

@@ -6,7 +6,7 @@ both import this module and nothing else from each other.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 Protocol = Literal["ga", "preview"]
 
@@ -36,7 +36,7 @@ TEMPERATURE_RANGE = (0.6, 1.2)  # preview only; GA has no temperature
 SPEED_RANGE = (0.25, 1.5)  # GA only
 THRESHOLD_RANGE = (0.0, 1.0)
 
-SERVER_VAD_DEFAULTS = {
+SERVER_VAD_DEFAULTS: dict[str, Any] = {
     "type": "server_vad",
     "threshold": 0.5,
     "prefix_padding_ms": 300,

@@ -57,17 +57,17 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         )
 
 
-def _normalise_tool(tool: Any) -> dict:
+def _normalise_tool(tool: Any) -> dict[str, Any]:
     if not isinstance(tool, Mapping):
         raise TypeError(f"SessionConfig.tools entries must be dicts, got {type(tool).__name__}: {tool!r}")
-    tool = dict(tool)
-    if tool.get("type", "function") == "function" and isinstance(tool.get("function"), Mapping):
+    out: dict[str, Any] = dict(tool)
+    if out.get("type", "function") == "function" and isinstance(out.get("function"), Mapping):
         # Chat-completions style {"type": "function", "function": {...}} → the realtime flat style.
-        tool = {"type": "function", **dict(tool["function"])}
-    tool.setdefault("type", "function")
-    if tool["type"] == "function" and not (isinstance(tool.get("name"), str) and tool["name"]):
-        raise ValueError(f"SessionConfig.tools: a function tool needs a non-empty 'name', got {tool!r}")
-    return tool
+        out = {"type": "function", **dict(out["function"])}
+    out.setdefault("type", "function")
+    if out["type"] == "function" and not (isinstance(out.get("name"), str) and out["name"]):
+        raise ValueError(f"SessionConfig.tools: a function tool needs a non-empty 'name', got {out!r}")
+    return out
 
 
 @dataclass
@@ -89,7 +89,7 @@ class SessionConfig:
     transcription_language: str | None = None
     transcription_prompt: str | None = None
     noise_reduction: Literal["near_field", "far_field"] | None = None
-    tools: list[dict] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: str = "auto"
     # "transcription": a transcription-only session (live captions): no responses, no voice.
     type: SessionType = "realtime"
@@ -235,7 +235,7 @@ class SessionConfig:
             return "transcription_session.update"
         return "session.update"
 
-    def _turn_detection_dict(self) -> dict | None:
+    def _turn_detection_dict(self) -> dict[str, Any] | None:
         if self.turn_detection == "manual":
             return None
         if self.is_transcription:  # nothing to respond to or interrupt
@@ -263,7 +263,7 @@ class SessionConfig:
             "interrupt_response": self.interrupt_response,
         }
 
-    def _transcription_dict(self) -> dict | None:
+    def _transcription_dict(self) -> dict[str, Any] | None:
         if self.transcription_model is None:
             return None
         out: dict[str, Any] = {"model": self.transcription_model}
@@ -278,7 +278,7 @@ class SessionConfig:
             return self.tool_choice
         return {"type": "function", "name": self.tool_choice}
 
-    def to_session(self, protocol: Protocol = "ga") -> dict:
+    def to_session(self, protocol: Protocol = "ga") -> dict[str, Any]:
         """The `session` object of a `session.update` for `protocol` ("ga" or "preview").
 
         Disabled features are sent as null so an update turns them off on the server. A transcription
@@ -357,7 +357,7 @@ class SessionConfig:
         return cls(**_fields_from_session(dict(session)))
 
 
-def _transcription_session(config: SessionConfig, protocol: Protocol) -> dict:
+def _transcription_session(config: SessionConfig, protocol: Protocol) -> dict[str, Any]:
     """The session of a transcription-only connection, in the GA or the preview shape."""
     noise = {"type": config.noise_reduction} if config.noise_reduction else None
     if protocol == "ga":

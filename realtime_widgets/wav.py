@@ -25,7 +25,7 @@ PcmChunk = npt.NDArray[np.int16] | bytes | bytearray | memoryview
 WavSource = str | os.PathLike[str] | bytes | bytearray | memoryview
 
 
-def _pcm_bytes(chunk: PcmChunk, param: str) -> bytes | memoryview:
+def _pcm_bytes(chunk: PcmChunk, param: str) -> bytes | bytearray | memoryview:
     if isinstance(chunk, np.ndarray):
         if chunk.dtype != np.int16:
             raise TypeError(

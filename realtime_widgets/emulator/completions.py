@@ -172,16 +172,17 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
                 status=400,
                 code="missing_required_parameter",
             )
-        voice, fmt = audio_opts.get("voice"), audio_opts.get("format")
-        if voice not in VOICES:
+        asked_voice, asked_fmt = audio_opts.get("voice"), audio_opts.get("format")
+        if asked_voice not in VOICES:
             raise ServiceError(
-                f"audio.voice must be one of {', '.join(VOICES)}, got {voice!r}.", param="audio.voice"
+                f"audio.voice must be one of {', '.join(VOICES)}, got {asked_voice!r}.", param="audio.voice"
             )
-        if fmt not in COMPLETION_OUTPUT_FORMATS:
+        if asked_fmt not in COMPLETION_OUTPUT_FORMATS:
             raise ServiceError(
-                f"audio.format must be one of {', '.join(COMPLETION_OUTPUT_FORMATS)}, got {fmt!r}.",
+                f"audio.format must be one of {', '.join(COMPLETION_OUTPUT_FORMATS)}, got {asked_fmt!r}.",
                 param="audio.format",
             )
+        voice, fmt = str(asked_voice), str(asked_fmt)
         if stream and fmt != "pcm16":
             raise ServiceError(
                 f"audio.format {fmt!r} is not supported with stream=true; streamed audio is 'pcm16'.",

@@ -263,9 +263,7 @@ class Emulator:
         ssl_context = self._certificate.server_context() if self._certificate is not None else None
         site = web.TCPSite(self._runner, self.host, self._requested_port, ssl_context=ssl_context)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # noqa: S101 - set by start()
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])  # the port the OS chose when asked for 0
         # Load eSpeak off the loop now, so the first response does not pay for it.
         threading.Thread(target=_warm_voice, name="emulator-voice-warmup", daemon=True).start()
 

@@ -287,6 +287,7 @@ class RealtimeSession:
             raise ServiceError(
                 f"Assistant item with item_id '{item_id}' not found.", code="item_not_found", param="item_id"
             )
+        item_id = item["id"]  # the id the lookup matched, so a string
         end_ms = event.get("audio_end_ms")
         if isinstance(end_ms, bool) or not isinstance(end_ms, int) or end_ms < 0:
             raise ServiceError(

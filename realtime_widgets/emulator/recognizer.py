@@ -25,7 +25,7 @@ from ..protocol import SAMPLE_RATE
 from . import own_speech
 
 _lock = threading.Lock()
-_proc: subprocess.Popen | None = None
+_proc: subprocess.Popen[bytes] | None = None
 _unavailable: str | None = None
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-asr")
 
@@ -39,7 +39,7 @@ def _to_16k(samples: np.ndarray, rate: int) -> bytes:
     return np.clip(pcm16k, -32768, 32767).astype(np.int16).tobytes()
 
 
-def _worker() -> subprocess.Popen:
+def _worker() -> subprocess.Popen[bytes]:
     global _proc
     if _proc is None or _proc.poll() is not None:
         _proc = subprocess.Popen(
@@ -62,14 +62,16 @@ def _decode(pcm16k: bytes) -> str | None:
     global _unavailable
     with _lock:
         proc = _worker()
+        stdin, stdout = proc.stdin, proc.stdout
+        assert stdin is not None and stdout is not None  # noqa: S101 - both are pipes (see _worker)
         try:
-            proc.stdin.write(struct.pack("<I", len(pcm16k)) + pcm16k)
-            proc.stdin.flush()
-            header = proc.stdout.read(5)
+            stdin.write(struct.pack("<I", len(pcm16k)) + pcm16k)
+            stdin.flush()
+            header = stdout.read(5)
             if len(header) < 5:
                 raise BrokenPipeError("the recognizer process ended")
             status, size = struct.unpack("<BI", header)
-            text = proc.stdout.read(size).decode() if size else ""
+            text = stdout.read(size).decode() if size else ""
         except (BrokenPipeError, OSError) as exc:
             _unavailable = f"the recognizer process stopped ({exc})"
             return None
@@ -98,7 +100,8 @@ def shutdown() -> None:
     with _lock:
         proc, _proc = _proc, None
     if proc is not None and proc.poll() is None:
-        proc.stdin.close()
+        if proc.stdin is not None:
+            proc.stdin.close()
         try:
             proc.wait(timeout=2)
         except subprocess.TimeoutExpired:

@@ -47,7 +47,12 @@ async def choose(s: RealtimeSession, options: dict[str, Any], context: list[dict
     at = next((n for n in range(len(items) - 1, -1, -1) if items[n].get("role") == "user"), None)
     user = None if at is None else items[at]
     answered = s.responses.answered
-    if context is None and user is not None and any(i.get("role") == "assistant" for i in items[at + 1 :]):
+    if (
+        context is None
+        and at is not None
+        and user is not None
+        and any(i.get("role") == "assistant" for i in items[at + 1 :])
+    ):
         answered.add(user["id"])  # answered earlier (e.g. history a client created again)
     text: str | None = None
     seconds = 0.0

@@ -64,7 +64,7 @@ class Responder:
                 "response.instructions must be a string.", code="invalid_type", param="response.instructions"
             )
         out = dict(options)
-        audio_out = {}
+        audio_out: dict[str, Any] = {}
         if ga:
             audio = options.get("audio")
             if audio is not None and not isinstance(audio, dict):
