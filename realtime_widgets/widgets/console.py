@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Awaitable, Generator
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
@@ -21,12 +21,18 @@ from .config_form import SessionConfigForm
 from .event_log import EventLog
 from .transcript import TranscriptView
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import ConnectionConfig
+    from ..session import RealtimeSession
+
 _PLACEHOLDER = "Type a message"
 
 
 def _line(text: str, kind: str = "info") -> str:
     color = {"ok": "#1a7f37", "error": "#a40e26", "info": "inherit"}[kind]
-    return f'<span class="rtw-console-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
+    return (
+        f'<span class="rw-console-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
+    )
 
 
 class _Done:
@@ -49,7 +55,12 @@ class RealtimeConsole(w.VBox):
     `text` (the "Type a message" box) and `send_button`.
     """
 
-    def __init__(self, connection: Any = None, session: Any = None, config: SessionConfig | None = None):
+    def __init__(
+        self,
+        connection: ConnectionConfig | None = None,
+        session: RealtimeSession | None = None,
+        config: SessionConfig | None = None,
+    ):
         if session is not None and (connection is not None or config is not None):
             raise ValueError("pass either session= or connection=/config=, not both: the session has its own")
         if session is None:
@@ -60,22 +71,22 @@ class RealtimeConsole(w.VBox):
         self._owns_session = session.status not in ("connected",)
         self._start_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Future] = set()
+        self._disconnects: list[Callable[[], None]] = []
         self.last_error: str = ""
 
         from .player import AudioPlayer
         from .recorder import MicRecorder
 
         self.recorder = MicRecorder()
-        self._recorder_unsubscribe = self.recorder.connect(session)
         self.player = AudioPlayer()
-        self.player.connect(session)
-        self.form = SessionConfigForm(session)
+        self.form = SessionConfigForm()
         self.form.on_connect(self._reconnect)
-        self.transcript = TranscriptView(session.conversation, player=self.player)
-        self.event_log = EventLog(session)
+        self.transcript = TranscriptView(player=self.player)
+        self.event_log = EventLog()
+        self.connect(session)
 
         self.text = w.Text(placeholder=_PLACEHOLDER, layout=w.Layout(flex="1 1 auto", width="auto"))
-        self.text.add_class("rtw-console-text")
+        self.text.add_class("rw-console-text")
         self.send_button = w.Button(description="Send", tooltip="Send the message as a user turn")
         self.send_button.on_click(lambda _b: self._schedule(self.send_text()))
         self.status = w.HTML(_line("Starting…"))
@@ -91,7 +102,7 @@ class RealtimeConsole(w.VBox):
                 self.event_log,
             ]
         )
-        self.add_class("rtw-console")
+        self.add_class("rw-console")
 
         if self._owns_session:
             try:
@@ -145,20 +156,36 @@ class RealtimeConsole(w.VBox):
             return _Done()
         return loop.create_task(self._close_session() if owns else self._after_close())
 
+    def connect(self, session: RealtimeSession) -> Callable[[], None]:
+        """Show and drive `session` in every part (after disconnecting the one before).
+
+        Returns the function that disconnects. The console does not connect or close it.
+        """
+        self.disconnect()
+        self.session = session
+        self._disconnects = [
+            self.recorder.connect(session),
+            self.player.connect(session),
+            self.form.connect(session),
+            self.transcript.connect(session.conversation),
+            self.event_log.connect(session),
+        ]
+        return self.disconnect
+
+    def disconnect(self) -> None:
+        """Stop following the session: the parts keep what they show."""
+        for disconnect in getattr(self, "_disconnects", ()):
+            if callable(disconnect):
+                disconnect()
+        self._disconnects = []
+
     def _detach(self) -> None:
         for task in list(getattr(self, "_tasks", ())):
             task.cancel()
         start = getattr(self, "_start_task", None)
         if start is not None and not start.done():
             start.cancel()
-        unsubscribe = getattr(self, "_recorder_unsubscribe", None)
-        if callable(unsubscribe):
-            unsubscribe()
-            self._recorder_unsubscribe = None
-        for part in ("player", "event_log", "transcript"):
-            widget = getattr(self, part, None)
-            if widget is not None:
-                widget.disconnect()
+        self.disconnect()
 
     async def _close_session(self) -> None:
         await self.session.close()
@@ -184,20 +211,14 @@ class RealtimeConsole(w.VBox):
         kind = "ok" if status == "connected" else "error" if status == "failed" else "info"
         self.status.value = _line(f"{where} · {status}", kind)
 
-    async def _reconnect(self, connection: Any) -> None:
+    async def _reconnect(self, connection: ConnectionConfig) -> None:
         """Connect button of the form: a new session on the form's connection settings."""
         from ..session import RealtimeSession
 
         await self.close()
-        session = RealtimeSession(connection, config=self.form.value)
-        self.session = session
+        self.connect(RealtimeSession(connection, config=self.form.value))
         self._owns_session = True
         self._start_task = None
-        self._recorder_unsubscribe = self.recorder.connect(session)
-        self.player.connect(session)
-        self.form.connect(session)
-        self.transcript.connect(session.conversation)
-        self.event_log.connect(session)
         await self.start()
 
     # -- text ------------------------------------------------------------------------------
@@ -240,10 +261,17 @@ class RealtimeConsole(w.VBox):
             raise ValueError("say() needs server or semantic VAD; with manual turns use session.send_audio()")
         speech = np.asarray(to_pcm16(audio), dtype=np.int16)
         if not barge_in:
-            await self.player.wait_until_played()
+            await self._answer_heard()
         since = len(self.session.conversation.turns)
         await self.recorder.feed(with_closing_silence(speech, config.silence_duration_ms), realtime=realtime)
         return await self.session.wait_for_turn(since, timeout=timeout)
+
+    async def _answer_heard(self, timeout: float = 120.0) -> None:
+        """Until the answer in progress is done and the player has played it to its end."""
+        session = self.session
+        while any(t.status == "in_progress" for t in session.conversation.turns):
+            await session.wait_for("response.done", timeout=timeout)
+        await self.player.wait_until_played(timeout)
 
     def _schedule(self, coro: Any) -> None:
         # Button clicks arrive on the kernel's loop; run the coroutine there after the click returns.

@@ -1,9 +1,10 @@
 // AudioPlayer front end: PCM16 24 kHz chunks from the kernel, scheduled back to back with
 // Web Audio so joins are sample-exact (no gaps, no clicks); reports the played position.
 //
-// Kernel -> page custom messages: {type:"audio", stream, seq, kt} + one PCM16 buffer,
-// {type:"clear"}. Page -> kernel: {type:"position", stream, played_ms, playing},
-// {type:"scheduled", stream, seq, t, kt} for the first chunk of a stream, {type:"cleared", ...}.
+// Messages (typed in player.py): kernel -> page {kind:"audio", stream, seq, kt} + one PCM16
+// buffer, {kind:"clear"}. Page -> kernel {kind:"position", stream, played_ms, playing} every
+// 100 ms while playing, {kind:"scheduled", stream, seq, t, kt} for the first chunk of a stream,
+// {kind:"cleared", ...} after a clear. One Playback per model (the factory below), shared by its views.
 
 const RATE = 24000;
 const LEAD_S = 0.04; // first chunk (and after an underrun) starts this far ahead: jitter margin
@@ -28,8 +29,8 @@ class Playback {
     this.listeners = new Set();
     this.onMsg = (msg, buffers) => {
       if (!msg) return;
-      if (msg.type === "audio") this.enqueue(msg, buffers[0]);
-      else if (msg.type === "clear") this.clear(msg.reason || "clear");
+      if (msg.kind === "audio") this.enqueue(msg, buffers[0]);
+      else if (msg.kind === "clear") this.clear("clear");
     };
     model.on("msg:custom", this.onMsg);
     this.onVolume = () => this.applyVolume();
@@ -99,7 +100,7 @@ class Playback {
     this.nextTime = start + buffer.duration;
     this.chunks.push({ src, start, dur: buffer.duration, stream: msg.stream });
     if (msg.seq === 0) {
-      this.model.send({ type: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt });
+      this.model.send({ kind: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt });
     }
     this.setPlaying(true);
   }
@@ -134,7 +135,7 @@ class Playback {
   report(kind = "position") {
     const played = this.playedSeconds();
     const still = this.chunks.length > 0;
-    this.model.send({ type: kind, stream: this.streamId, played_ms: played * 1000, playing: still });
+    this.model.send({ kind, stream: this.streamId, played_ms: played * 1000, playing: still });
     if (!still) {
       clearInterval(this.timer);
       this.timer = null;
@@ -160,7 +161,7 @@ class Playback {
 
   clear(reason) {
     if (!this.ctx) {
-      this.model.send({ type: "cleared", stream: this.streamId, played_ms: 0, playing: false, reason });
+      this.model.send({ kind: "cleared", stream: this.streamId, played_ms: 0, playing: false, reason });
       return;
     }
     const played = this.playedSeconds();
@@ -168,7 +169,7 @@ class Playback {
     this.chunks = [];
     this.playedDone = played;
     this.nextTime = 0;
-    this.model.send({ type: "cleared", stream: this.streamId, played_ms: played * 1000, playing: false, reason });
+    this.model.send({ kind: "cleared", stream: this.streamId, played_ms: played * 1000, playing: false, reason });
     this.streamId = null;
     clearInterval(this.timer);
     this.timer = null;
@@ -185,30 +186,7 @@ class Playback {
   }
 }
 
-const engines = new Map();
-
-function initialize({ model }) {
-  const playback = new Playback(model);
-  // Browsers start audio suspended until a user gesture: any click on the page (Record!) resumes it.
-  const resume = () => {
-    if (playback.ctx && playback.ctx.state === "suspended") playback.ctx.resume().then(() => playback.notify());
-  };
-  document.addEventListener("pointerdown", resume, true);
-  // anywidget hands initialize() and render() different proxies of the model: key by a uid.
-  engines.set(model.get("_uid"), playback);
-  return () => {
-    engines.delete(model.get("_uid"));
-    document.removeEventListener("pointerdown", resume, true);
-    model.off("msg:custom", playback.onMsg);
-    model.off("change:volume", playback.onVolume);
-    model.off("change:muted", playback.onVolume);
-    clearInterval(playback.timer);
-    if (playback.ctx) playback.ctx.close();
-  };
-}
-
-function render({ model, el }) {
-  const playback = engines.get(model.get("_uid"));
+function render({ model, el }, playback) {
   el.classList.add("rw-player");
   const state = document.createElement("span");
   state.className = "rw-player-state";
@@ -278,4 +256,34 @@ function render({ model, el }) {
   };
 }
 
-export default { initialize, render };
+function initialize(model) {
+  const playback = new Playback(model);
+  // Browsers start audio suspended until a user gesture: any click on the page (Record!) resumes it.
+  const resume = () => {
+    if (playback.ctx && playback.ctx.state === "suspended") playback.ctx.resume().then(() => playback.notify());
+  };
+  document.addEventListener("pointerdown", resume, true);
+  const dispose = () => {
+    document.removeEventListener("pointerdown", resume, true);
+    model.off("msg:custom", playback.onMsg);
+    model.off("change:volume", playback.onVolume);
+    model.off("change:muted", playback.onVolume);
+    clearInterval(playback.timer);
+    if (playback.ctx) playback.ctx.close();
+  };
+  return { playback, dispose };
+}
+
+// anywidget calls the factory once per model: its views share one Playback (they never play twice).
+export default () => {
+  let engine = null;
+  return {
+    initialize({ model }) {
+      engine = initialize(model);
+      return engine.dispose;
+    },
+    render(view) {
+      return render(view, engine.playback);
+    },
+  };
+};

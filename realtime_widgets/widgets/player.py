@@ -1,37 +1,78 @@
-"""AudioPlayer: streams a session's output audio to the page and knows what was heard.
+"""AudioPlayer: plays a session's output audio in the page and reports what was played.
 
-Deltas go to the page as custom messages with binary PCM16 buffers; the page schedules them
-back to back with Web Audio and reports the played position. On barge-in
-(`input_audio_buffer.speech_started`) the player clears at once and, when the assistant's
-audio was cut short, calls `session.interrupt(played_ms)` so the server's conversation is
-truncated at what the user really heard. Without a page (headless, nbmake) the position is
-estimated from the wall clock as if playback had started at the first delta.
+The PCM comes from the conversation (`conversation.on_audio`) and goes to the page as custom
+messages with binary PCM16 buffers; the page schedules them back to back with Web Audio and
+reports the played position per item. Barge-in belongs to the session: on the user's speech it
+asks the player what was played (`played_audio()`), tells it to clear, and truncates. Without a
+page (headless, nbmake) the position is estimated from the wall clock as if playback had started
+at the first chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import logging
 import pathlib
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anywidget
 import numpy as np
 import traitlets
+from typing_extensions import NotRequired, TypedDict
 
-from ..events import parse_audio_ref
 from ..protocol import SAMPLE_RATE
+from ..session.barge_in import PlayedAudio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..conversation import Turn
+    from ..session import RealtimeSession
 
 _HERE = pathlib.Path(__file__).parent
-_log = logging.getLogger(__name__)
 
 # Chunk size for `.play()` of a finished turn: small enough to start at once.
 _PLAY_CHUNK_SAMPLES = SAMPLE_RATE // 5
 _LEAD_MS = 40.0  # the page starts a stream this far ahead (player.js LEAD_S)
+
+
+# -- messages between the kernel and the page ---------------------------------------------------
+class PlayerAudio(TypedDict):
+    """To the page; buffers[0]: PCM16 little-endian mono at 24 kHz, after what is scheduled."""
+
+    kind: Literal["audio"]
+    stream: str  # an assistant item id, or "play-N" for play()/enqueue()
+    seq: int
+    kt: float  # kernel time of sending, epoch ms
+
+
+class PlayerClear(TypedDict):
+    """To the page: stop at once and drop what is queued."""
+
+    kind: Literal["clear"]
+
+
+class PlayerPosition(TypedDict):
+    """From the page, every 100 ms while playing ("position") and after a clear ("cleared")."""
+
+    kind: Literal["position", "cleared"]
+    stream: str | None
+    played_ms: float  # of `stream`
+    playing: bool
+    reason: NotRequired[str]
+
+
+class PlayerScheduled(TypedDict):
+    """From the page: the first chunk of a stream was scheduled at page time `t` (epoch ms)."""
+
+    kind: Literal["scheduled"]
+    stream: str
+    seq: int
+    t: float
+    kt: float
+
+
+TO_PAGE = PlayerAudio | PlayerClear
+FROM_PAGE = PlayerPosition | PlayerScheduled
 
 
 class _Stream:
@@ -74,12 +115,6 @@ class AudioPlayer(anywidget.AnyWidget):
 
     _esm = _HERE / "player.js"
     _css = _HERE / "player.css"
-    # Identifies this model's audio engine in the page (one per model, shared by its views).
-    _uid = traitlets.Unicode().tag(sync=True)
-
-    @traitlets.default("_uid")
-    def _default_uid(self) -> str:
-        return uuid.uuid4().hex
 
     volume = traitlets.Float(1.0, min=0.0, max=1.0, help="Output volume, 0-1.").tag(sync=True)
     muted = traitlets.Bool(False).tag(sync=True)
@@ -96,9 +131,7 @@ class AudioPlayer(anywidget.AnyWidget):
         self._stream: _Stream | None = None
         self._cleared_items: set[str] = set()
         self._plays = 0
-        self._session: Any = None
         self._unsubscribe: list[Callable[[], None]] = []
-        self._responses_in_progress: set[str] = set()
         self.on_msg(self._on_custom_msg)
 
     def __repr__(self) -> str:
@@ -106,17 +139,17 @@ class AudioPlayer(anywidget.AnyWidget):
 
     # -- session wiring --------------------------------------------------------------------
 
-    def connect(self, session: Any) -> Callable[[], None]:
-        """Play `session`'s output audio as it streams; clear and truncate on barge-in."""
-        if not hasattr(session, "on"):
+    def connect(self, session: RealtimeSession) -> Callable[[], None]:
+        """Play `session`'s output audio as it streams; the session clears it on barge-in.
+
+        Returns the function that disconnects (the same as `disconnect`).
+        """
+        if not hasattr(session, "attach_output") or not hasattr(session, "conversation"):
             raise TypeError(f"connect() needs a RealtimeSession, got {type(session).__name__}.")
         self.disconnect()
-        self._session = session
         self._unsubscribe = [
-            session.on("response.output_audio.delta", self._on_delta),
-            session.on("input_audio_buffer.speech_started", self._on_speech_started),
-            session.on("response.created", self._on_response_created),
-            session.on("response.done", self._on_response_done),
+            session.conversation.on_audio(self._on_audio),
+            session.attach_output(self),
         ]
         return self.disconnect
 
@@ -124,49 +157,22 @@ class AudioPlayer(anywidget.AnyWidget):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        self._session = None
 
-    def _on_delta(self, event: Any) -> None:
-        raw = event.raw
-        item_id = raw.get("item_id")
-        stream_id = str(item_id or raw.get("response_id") or "item")
+    def _on_audio(self, turn: Turn | None, direction: str, pcm: np.ndarray, _start: int) -> None:
+        if direction != "output":
+            return
+        item_id = turn.item_id if turn is not None else None
+        stream_id = str(item_id or (turn.response_id if turn is not None else None) or "item")
         if stream_id in self._cleared_items:
-            return  # audio the server produced before it heard our cancel
-        self._send_audio(stream_id, self._delta_pcm(raw.get("delta")), kind="delta", item_id=item_id)
+            return  # audio the server produced before it heard the cancel
+        self._send_audio(stream_id, pcm.astype("<i2", copy=False).tobytes(), kind="delta", item_id=item_id)
 
-    def _delta_pcm(self, delta: Any) -> bytes:
-        # The session keeps audio in its conversation and leaves a reference in the event.
-        ref = parse_audio_ref(delta)
-        if ref is not None:
-            name, start, stop = ref
-            return getattr(self._session.conversation, name).read_bytes(start, stop)
-        return base64.b64decode(delta or "")
-
-    def _on_response_created(self, event: Any) -> None:
-        rid = (event.raw.get("response") or {}).get("id")
-        if rid:
-            self._responses_in_progress.add(rid)
-
-    def _on_response_done(self, event: Any) -> None:
-        rid = (event.raw.get("response") or {}).get("id")
-        self._responses_in_progress.discard(rid)
-
-    def _on_speech_started(self, _event: Any) -> None:
+    def played_audio(self) -> PlayedAudio | None:
+        """The session's item playing (or played last) and how much of it was heard so far."""
         stream = self._stream
-        response_active = bool(self._responses_in_progress)
-        played = stream.played_ms() if stream is not None else 0.0
-        unheard = stream is not None and played < stream.sent_ms - 1.0
-        self.clear()
-        # Truncate only when the assistant was cut short: more audio was coming or was queued.
-        # Name the item: the server may have started the next reply before the task runs.
-        if (
-            self._session is not None
-            and stream is not None
-            and stream.item_id
-            and (response_active or unheard)
-        ):
-            task = asyncio.ensure_future(self._session.interrupt(int(played), item_id=stream.item_id))
-            task.add_done_callback(_log_failure)
+        if stream is None or _is_play(stream.id):
+            return None
+        return PlayedAudio(stream.item_id, stream.played_ms(), stream.sent_ms)
 
     # -- playing ---------------------------------------------------------------------------
 
@@ -196,7 +202,7 @@ class AudioPlayer(anywidget.AnyWidget):
         return f"{_PLAY_PREFIX}{self._plays}"
 
     def clear(self) -> None:
-        """Stop at once and forget what is queued (barge-in)."""
+        """Stop at once and forget what is queued; the rest of a cleared item is not played."""
         stream = self._stream
         cut = 0
         if stream is not None:
@@ -206,18 +212,16 @@ class AudioPlayer(anywidget.AnyWidget):
             self.history.append(("clear", max(0, cut), time.time()))
         self._stream = None
         self.playing = False
-        self.send({"type": "clear"})
+        self.send(PlayerClear(kind="clear"))
 
     async def wait_until_played(self, timeout: float = 120.0) -> None:
-        """Return once the reply in progress has arrived in full and been played to its end."""
+        """Return once what was sent to the page has been played to its end."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             stream = self._stream
-            if not self._responses_in_progress and (
-                stream is None or stream.played_ms() >= stream.sent_ms - 1.0
-            ):
+            if stream is None or stream.played_ms() >= stream.sent_ms - 1.0:
                 return
-            left = 0.05 if stream is None else (stream.sent_ms - stream.played_ms()) / 1000.0
+            left = (stream.sent_ms - stream.played_ms()) / 1000.0
             await asyncio.sleep(min(max(left, 0.01), 0.1))
         raise TimeoutError(f"the player was still playing after {timeout:g} s")
 
@@ -231,10 +235,10 @@ class AudioPlayer(anywidget.AnyWidget):
         stream = self._stream
         if stream is None or stream.id != stream_id:
             stream = self._stream = _Stream(stream_id, item_id)
-        content = {"type": "audio", "stream": stream_id, "seq": stream.seq, "kt": time.time() * 1000.0}
+        message = PlayerAudio(kind="audio", stream=stream_id, seq=stream.seq, kt=time.time() * 1000.0)
         stream.seq += 1
         stream.sent_samples += len(pcm) // 2
-        self.send(content, buffers=[pcm])
+        self.send(message, buffers=[pcm])
         if kind is not None:
             self.history.append((kind, len(pcm) // 2, time.time()))
         self.playing = True
@@ -242,7 +246,7 @@ class AudioPlayer(anywidget.AnyWidget):
     # -- what the page reports -------------------------------------------------------------
 
     def _on_custom_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
+        kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "scheduled":
             if content.get("kt") is not None and content.get("t") is not None:
                 self.schedule_latencies_ms.append(float(content["t"]) - float(content["kt"]))
@@ -278,8 +282,3 @@ def _samples_of(audio: Any) -> tuple[str, np.ndarray]:
             raise ValueError(f"This {kind} has no audio to play (was it a text-only response?).")
         return kind, np.asarray(to_pcm16(data), dtype=np.int16)
     return "array", np.asarray(to_pcm16(audio), dtype=np.int16)
-
-
-def _log_failure(task: asyncio.Future) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.warning("interrupt after barge-in failed: %s", task.exception())

@@ -142,7 +142,7 @@ async def test_a_streamed_reply_reaches_on_audio_piece_by_piece_and_stays_in_the
     # The player queued the pieces as one stream: nothing was cleared between them.
     assert [k for k, _, _ in player.history] == ["array"] * len(pieces)
     assert sum(n for _, n, _ in player.history) == reply.audio.size
-    audio_messages = [m for m in sent if m["type"] == "audio"]
+    audio_messages = [m for m in sent if m["kind"] == "audio"]
     assert len(audio_messages) == len(pieces) and len({m["stream"] for m in audio_messages}) == 1
     assert [m["seq"] for m in audio_messages] == list(range(len(pieces)))
 

@@ -13,7 +13,7 @@ from realtime_widgets.conversation import Conversation
 from realtime_widgets.errors import AudioInputError, ServerError, SessionUpdateError
 from realtime_widgets.events import RealtimeEvent, parse_audio_ref
 from realtime_widgets.protocol import SAMPLE_RATE
-from realtime_widgets.session import RealtimeSession
+from realtime_widgets.session import PlayedAudio, RealtimeSession
 from realtime_widgets.session_config import SessionConfig
 
 PROTOCOLS = pytest.mark.parametrize("protocol", ["ga", "preview"])
@@ -327,3 +327,40 @@ async def test_wait_for_returns_the_next_matching_server_event(emulator):
         assert finished.raw["response"]["id"] == turn.response_id
         with pytest.raises(TimeoutError, match="response.done"):
             await s.wait_for("response.done", timeout=0.2)
+
+
+class _FakeOutput:
+    """An audio output that says it played `played_ms` of `item_id`, and counts its clears."""
+
+    def __init__(self, item_id: str, played_ms: float, received_ms: float) -> None:
+        self.report = PlayedAudio(item_id, played_ms, received_ms)
+        self.clears = 0
+
+    def played_audio(self) -> PlayedAudio:
+        return self.report
+
+    def clear(self) -> None:
+        self.clears += 1
+
+
+@PROTOCOLS
+async def test_barge_in_truncates_at_what_the_attached_output_played(emulator, protocol, speech) -> None:
+    async with RealtimeSession(connection(emulator, protocol)) as s:
+        first = await s.send_text("Tell me a story.")
+        unheard = _FakeOutput(first.item_id, 300.0, first.duration_s * 1000)
+        detach = s.attach_output(unheard)
+        truncated = asyncio.ensure_future(s.wait_for("conversation.item.truncated", timeout=20))
+        await s.send_audio(speech)
+        cut = await truncated
+        assert unheard.clears == 1
+        assert cut.raw["item_id"] == first.item_id and cut.raw["audio_end_ms"] == 300
+        assert first.truncated_ms == 300
+        # Heard to its end and no response running: the output clears, nothing is truncated.
+        detach()
+        second = s.conversation.turns[-1]
+        heard = _FakeOutput(second.item_id, second.duration_s * 1000, second.duration_s * 1000)
+        s.attach_output(heard)
+        n_truncates = sum(e.type == "conversation.item.truncate" for e in s.event_log)
+        await s.send_audio(speech)
+        assert heard.clears == 1 and unheard.clears == 1  # a detached output is left alone
+        assert sum(e.type == "conversation.item.truncate" for e in s.event_log) == n_truncates

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import pathlib
 
 import numpy as np
 import pytest
 
 from realtime_widgets import ConnectionConfig, RealtimeSession, SessionConfig
 from realtime_widgets.emulator import synthesize
+from realtime_widgets.widgets import player as player_module
 from realtime_widgets.widgets.player import AudioPlayer
 from realtime_widgets.widgets.recorder import MicRecorder
+
+_ESM = pathlib.Path(player_module.__file__).with_name("player.js")
 
 
 def test_play_records_what_it_was_asked_to_play() -> None:
@@ -36,16 +40,16 @@ def test_page_position_reports_update_the_traits() -> None:
     player.play(np.zeros(24_000, dtype=np.int16))  # 1 s
     stream = player._stream.id
     player._on_custom_msg(
-        player, {"type": "position", "stream": stream, "played_ms": 400.0, "playing": True}, []
+        player, {"kind": "position", "stream": stream, "played_ms": 400.0, "playing": True}, []
     )
     assert player.played_ms == 400.0 and player.playing
     assert 400.0 <= player.position_ms() <= 1000.0
     player._on_custom_msg(
-        player, {"type": "scheduled", "stream": stream, "seq": 0, "t": 1012.5, "kt": 1000.0}, []
+        player, {"kind": "scheduled", "stream": stream, "seq": 0, "t": 1012.5, "kt": 1000.0}, []
     )
     assert player.schedule_latencies_ms == [12.5]
     player._on_custom_msg(
-        player, {"type": "position", "stream": stream, "played_ms": 1000.0, "playing": False}, []
+        player, {"kind": "position", "stream": stream, "played_ms": 1000.0, "playing": False}, []
     )
     assert not player.playing and player.position_ms() == 1000.0
 
@@ -106,3 +110,46 @@ def test_no_secret_reaches_widget_state_or_repr() -> None:
     for widget in (recorder, player):
         assert secret not in json.dumps(widget.get_state(), default=str)
         assert secret not in repr(widget)
+
+
+def _check(shape: object, content: dict) -> None:
+    """Raise unless `content` is exactly one of the typed shapes (no extra keys, strict types)."""
+    import pydantic
+
+    strict = pydantic.ConfigDict(extra="forbid", strict=True)
+    pydantic.TypeAdapter(list[shape], config=strict).validate_python([content])
+
+
+def test_messages_carry_kind_and_match_their_typed_shapes(front_end) -> None:
+    from realtime_widgets.widgets.player import FROM_PAGE, TO_PAGE
+
+    player = AudioPlayer()
+    player.play(np.zeros(12_000, dtype=np.int16))
+    player.clear()
+    sent = player.comm.custom()
+    assert [m["kind"] for m in sent] == ["clear", "audio", "audio", "audio", "clear"]  # 0.5 s in 0.2 s chunks
+    for content in sent:
+        _check(TO_PAGE, content)
+    stream = sent[1]["stream"]
+    for content in (
+        {"kind": "scheduled", "stream": stream, "seq": 0, "t": 10.0, "kt": 5.0},
+        {"kind": "position", "stream": stream, "played_ms": 120.0, "playing": True},
+        {"kind": "cleared", "stream": None, "played_ms": 0.0, "playing": False, "reason": "clear"},
+    ):
+        _check(FROM_PAGE, content)
+    with pytest.raises(ValueError, match="kind"):
+        _check(FROM_PAGE, {"type": "position", "stream": stream, "played_ms": 1.0, "playing": True})
+    js = _ESM.read_text()
+    assert "msg.type" not in js and "type:" not in js and "_uid" not in js
+
+
+async def test_connect_returns_the_function_that_disconnects(session) -> None:
+    player = AudioPlayer()
+    disconnect = player.connect(session)
+    assert callable(disconnect)
+    await session.send_text("Say something.")
+    heard = [n for kind, n, _ in player.history if kind == "delta"]
+    assert sum(heard) == session.conversation.turns[-1].audio.size > 0
+    disconnect()
+    await session.send_text("Say more.")
+    assert [n for kind, n, _ in player.history if kind == "delta"] == heard  # nothing after
