@@ -178,7 +178,7 @@ class Capture {
     this.lastLevelSync = 0;
     this.listeners = new Set();
     this.onAck = (msg) => {
-      if (!msg || msg.type !== "ack" || msg.stream !== this.stream) return;
+      if (!msg || msg.kind !== "ack" || msg.stream !== this.stream) return;
       if (msg.seq > this.lastAcked) {
         this.inFlight -= msg.seq - this.lastAcked; // acks are cumulative
         this.lastAcked = msg.seq;
@@ -248,7 +248,7 @@ class Capture {
       this.backlog = [];
       this.dropped = 0;
       this.active = true;
-      this.model.send({ type: "start", stream: this.stream, rate: OUT_RATE, context_rate: this.ctx.sampleRate });
+      this.model.send({ kind: "start", stream: this.stream, rate: OUT_RATE, context_rate: this.ctx.sampleRate });
       this.model.set("error", "");
       this.setStatus("recording", true);
     } catch (err) {
@@ -289,7 +289,7 @@ class Capture {
       const c = this.backlog.shift();
       this.inFlight += 1;
       this.model.send(
-        { type: "chunk", stream: this.stream, seq: c.seq, t: c.t, level: c.level },
+        { kind: "chunk", stream: this.stream, seq: c.seq, t: c.t, level: c.level },
         undefined,
         [c.pcm],
       );
@@ -317,7 +317,7 @@ class Capture {
     }
     this.release();
     this.level = 0;
-    this.model.send({ type: "stop", stream: this.stream, last_seq: this.seq - 1 });
+    this.model.send({ kind: "stop", stream: this.stream, last_seq: this.seq - 1 });
     this.setStatus("idle", false);
   }
 
@@ -334,22 +334,7 @@ class Capture {
   }
 }
 
-const engines = new Map();
-
-function initialize({ model }) {
-  const capture = new Capture(model);
-  // anywidget hands initialize() and render() different proxies of the model: key by a uid.
-  engines.set(model.get("_uid"), capture);
-  return () => {
-    engines.delete(model.get("_uid"));
-    capture.stop();
-    model.off("msg:custom", capture.onAck);
-    model.off("change:recording", capture.onRecordingTrait);
-  };
-}
-
-function render({ model, el }) {
-  const capture = engines.get(model.get("_uid"));
+function render({ model, el }, capture) {
   // Tells notebooks a person can record here (headless runs feed recorded audio instead).
   if (!model.get("in_browser")) {
     model.set("in_browser", true);
@@ -425,4 +410,21 @@ function render({ model, el }) {
   };
 }
 
-export default { initialize, render };
+// anywidget calls this factory once per model: the capture engine lives in its closure, shared by
+// every view of the model, and is stopped when the model goes away.
+export default () => {
+  let capture = null;
+  return {
+    initialize({ model }) {
+      capture = new Capture(model);
+      return () => {
+        capture.stop();
+        model.off("msg:custom", capture.onAck);
+        model.off("change:recording", capture.onRecordingTrait);
+      };
+    },
+    render(view) {
+      return render(view, capture);
+    },
+  };
+};

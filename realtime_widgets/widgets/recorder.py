@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
+from os import PathLike
 from typing import Any
 
 import anywidget
@@ -22,13 +22,15 @@ import numpy as np
 import traitlets
 
 from ..protocol import SAMPLE_RATE
+from ._protocols import AudioSink
 
 _HERE = pathlib.Path(__file__).parent
 
 CHUNK_MS_RANGE = (20, 200)
 MODES = ("toggle", "push")
 
-ChunkCallback = Callable[[np.ndarray], Any]
+ChunkCallback = Callable[[np.ndarray], object]
+AudioInput = str | PathLike[str] | bytes | np.ndarray  # what to_pcm16 decodes or converts
 
 
 class MicRecorder(anywidget.AnyWidget):
@@ -41,12 +43,6 @@ class MicRecorder(anywidget.AnyWidget):
 
     _esm = _HERE / "recorder.js"
     _css = _HERE / "recorder.css"
-    # Identifies this model's audio engine in the page (one per model, shared by its views).
-    _uid = traitlets.Unicode().tag(sync=True)
-
-    @traitlets.default("_uid")
-    def _default_uid(self) -> str:
-        return uuid.uuid4().hex
 
     chunk_ms = traitlets.Int(100, help="Chunk length sent to the kernel (20-200 ms).").tag(sync=True)
     mode = traitlets.Unicode("toggle", help='"toggle" (click) or "push" (hold to talk).').tag(sync=True)
@@ -85,13 +81,13 @@ class MicRecorder(anywidget.AnyWidget):
             **kwargs,
         )
         self._sinks: list[ChunkCallback] = []
-        self._stream: int | None = None
+        self._stream: int | str | None = None
         self._next_seq = 0
         self._waiting: dict[int, bytes] = {}  # chunks ahead of the sequence, by seq
         self.chunks_reordered = 0  # chunks that arrived ahead of a missing one
         self._last_level_sync = 0.0
         self._feed_stream = 0
-        self.last_ack: tuple[Any, int] | None = None  # (stream, seq) of the latest acknowledgement
+        self.last_ack: tuple[int | str, int] | None = None  # (stream, seq) of the latest acknowledgement
         # The page's capture rate: 24000 when the browser resamples, else the worklet does.
         self.context_rate: int | None = None
         # (seq, page time ms, kernel receive time ms) of recent browser chunks, for benchmarks.
@@ -138,7 +134,7 @@ class MicRecorder(anywidget.AnyWidget):
 
         return unsubscribe
 
-    def connect(self, session: Any) -> Callable[[], None]:
+    def connect(self, session: AudioSink) -> Callable[[], None]:
         """Stream chunks into `session.append_audio_nowait`; returns a function that disconnects.
 
         Chunks recorded while the session is still connecting are held (up to 30 s) and sent,
@@ -164,27 +160,34 @@ class MicRecorder(anywidget.AnyWidget):
     # -- the one path every chunk takes ----------------------------------------------------
 
     def _on_custom_msg(self, _widget: Any, content: dict, buffers: list) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
+        kind = content.get("kind") if isinstance(content, dict) else None
+        if kind == "stop":
+            self.status = "idle"
+            self.level = 0.0
+            return
+        if kind not in ("chunk", "start"):
+            return
+        stream = content.get("stream")
+        if not isinstance(stream, int | str):
+            self.error = f"A {kind} message from the page had no stream number: {content!r:.200}"
+            return
         if kind == "chunk":
             now_ms = time.time() * 1000.0
             seq = int(content["seq"])
             if content.get("t") is not None:
                 self.timings.append((seq, float(content["t"]), now_ms))
-            self._receive_chunk(content.get("stream"), seq, bytes(buffers[0]) if buffers else b"")
-        elif kind == "start":
-            self._start_stream(content.get("stream"))
+            self._receive_chunk(stream, seq, bytes(buffers[0]) if buffers else b"")
+        else:
+            self._start_stream(stream)
             self.context_rate = content.get("context_rate", self.context_rate)
-        elif kind == "stop":
-            self.status = "idle"
-            self.level = 0.0
 
-    def _start_stream(self, stream: Any) -> None:
+    def _start_stream(self, stream: int | str) -> None:
         self._stream = stream
         self._next_seq = 0
         self._waiting = {}
         self.error = ""
 
-    def _receive_chunk(self, stream: Any, seq: int, pcm: bytes) -> None:
+    def _receive_chunk(self, stream: int | str, seq: int, pcm: bytes) -> None:
         """Put chunks back in sequence, hand them on, acknowledge them.
 
         Comm messages can reach the handler out of order (ipykernel may run them while a cell is
@@ -231,13 +234,13 @@ class MicRecorder(anywidget.AnyWidget):
             rms = float(np.sqrt(np.mean((samples.astype(np.float32) / 32768.0) ** 2)))
             self.level = min(1.0, rms)
 
-    def _ack(self, stream: Any, seq: int) -> None:
+    def _ack(self, stream: int | str, seq: int) -> None:
         self.last_ack = (stream, seq)
-        self.send({"type": "ack", "stream": stream, "seq": seq})
+        self.send({"kind": "ack", "stream": stream, "seq": seq})
 
     # -- headless --------------------------------------------------------------------------
 
-    async def feed(self, audio: Any, realtime: bool = False) -> int:
+    async def feed(self, audio: AudioInput, realtime: bool = False) -> int:
         """Push a file path or array through exactly the path browser chunks take.
 
         The audio is converted to PCM16 24 kHz, split into `chunk_ms` chunks and handed, with
@@ -250,14 +253,14 @@ class MicRecorder(anywidget.AnyWidget):
         step = SAMPLE_RATE * self.chunk_ms // 1000
         self._feed_stream += 1
         stream = f"feed-{self._feed_stream}"
-        self._on_custom_msg(self, {"type": "start", "stream": stream}, [])
+        self._on_custom_msg(self, {"kind": "start", "stream": stream}, [])
         self.status = "feeding"
         n = 0
         started = time.monotonic()
         try:
             for n, offset in enumerate(range(0, samples.size, step), start=1):
                 chunk = samples[offset : offset + step].astype("<i2").tobytes()
-                content = {"type": "chunk", "stream": stream, "seq": n - 1, "t": time.time() * 1000.0}
+                content = {"kind": "chunk", "stream": stream, "seq": n - 1, "t": time.time() * 1000.0}
                 self._on_custom_msg(self, content, [memoryview(chunk)])
                 if realtime:
                     delay = started + n * self.chunk_ms / 1000.0 - time.monotonic()
@@ -265,5 +268,5 @@ class MicRecorder(anywidget.AnyWidget):
                 else:
                     await asyncio.sleep(0)  # let the session's loop send what is queued
         finally:
-            self._on_custom_msg(self, {"type": "stop", "stream": stream}, [])
+            self._on_custom_msg(self, {"kind": "stop", "stream": stream}, [])
         return n

@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 import traitlets
+from page_messages import page_sends, sent_to_page
 
 from realtime_widgets import ConnectionConfig, RealtimeSession, SessionConfig
 from realtime_widgets.audio import save_audio
@@ -15,7 +16,7 @@ from realtime_widgets.widgets.recorder import MicRecorder
 
 
 def _chunk_msg(stream: object, seq: int) -> dict:
-    return {"type": "chunk", "stream": stream, "seq": seq, "t": 0.0}
+    return {"kind": "chunk", "stream": stream, "seq": seq, "t": 0.0}
 
 
 def _pcm(n: int = 2400, value: int = 100) -> list[memoryview]:
@@ -35,27 +36,29 @@ def test_constructor_checks_its_arguments() -> None:
         recorder.connect(object())
 
 
-def test_in_order_chunks_are_delivered_and_acknowledged() -> None:
+def test_in_order_chunks_are_delivered_and_acknowledged(front_end) -> None:
     recorder = MicRecorder()
     got: list[np.ndarray] = []
     recorder.on_chunk(got.append)
-    recorder._on_custom_msg(recorder, {"type": "start", "stream": 7}, [])
+    page_sends(recorder, {"kind": "start", "stream": 7}, [])
     for seq in range(3):
-        recorder._on_custom_msg(recorder, _chunk_msg(7, seq), _pcm(value=seq + 1))
+        page_sends(recorder, _chunk_msg(7, seq), _pcm(value=seq + 1))
         assert recorder.last_ack == (7, seq)
     assert [int(c[0]) for c in got] == [1, 2, 3]
     assert all(c.dtype == np.int16 and c.size == 2400 for c in got)
     assert recorder.chunks_received == 3 and recorder.chunks_lost == 0 and recorder.error == ""
     assert recorder.level > 0
+    acks = sent_to_page(recorder, "ack")
+    assert [(a["stream"], a["seq"]) for a in acks] == [(7, 0), (7, 1), (7, 2)]
 
 
 def test_out_of_order_chunks_are_put_back_in_order() -> None:
     recorder = MicRecorder()
     got: list[int] = []
     recorder.on_chunk(lambda c: got.append(int(c[0])))
-    recorder._on_custom_msg(recorder, {"type": "start", "stream": "s"}, [])
+    page_sends(recorder, {"kind": "start", "stream": "s"}, [])
     for seq in (0, 2, 3, 1, 4):
-        recorder._on_custom_msg(recorder, _chunk_msg("s", seq), _pcm(value=seq))
+        page_sends(recorder, _chunk_msg("s", seq), _pcm(value=seq))
     assert got == [0, 1, 2, 3, 4] and recorder.chunks_lost == 0 and recorder.error == ""
     assert recorder.last_ack == ("s", 4) and recorder.chunks_reordered == 2
 
@@ -65,22 +68,22 @@ def test_a_gap_is_reported_in_words_once_a_window_waits_and_a_repeat_is_not_deli
     recorder.max_in_flight = 3
     got: list[int] = []
     unsubscribe = recorder.on_chunk(lambda c: got.append(int(c[0])))
-    recorder._on_custom_msg(recorder, {"type": "start", "stream": "s"}, [])
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 0), _pcm(value=0))
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 3), _pcm(value=3))  # 1 and 2 never come
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 4), _pcm(value=4))
+    page_sends(recorder, {"kind": "start", "stream": "s"}, [])
+    page_sends(recorder, _chunk_msg("s", 0), _pcm(value=0))
+    page_sends(recorder, _chunk_msg("s", 3), _pcm(value=3))  # 1 and 2 never come
+    page_sends(recorder, _chunk_msg("s", 4), _pcm(value=4))
     assert got == [0] and recorder.last_ack == ("s", 0)  # held back: 1 may still come
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 5), _pcm(value=5))  # a whole window waits
+    page_sends(recorder, _chunk_msg("s", 5), _pcm(value=5))  # a whole window waits
     assert got == [0, 3, 4, 5] and recorder.chunks_lost == 2
     assert "2 audio chunk(s) were lost" in recorder.error and "expected #1, got #3" in recorder.error
-    recorder._on_custom_msg(recorder, _chunk_msg("s", 5), _pcm(value=5))  # a resend after a lost ack
+    page_sends(recorder, _chunk_msg("s", 5), _pcm(value=5))  # a resend after a lost ack
     assert got == [0, 3, 4, 5] and recorder.last_ack == ("s", 5)
     # A new stream starts a new sequence and clears the error.
-    recorder._on_custom_msg(recorder, {"type": "start", "stream": "t"}, [])
-    recorder._on_custom_msg(recorder, _chunk_msg("t", 0), _pcm(value=9))
+    page_sends(recorder, {"kind": "start", "stream": "t"}, [])
+    page_sends(recorder, _chunk_msg("t", 0), _pcm(value=9))
     assert recorder.error == "" and got[-1] == 9
     unsubscribe()
-    recorder._on_custom_msg(recorder, _chunk_msg("t", 1), _pcm())
+    page_sends(recorder, _chunk_msg("t", 1), _pcm())
     assert len(got) == 5 and recorder.chunks_received == 6
 
 
@@ -89,7 +92,7 @@ def test_a_failing_callback_is_shown_and_does_not_stop_other_sinks() -> None:
     got: list[np.ndarray] = []
     recorder.on_chunk(lambda _c: 1 / 0)
     recorder.on_chunk(got.append)
-    recorder._on_custom_msg(recorder, _chunk_msg(1, 0), _pcm())
+    page_sends(recorder, _chunk_msg(1, 0), _pcm())
     assert len(got) == 1 and "ZeroDivisionError" in recorder.error
 
 
