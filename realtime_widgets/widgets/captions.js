@@ -9,16 +9,16 @@ function el(tag, cls, text) {
 }
 
 function render({ model, el: root }) {
-  root.classList.add("rtw-captions");
-  const head = el("div", "rtw-captions-head");
-  const dot = el("span", "rtw-captions-dot");
-  const state = el("span", "rtw-captions-state");
-  const clear = el("button", "rtw-captions-clear", "Clear");
+  root.classList.add("rw-captions");
+  const head = el("div", "rw-captions-head");
+  const dot = el("span", "rw-captions-dot");
+  const state = el("span", "rw-captions-state");
+  const clear = el("button", "rw-captions-clear", "Clear");
   clear.type = "button";
   clear.addEventListener("click", () => model.send({ kind: "clear" }));
   head.append(dot, state, clear);
   // aria-live: screen readers announce new captions as they are finished
-  const lines = el("div", "rtw-captions-lines");
+  const lines = el("div", "rw-captions-lines");
   lines.setAttribute("role", "log");
   lines.setAttribute("aria-live", "polite");
   lines.setAttribute("aria-label", "Live captions");
@@ -33,12 +33,12 @@ function render({ model, el: root }) {
     state.textContent = speaking ? "speech heard…" : partial ? "transcribing…" : "listening";
     lines.textContent = "";
     finished.forEach((text, i) => {
-      const line = el("div", "rtw-captions-line", text);
-      if (i < finished.length - 1) line.classList.add("rtw-old");
+      const line = el("div", "rw-captions-line", text);
+      if (i < finished.length - 1) line.classList.add("rw-captions-old");
       lines.append(line);
     });
-    if (partial) lines.append(el("div", "rtw-captions-partial", partial));
-    if (!finished.length && !partial) lines.append(el("div", "rtw-captions-empty", "Captions appear here as you speak."));
+    if (partial) lines.append(el("div", "rw-captions-partial", partial));
+    if (!finished.length && !partial) lines.append(el("div", "rw-captions-empty", "Captions appear here as you speak."));
   }
 
   const names = ["change:lines", "change:partial", "change:speaking", "change:font_size"];

@@ -12,16 +12,23 @@ from __future__ import annotations
 import asyncio
 import html
 import pathlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import ipywidgets as w
 import numpy as np
 import traitlets as t
 
+from ._protocols import TurnSource, Unsubscribe
 from .console import _Done
+from .recorder import AudioInput
+
+if TYPE_CHECKING:
+    from ..config import ConnectionConfig
+    from ..conversation import Turn
+    from ..session_config import SessionConfig
 
 FLUSH_INTERVAL_S = 0.05  # captions are read while spoken: refresh faster than the transcript
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-transcribe"  # on Azure: the name of a transcription deployment
@@ -38,7 +45,7 @@ class Caption:
     end_ms: float | None
 
 
-def caption_of(turn: Any) -> Caption | None:
+def caption_of(turn: Turn) -> Caption | None:
     """The caption a turn shows, or None when the turn holds no speech (typed text, a reply only)."""
     if turn.user_text is not None or (turn.speech_start_ms is None and turn.user_transcript is None):
         return None
@@ -58,22 +65,23 @@ class CaptionsView(anywidget.AnyWidget):
     max_lines = t.Int(6).tag(sync=True)
     font_size = t.Int(18).tag(sync=True)  # px
 
-    def __init__(self, conversation: Any = None, max_lines: int = 6, **kwargs: Any) -> None:
+    def __init__(self, conversation: TurnSource | None = None, max_lines: int = 6, **kwargs: Any) -> None:
         if not isinstance(max_lines, int) or max_lines < 1:
             raise ValueError(f"max_lines must be a positive integer, got {max_lines!r}")
         super().__init__(max_lines=max_lines, **kwargs)
-        self.conversation: Any = None
+        self.conversation: TurnSource | None = None
         self._captions: dict[int, Caption] = {}  # turn index -> caption, in order
         self._cleared = -1  # captions up to this turn index were cleared from the screen
         self._dirty: set[int] = set()
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._unsubscribe: Callable[[], Any] | None = None
+        self._unsubscribe: Unsubscribe | None = None
         self.on_msg(self._on_front_msg)
         if conversation is not None:
             self.connect(conversation)
 
-    def connect(self, conversation: Any) -> CaptionsView:
-        """Follow `conversation` (its speech so far is captioned at once)."""
+    def connect(self, conversation: TurnSource) -> Unsubscribe:
+        """Follow `conversation` (its speech so far is captioned at once); returns a function that
+        disconnects."""
         self.disconnect()
         self.conversation = conversation
         self._captions.clear()
@@ -81,9 +89,10 @@ class CaptionsView(anywidget.AnyWidget):
         self._dirty = {turn.index for turn in conversation.turns}
         self._unsubscribe = conversation.on_change(self._on_turn)
         self.flush()
-        return self
+        return self.disconnect
 
     def disconnect(self) -> None:
+        """Stop following the conversation (the captions stay)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -108,7 +117,7 @@ class CaptionsView(anywidget.AnyWidget):
         self._cleared = max(self._captions, default=-1)
         self._sync()
 
-    def _on_turn(self, turn: Any) -> None:
+    def _on_turn(self, turn: Turn) -> None:
         self._dirty.add(turn.index)
         if self._flush_handle is None:
             try:
@@ -151,9 +160,13 @@ class CaptionsView(anywidget.AnyWidget):
         return f"<CaptionsView {len(self._captions)} captions>"
 
 
+def _nothing() -> None:
+    """Disconnects what is already disconnected."""
+
+
 def _status(text: str, kind: str = "info") -> str:
     color = {"ok": "#1a7f37", "error": "#a40e26", "info": "inherit"}[kind]
-    return f'<span class="rtw-captions-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
+    return f'<span class="rw-captions-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
 
 
 class LiveCaptions(w.VBox):
@@ -167,11 +180,11 @@ class LiveCaptions(w.VBox):
 
     def __init__(
         self,
-        connection: Any = None,
+        connection: ConnectionConfig | None = None,
         *,
         transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL,
         language: str | None = "en",
-        config: Any = None,
+        config: SessionConfig | None = None,
         max_lines: int = 6,
     ) -> None:
         from ..session import RealtimeSession
@@ -184,13 +197,13 @@ class LiveCaptions(w.VBox):
             )
         elif not getattr(config, "is_transcription", False):
             raise ValueError("LiveCaptions needs config=SessionConfig(type='transcription', ...)")
-        self.session = RealtimeSession(connection=connection, session=config)
+        self.session = RealtimeSession(connection, config)  # positional: the keyword is being renamed
         self.recorder = MicRecorder()
         self._unsubscribe_recorder = self.recorder.connect(self.session)
         self.view = CaptionsView(self.session.conversation, max_lines=max_lines)
         self.status = w.HTML(_status("Starting…"))
         super().__init__([self.status, self.recorder, self.view])
-        self.add_class("rtw-live-captions")
+        self.add_class("rw-live-captions")
         self._start_task: asyncio.Task | None = None
         try:
             loop = asyncio.get_running_loop()
@@ -227,7 +240,9 @@ class LiveCaptions(w.VBox):
     def text(self) -> str:
         return self.view.text
 
-    async def listen(self, audio: Any, *, realtime: bool = False, timeout: float | None = None) -> list[Any]:
+    async def listen(
+        self, audio: AudioInput, *, realtime: bool = False, timeout: float | None = None
+    ) -> list[Turn]:
         """Speak `audio` (a path or array) through the recorder as the microphone would; returns the
         turns it made once their transcripts are complete."""
         from ..audio import to_pcm16
@@ -261,7 +276,7 @@ class LiveCaptions(w.VBox):
         unsubscribe = getattr(self, "_unsubscribe_recorder", None)
         if callable(unsubscribe):
             unsubscribe()
-            self._unsubscribe_recorder = None
+            self._unsubscribe_recorder = _nothing
 
     async def _close_session(self) -> None:
         await self.session.close()

@@ -18,7 +18,7 @@ from ..audio import to_pcm16
 from ..errors import AudioInputError
 from ..protocol import SAMPLE_RATE
 
-ClipCallback = Callable[[np.ndarray], Any]
+ClipCallback = Callable[[np.ndarray], object]
 
 
 class ClipRecorder(widgets.VBox):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Callable
-from typing import Any
+import pathlib
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import ipywidgets as w
@@ -29,6 +31,13 @@ from ..protocol import (
     VOICES,
 )
 from ..session_config import SessionConfig
+from ._protocols import ConfigurableSession, Unsubscribe
+
+if TYPE_CHECKING:
+    from ..config import ConnectionConfig
+    from ..events import RealtimeEvent
+
+StatusKind = str  # "ok" | "error" | "info"
 
 _TURN_DETECTION_OPTIONS = [
     ("Server VAD", "server_vad"),
@@ -41,44 +50,11 @@ _MS_SLIDER_MAX = 2000
 _STYLE = {"description_width": "150px"}
 _WIDE = w.Layout(width="420px")
 
-# The password box: the key goes to the kernel once, in a custom message, and the box is cleared.
-_SECRET_ESM = """
-function render({ model, el }) {
-  const input = document.createElement("input");
-  input.type = "password";
-  input.autocomplete = "off";
-  input.spellcheck = false;
-  input.className = "widget-input";
-  input.setAttribute("aria-label", model.get("label"));
-  const label = document.createElement("label");
-  label.className = "widget-label";
-  label.style.width = "150px";
-  label.textContent = model.get("label");
-  const send = () => {
-    if (!input.value) return;
-    model.send({ kind: "secret", value: input.value });
-    input.value = "";
-  };
-  const show = () => {
-    input.placeholder = model.get("has_value") ? "•••••• (set; type to replace)" : model.get("placeholder");
-  };
-  input.addEventListener("change", send);
-  input.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
-  model.on("change:has_value", show);
-  show();
-  el.style.display = "flex";
-  el.style.gap = "4px";
-  el.append(label, input);
-  return () => model.off("change:has_value", show);
-}
-export default { render };
-"""
-
 
 class SecretInput(anywidget.AnyWidget):
     """A password box whose value is never a trait: only `has_value` is synced."""
 
-    _esm = _SECRET_ESM
+    _esm = pathlib.Path(__file__).parent / "config_form.js"
     label = t.Unicode("API key").tag(sync=True)
     placeholder = t.Unicode("").tag(sync=True)
     has_value = t.Bool(False).tag(sync=True)
@@ -103,11 +79,94 @@ class SecretInput(anywidget.AnyWidget):
         return f"<SecretInput {self.label!r} {'set' if self.has_value else 'empty'}>"
 
 
-def _status_html(text: str, kind: str = "info") -> str:
+def _status_html(text: str, kind: StatusKind = "info") -> str:
     color = {"ok": "#1a7f37", "error": "#a40e26", "info": "inherit"}[kind]
-    return (
-        f'<span class="rtw-form-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
-    )
+    return f'<span class="rw-form-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
+
+
+def run_soon(coro: Coroutine[Any, Any, Any], session: object = None) -> asyncio.Future | Future | None:
+    """Run `coro` after a button click returns: on the running loop (the kernel's), else on the
+    session's loop thread (scripts with `run_sync`); None (and the coroutine closed) when neither runs."""
+    try:
+        return asyncio.get_running_loop().create_task(coro)
+    except RuntimeError:
+        pass
+    session_loop = getattr(session, "loop", None)  # the session's own loop thread, when not ours
+    if session_loop is not None and session_loop.is_running():
+        return asyncio.run_coroutine_threadsafe(coro, session_loop)
+    coro.close()
+    return None
+
+
+class ConnectionFields(w.VBox):
+    """Endpoint, deployment, protocol and API key, and a Connect button: a ConnectionConfig.
+
+    `report(text, kind)` shows what happened (the form's connection line); `run(coro)` runs what an
+    `on_connect` callback returns.
+    """
+
+    def __init__(
+        self,
+        report: Callable[[str, StatusKind], None],
+        run: Callable[[Coroutine[Any, Any, Any]], object],
+    ) -> None:
+        self._report = report
+        self._run = run
+        self._on_connect: list[Callable[[ConnectionConfig], object]] = []
+        self.endpoint = w.Text(
+            description="Endpoint",
+            placeholder="https://RESOURCE.openai.azure.com",
+            style=_STYLE,
+            layout=_WIDE,
+        )
+        self.deployment = w.Text(description="Deployment", placeholder="gpt-realtime", style=_STYLE)
+        self.protocol = w.ToggleButtons(
+            options=[("GA", "ga"), ("Preview", "preview")], description="Protocol", style=_STYLE
+        )
+        self.api_key = SecretInput(label="API key", placeholder="leave empty for Entra ID (keyless)")
+        self.connect_button = w.Button(description="Connect", tooltip="Connect to this endpoint")
+        self.connect_button.on_click(lambda _b: self._connect_clicked())
+        super().__init__([self.endpoint, self.deployment, self.protocol, self.api_key, self.connect_button])
+
+    def connection_config(self) -> ConnectionConfig:
+        """A ConnectionConfig from the fields (emulator when the endpoint is empty)."""
+        from ..config import ConnectionConfig, entra_token_provider
+
+        endpoint = self.endpoint.value.strip()
+        if not endpoint:
+            return ConnectionConfig.for_emulator(protocol=self.protocol.value)
+        if not self.deployment.value.strip():
+            raise ValueError("Deployment is empty: type the name of your realtime model deployment")
+        kwargs: dict[str, Any] = {
+            "endpoint": endpoint,
+            "deployment": self.deployment.value.strip(),
+            "protocol": self.protocol.value,
+        }
+        key = self.api_key.get_value()
+        if key:
+            kwargs["api_key"] = key
+        else:  # keyless: Entra ID, as ConnectionConfig.from_env does without AZURE_OPENAI_API_KEY
+            kwargs["token_provider"] = entra_token_provider()
+        return ConnectionConfig(**kwargs)
+
+    def on_connect(self, fn: Callable[[ConnectionConfig], object]) -> None:
+        """Call `fn(connection_config)` when the user clicks Connect (the console reconnects)."""
+        self._on_connect.append(fn)
+
+    def _connect_clicked(self) -> None:
+        try:
+            conn = self.connection_config()
+        except Exception as exc:
+            self._report(f"Cannot connect: {exc}", "error")
+            return
+        if not self._on_connect:
+            self._report(
+                "Connection settings ready: pass form.connection_config() to RealtimeSession", "info"
+            )
+        for fn in self._on_connect:
+            result = fn(conn)
+            if asyncio.iscoroutine(result):
+                self._run(result)
 
 
 class SessionConfigForm(w.VBox):
@@ -117,12 +176,16 @@ class SessionConfigForm(w.VBox):
     `await form.apply()`; `form.connection_config()` -> ConnectionConfig from the connection fields.
     """
 
-    def __init__(self, session: Any = None, config: SessionConfig | None = None, protocol: str | None = None):
-        self.session: Any = None
+    def __init__(
+        self,
+        session: ConfigurableSession | None = None,
+        config: SessionConfig | None = None,
+        protocol: str | None = None,
+    ):
+        self.session: ConfigurableSession | None = None
         self._protocol = protocol
-        self._unsubscribe: Callable[[], Any] | None = None
-        self._on_connect: list[Callable[[Any], Any]] = []
-        self._pending: asyncio.Future | None = None
+        self._unsubscribe: Unsubscribe | None = None
+        self._pending: asyncio.Future | Future | None = None
 
         self.instructions = w.Textarea(
             description="Model instructions", style=_STYLE, layout=w.Layout(width="420px", height="80px")
@@ -177,19 +240,12 @@ class SessionConfigForm(w.VBox):
         )
         self.status = w.HTML(_status_html("Not applied yet"))
         self.connection_status = w.HTML()
-
-        self.endpoint = w.Text(
-            description="Endpoint",
-            placeholder="https://RESOURCE.openai.azure.com",
-            style=_STYLE,
-            layout=_WIDE,
-        )
-        self.deployment = w.Text(description="Deployment", placeholder="gpt-realtime", style=_STYLE)
-        self.protocol = w.ToggleButtons(
-            options=[("GA", "ga"), ("Preview", "preview")], description="Protocol", style=_STYLE
-        )
-        self.api_key = SecretInput(label="API key", placeholder="leave empty for Entra ID (keyless)")
-        self.connect_button = w.Button(description="Connect", tooltip="Connect to this endpoint")
+        self.connection_fields = ConnectionFields(self._show_connection, self._schedule)
+        fields = self.connection_fields  # its controls are the form's too: form.endpoint, ...
+        self.endpoint, self.deployment, self.protocol = fields.endpoint, fields.deployment, fields.protocol
+        self.api_key, self.connect_button = fields.api_key, fields.connect_button
+        self.connection_config = fields.connection_config
+        self.on_connect = fields.on_connect
 
         self._vad_box = w.VBox([self.threshold, self.prefix_padding_ms, self.silence_duration_ms])
         self._semantic_box = w.VBox([self.eagerness])
@@ -202,7 +258,6 @@ class SessionConfigForm(w.VBox):
         )
         self.protocol.observe(self._on_protocol, names="value")
         self.apply_button.on_click(lambda _b: self._schedule(self.apply()))
-        self.connect_button.on_click(lambda _b: self._connect_clicked())
 
         settings = w.VBox(
             [
@@ -220,21 +275,18 @@ class SessionConfigForm(w.VBox):
                 w.HBox([self.apply_button, self.status]),
             ]
         )
-        connection = w.VBox(
-            [self.endpoint, self.deployment, self.protocol, self.api_key, self.connect_button]
-        )
         self._connection_box = w.Accordion(
-            children=[connection], titles=("Connect to Azure",), selected_index=None
+            children=[fields], titles=("Connect to Azure",), selected_index=None
         )
         super().__init__([self.connection_status, settings, self._connection_box])
-        self.add_class("rtw-config-form")
+        self.add_class("rw-config-form")
 
         self.value = config if config is not None else SessionConfig()
         if session is not None:
             self.connect(session)
         else:
             self._show_protocol(protocol or "ga")
-            self._refresh_connection()
+            self.refresh_connection()
 
     # -- value <-> controls ----------------------------------------------------------------
     @property
@@ -319,33 +371,45 @@ class SessionConfigForm(w.VBox):
             self.protocol.value = protocol
 
     # -- session ---------------------------------------------------------------------------
-    def connect(self, session: Any) -> SessionConfigForm:
-        """Edit `session`'s settings: the controls take its current config; Apply updates it."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+    def connect(self, session: ConfigurableSession) -> Unsubscribe:
+        """Edit `session`'s settings: the controls take its current config; Apply updates it.
+        Returns a function that disconnects."""
+        self.disconnect()
         self.session = session
         config = getattr(session, "config", None)
         if isinstance(config, SessionConfig):
             self.value = config
         self._show_protocol(self.current_protocol)
         self._unsubscribe = session.on("*", self._on_event)
-        self._refresh_connection()
-        return self
+        self.refresh_connection()
+        return self.disconnect
 
-    def _on_event(self, event: Any) -> None:
+    def disconnect(self) -> None:
+        """Stop following the session (Apply then has nothing to update)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.session = None
+        self.refresh_connection()
+
+    def _on_event(self, event: RealtimeEvent) -> None:
         if event.type in ("session.created", "session.updated", "error"):
-            self._refresh_connection()
+            self.refresh_connection()
 
-    def _refresh_connection(self) -> None:
+    def refresh_connection(self) -> None:
+        """Show the session's connection and status on the connection line."""
         session = self.session
         if session is None:
-            self.connection_status.value = _status_html("Not connected")
+            self._show_connection("Not connected")
             return
-        conn = getattr(session, "connection", None)
-        describe = conn.describe() if conn is not None and hasattr(conn, "describe") else "connection"
-        status = getattr(session, "status", "")
+        status = session.status
         kind = "error" if status == "failed" else "ok" if status == "connected" else "info"
-        self.connection_status.value = _status_html(f"{describe} · {status}", kind)
+        self._show_connection(f"{session.connection.describe()} · {status}", kind)
+
+    _refresh_connection = refresh_connection  # the name console.py calls today
+
+    def _show_connection(self, text: str, kind: StatusKind = "info") -> None:
+        self.connection_status.value = _status_html(text, kind)
 
     async def apply(self) -> dict | None:
         """Send the form's settings as `session.update`; the status line shows the server's answer."""
@@ -362,73 +426,20 @@ class SessionConfigForm(w.VBox):
             result = await self.session.update(config)
         except Exception as exc:  # the server's error message is the useful part
             self.status.value = _status_html(f"Error: {exc}", "error")
-            self._refresh_connection()
+            self.refresh_connection()
             return None
         self._base = config
         self.status.value = _status_html("Session updated", "ok")
-        self._refresh_connection()
+        self.refresh_connection()
         return result
 
-    def _schedule(self, coro: Any) -> None:
-        # Button callbacks run on the kernel's loop; the coroutine finishes after the click returns.
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:
-            session_loop = getattr(self.session, "_loop", None)
-            if session_loop is not None and session_loop.is_running():
-                self._pending = asyncio.run_coroutine_threadsafe(coro, session_loop)  # type: ignore[assignment]
-                return
-            coro.close()
+    def _schedule(self, coro: Coroutine[Any, Any, Any]) -> None:
+        # Button callbacks return at once; the coroutine finishes on a loop afterwards.
+        self._pending = run_soon(coro, self.session)
+        if self._pending is None:
             self.status.value = _status_html(
                 "Not sent: no running event loop; use `await form.apply()`", "error"
             )
-            return
-        self._pending = loop.create_task(coro)
-
-    # -- connection fields -----------------------------------------------------------------
-    def connection_config(self) -> Any:
-        """A ConnectionConfig from the connection fields (emulator when the endpoint is empty)."""
-        from ..config import ConnectionConfig
-
-        endpoint = self.endpoint.value.strip()
-        if not endpoint:
-            return ConnectionConfig.for_emulator(protocol=self.protocol.value)
-        if not self.deployment.value.strip():
-            raise ValueError("Deployment is empty: type the name of your realtime model deployment")
-        kwargs: dict[str, Any] = {
-            "endpoint": endpoint,
-            "deployment": self.deployment.value.strip(),
-            "protocol": self.protocol.value,
-        }
-        key = self.api_key.get_value()
-        if key:
-            kwargs["api_key"] = key
-        else:  # keyless: Entra ID, as ConnectionConfig.from_env does without AZURE_OPENAI_API_KEY
-            from .. import config as _config
-
-            kwargs["token_provider"] = _config._entra_token_provider()
-        return ConnectionConfig(**kwargs)
-
-    def on_connect(self, fn: Callable[[Any], Any]) -> None:
-        """Call `fn(connection_config)` when the user clicks Connect (the console reconnects)."""
-        self._on_connect.append(fn)
-
-    def _connect_clicked(self) -> None:
-        try:
-            conn = self.connection_config()
-        except Exception as exc:
-            self.connection_status.value = _status_html(f"Cannot connect: {exc}", "error")
-            return
-        if not self._on_connect:
-            self.connection_status.value = _status_html(
-                "Connection settings ready: pass form.connection_config() to RealtimeSession", "info"
-            )
-        for fn in self._on_connect:
-            result = fn(conn)
-            if asyncio.iscoroutine(result):
-                self._schedule(result)
 
     def __repr__(self) -> str:
         return f"<SessionConfigForm protocol={self.current_protocol!r} session={'yes' if self.session else 'no'}>"

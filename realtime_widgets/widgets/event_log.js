@@ -8,25 +8,25 @@ function fmtTime(t) {
 function makeRow(r) {
   // r = [index, time, dir ("c"|"s"), type, count, isError, summary]
   const row = document.createElement("div");
-  row.className = "rtw-ev-row" + (r[5] ? " rtw-ev-error" : "");
+  row.className = "rw-ev-row" + (r[5] ? " rw-ev-error" : "");
   row.setAttribute("role", "row");
   row.dataset.index = String(r[0]);
   row.dataset.type = r[3];
   row.dataset.direction = r[2] === "c" ? "client" : "server";
   const time = document.createElement("span");
-  time.className = "rtw-ev-time";
+  time.className = "rw-ev-time";
   time.textContent = fmtTime(r[1]);
   const dir = document.createElement("span");
-  dir.className = "rtw-ev-dir";
+  dir.className = "rw-ev-dir";
   dir.textContent = r[2] === "c" ? "↑" : "↓";
   dir.title = r[2] === "c" ? "client → server" : "server → client";
   const type = document.createElement("span");
-  type.className = "rtw-ev-type";
+  type.className = "rw-ev-type";
   type.textContent = r[3];
   const count = document.createElement("span");
-  count.className = "rtw-ev-count";
+  count.className = "rw-ev-count";
   const summary = document.createElement("span");
-  summary.className = "rtw-ev-summary";
+  summary.className = "rw-ev-summary";
   row.append(time, dir, type, count, summary);
   updateRow(row, r);
   return row;
@@ -40,9 +40,9 @@ function updateRow(row, r) {
 }
 
 function render({ model, el }) {
-  el.classList.add("rtw-event-log");
+  el.classList.add("rw-event-log");
   const bar = document.createElement("div");
-  bar.className = "rtw-ev-bar";
+  bar.className = "rw-ev-bar";
   const filter = document.createElement("select");
   filter.setAttribute("aria-label", "Filter by event type");
   const search = document.createElement("input");
@@ -52,14 +52,14 @@ function render({ model, el }) {
   search.value = model.get("search");
   const exportBtn = document.createElement("button");
   exportBtn.textContent = "Export JSONL";
-  exportBtn.className = "rtw-ev-export";
+  exportBtn.className = "rw-ev-export";
   const status = document.createElement("span");
-  status.className = "rtw-ev-status";
+  status.className = "rw-ev-status";
   status.setAttribute("aria-live", "polite");
   bar.append(filter, search, exportBtn, status);
 
   const list = document.createElement("div");
-  list.className = "rtw-ev-list";
+  list.className = "rw-ev-list";
   list.setAttribute("role", "table");
   list.setAttribute("aria-label", "Realtime events");
   el.append(bar, list);
@@ -94,7 +94,7 @@ function render({ model, el }) {
     for (const [index, row] of rows) {
       if (extra-- <= 0) break;
       const next = row.nextSibling;
-      if (next && next.classList && next.classList.contains("rtw-ev-detail")) next.remove();
+      if (next && next.classList && next.classList.contains("rw-ev-detail")) next.remove();
       row.remove();
       rows.delete(index);
     }
@@ -133,7 +133,7 @@ function render({ model, el }) {
       const row = rows.get(msg.index);
       if (!row) return;
       const pre = row.nextSibling;
-      if (pre && pre.classList && pre.classList.contains("rtw-ev-detail")) pre.textContent = msg.json;
+      if (pre && pre.classList && pre.classList.contains("rw-ev-detail")) pre.textContent = msg.json;
     } else if (msg.kind === "export" && buffers && buffers.length) {
       const blob = new Blob([buffers[0]], { type: "application/x-ndjson" });
       const a = document.createElement("a");
@@ -147,19 +147,19 @@ function render({ model, el }) {
   }
 
   list.addEventListener("click", (ev) => {
-    const row = ev.target.closest(".rtw-ev-row");
+    const row = ev.target.closest(".rw-ev-row");
     if (!row) return;
     const next = row.nextSibling;
-    if (next && next.classList && next.classList.contains("rtw-ev-detail")) {
+    if (next && next.classList && next.classList.contains("rw-ev-detail")) {
       next.remove();
-      row.classList.remove("rtw-ev-open");
+      row.classList.remove("rw-ev-open");
       return;
     }
     const pre = document.createElement("pre");
-    pre.className = "rtw-ev-detail";
+    pre.className = "rw-ev-detail";
     pre.textContent = "loading…";
     row.after(pre);
-    row.classList.add("rtw-ev-open");
+    row.classList.add("rw-ev-open");
     model.send({ kind: "detail", index: Number(row.dataset.index) });
   });
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import anywidget
 import traitlets as t
 
-from ..events import parse_audio_ref
+from ..events import RealtimeEvent, parse_audio_ref
+from ._protocols import EventSource, Unsubscribe
 
 FLUSH_INTERVAL_S = 0.1
 # Client appends are as frequent as deltas, so they collapse the same way.
@@ -69,12 +70,12 @@ class EventRow:
 
     __slots__ = ("index", "type", "direction", "time", "events", "is_error", "_summary", "_summary_n", "_acc")
 
-    def __init__(self, index: int, event: Any) -> None:
+    def __init__(self, index: int, event: RealtimeEvent) -> None:
         self.index = index
         self.type: str = event.type
         self.direction: str = event.direction
         self.time: float = event.time
-        self.events: list[Any] = [event]
+        self.events: list[RealtimeEvent] = [event]
         self.is_error = event.type == "error" or event.type.endswith(".failed")
         self._summary = ""
         self._summary_n = 0  # events already folded into _summary
@@ -187,34 +188,35 @@ class EventLog(anywidget.AnyWidget):
     search = t.Unicode("").tag(sync=True)
     types = t.List(t.Unicode()).tag(sync=True)  # event types seen, for the filter menu
 
-    def __init__(self, session: Any = None, max_rows: int = 2000, **kwargs: Any) -> None:
+    def __init__(self, session: EventSource | None = None, max_rows: int = 2000, **kwargs: Any) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         super().__init__(max_rows=max_rows, **kwargs)
         self._rows: list[EventRow] = []
-        self._events: list[Any] = []
+        self._events: list[RealtimeEvent] = []
         self._open: dict[tuple[str, str], EventRow] = {}  # delta runs still collapsing
         self._dirty: dict[int, EventRow] = {}
         self._types: set[str] = set()
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._unsubscribe: Callable[[], Any] | None = None
-        self.session: Any = None
+        self._unsubscribe: Unsubscribe | None = None
+        self.session: EventSource | None = None
         self.on_msg(self._on_front_msg)
         self.observe(self._on_filter, names=["type_filter", "search", "max_rows"])
         if session is not None:
             self.connect(session)
 
     # -- session ---------------------------------------------------------------------------
-    def connect(self, session: Any) -> EventLog:
-        """Show `session`'s events: the ones so far, then each new one as it happens."""
+    def connect(self, session: EventSource) -> Unsubscribe:
+        """Show `session`'s events: the ones so far, then each new one; returns a function that disconnects."""
         self.disconnect()
         self.session = session
         self.clear()
-        self.ingest_many(getattr(session, "event_log", ()) or ())
+        self.ingest_many(session.event_log)
         self._unsubscribe = session.on("*", self.ingest)
-        return self
+        return self.disconnect
 
     def disconnect(self) -> None:
+        """Stop following the session (the rows stay)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -229,7 +231,7 @@ class EventLog(anywidget.AnyWidget):
         self._send_reset()
 
     # -- ingest (hot path: keep it tiny) ---------------------------------------------------
-    def ingest(self, event: Any) -> None:
+    def ingest(self, event: RealtimeEvent) -> None:
         """Add one RealtimeEvent. Cheap; the front end hears about it in the next batch."""
         self._events.append(event)
         kind = event.type
@@ -255,7 +257,7 @@ class EventLog(anywidget.AnyWidget):
                 self.types = sorted(self._types)
         self._schedule()
 
-    def ingest_many(self, events: Iterable[Any]) -> None:
+    def ingest_many(self, events: Iterable[RealtimeEvent]) -> None:
         for event in events:
             self.ingest(event)
 
@@ -321,7 +323,7 @@ class EventLog(anywidget.AnyWidget):
         return list(self._rows)
 
     @property
-    def events(self) -> list[Any]:
+    def events(self) -> list[RealtimeEvent]:
         return list(self._events)
 
     def row_json(self, index: int, max_events: int = 20) -> str:

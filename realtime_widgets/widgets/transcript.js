@@ -9,26 +9,26 @@ function el(tag, cls, text) {
 }
 
 function render({ model, el: root }) {
-  root.classList.add("rtw-transcript");
+  root.classList.add("rw-transcript");
   root.setAttribute("role", "list");
   root.setAttribute("aria-label", "Transcript");
-  const empty = el("div", "rtw-tr-empty", "No turns yet.");
+  const empty = el("div", "rw-tr-empty", "No turns yet.");
   root.append(empty);
   const blocks = new Map(); // turn index -> element
   let audioCtx = null;
 
   function msgRow(role, index) {
-    const row = el("div", "rtw-msg");
+    const row = el("div", "rw-tr-msg");
     row.dataset.role = role;
     row.dataset.turn = String(index);
     row.setAttribute("role", "listitem");
     row.setAttribute("aria-label", `${role} turn ${index + 1}`);
-    row.append(el("span", "rtw-who", role === "user" ? "You" : "Assistant"), el("span", "rtw-text"));
+    row.append(el("span", "rw-tr-who", role === "user" ? "You" : "Assistant"), el("span", "rw-tr-text"));
     return row;
   }
 
   function button(label, onClick) {
-    const b = el("button", "rtw-btn", label);
+    const b = el("button", "rw-tr-btn", label);
     b.type = "button";
     b.addEventListener("click", onClick);
     return b;
@@ -39,16 +39,16 @@ function render({ model, el: root }) {
     userRow.hidden = !s.user;
     const utext = userRow.children[1];
     utext.textContent = s.user;
-    utext.classList.toggle("rtw-pending", s.user_pending);
+    utext.classList.toggle("rw-tr-pending", s.user_pending);
     const umeta = block.userMeta;
     umeta.textContent = s.user_audio_s ? `${s.user_audio_s} s` : "";
 
     const atext = asstRow.children[1];
     const waiting = !s.assistant && (s.status === "pending" || s.status === "in_progress");
     atext.textContent = s.assistant || (waiting ? "…" : "");
-    atext.classList.toggle("rtw-pending", waiting);
+    atext.classList.toggle("rw-tr-pending", waiting);
     block.mark.textContent = s.interrupted + (s.error ? ` ${s.error}` : "");
-    block.mark.classList.toggle("rtw-error", !!s.error);
+    block.mark.classList.toggle("rw-tr-error", !!s.error);
     const meta = [];
     if (s.latency) meta.push(`first audio ${s.latency}`);
     if (s.latency_done) meta.push(`done ${s.latency_done}`);
@@ -63,16 +63,16 @@ function render({ model, el: root }) {
   function ensure(s) {
     let block = blocks.get(s.index);
     if (block) return block;
-    const div = el("div", "rtw-turn");
+    const div = el("div", "rw-tr-turn");
     div.dataset.turn = String(s.index);
     const userRow = msgRow("user", s.index);
     const asstRow = msgRow("assistant", s.index);
-    const userMeta = el("span", "rtw-meta");
+    const userMeta = el("span", "rw-tr-meta");
     const playUser = button("▶", () => model.send({ kind: "play", index: s.index, side: "user" }));
     playUser.setAttribute("aria-label", `Play your turn ${s.index + 1}`);
     userRow.append(userMeta, playUser);
-    const mark = el("span", "rtw-mark");
-    const meta = el("span", "rtw-meta");
+    const mark = el("span", "rw-tr-mark");
+    const meta = el("span", "rw-tr-meta");
     const play = button("▶ play", () => model.send({ kind: "play", index: s.index, side: "assistant" }));
     play.setAttribute("aria-label", `Play assistant turn ${s.index + 1}`);
     const specBtn = button("spectrogram", () => {
@@ -80,7 +80,7 @@ function render({ model, el: root }) {
       model.send({ kind: "spectrogram", index: s.index });
     });
     asstRow.append(mark, meta, play, specBtn);
-    const spec = el("div", "rtw-spec");
+    const spec = el("div", "rw-tr-spec");
     div.append(userRow, asstRow, spec);
     block = { div, rows: [userRow, asstRow], userMeta, playUser, mark, meta, play, spec };
     blocks.set(s.index, block);
@@ -118,7 +118,7 @@ function render({ model, el: root }) {
       if (!block) return;
       block.spec.textContent = "";
       if (msg.error) {
-        block.spec.append(el("span", "rtw-error", msg.error));
+        block.spec.append(el("span", "rw-tr-error", msg.error));
       } else if (buffers && buffers.length) {
         const img = document.createElement("img");
         img.alt = `Spectrogram of turn ${msg.index + 1}`;

@@ -11,88 +11,70 @@ from __future__ import annotations
 import asyncio
 import io
 import pathlib
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anywidget
 import numpy as np
 import traitlets as t
 
 from ..protocol import SAMPLE_RATE
+from ._protocols import TranscriptAudio, TurnPlayer, TurnSnapshot, TurnSource, Unsubscribe
+
+if TYPE_CHECKING:
+    from ..conversation import Turn
+
+Side = Literal["assistant", "user"]
 
 FLUSH_INTERVAL_S = 0.1
 TRANSCRIBING = "(transcribing…)"
 
-_CSS = """
-.rtw-transcript { font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px;
-  max-height: 360px; overflow-y: auto; border: 1px solid var(--jp-border-color2, #ddd);
-  border-radius: 4px; padding: 4px; min-width: 280px; }
-.rtw-tr-empty { color: var(--jp-ui-font-color2, #777); padding: 4px; }
-.rtw-turn { border-bottom: 1px solid var(--jp-border-color3, #eee); padding: 4px 0; }
-.rtw-msg { display: flex; gap: 6px; align-items: baseline; padding: 2px 4px; }
-.rtw-msg[data-role="user"] .rtw-who { color: #1f6feb; }
-.rtw-msg[data-role="assistant"] .rtw-who { color: #8250df; }
-.rtw-who { font-weight: 600; min-width: 5.5em; }
-.rtw-text { flex: 1; white-space: pre-wrap; }
-.rtw-pending { color: var(--jp-ui-font-color2, #777); font-style: italic; }
-.rtw-mark { color: #9a6700; font-size: 12px; }
-.rtw-meta { color: var(--jp-ui-font-color2, #777); font-size: 11px; white-space: nowrap; }
-.rtw-error { color: #a40e26; }
-.rtw-msg button { font-size: 11px; padding: 0 6px; }
-.rtw-spec img { max-width: 100%; display: block; margin: 4px 0 0 5.5em; }
-"""
 
-
-def _fmt_s(value: Any) -> str | None:
+def _fmt_s(value: float | None) -> str | None:
     return f"{value:.2f} s" if isinstance(value, int | float) else None
 
 
-def _n(audio: Any) -> int:
-    return int(len(audio)) if audio is not None else 0
-
-
-def turn_snapshot(index: int, turn: Any) -> dict[str, Any]:
+def turn_snapshot(index: int, turn: Turn) -> TurnSnapshot:
     """What a turn row shows, as plain JSON (also the headless view of the transcript)."""
-    g = lambda name, default=None: getattr(turn, name, default)  # noqa: E731
-    user_audio = _n(g("user_audio"))
-    if g("user_text"):
-        user, user_pending = g("user_text"), False
-    elif g("user_transcript"):  # grows from the deltas; shown as pending until `.completed`
-        user, user_pending = g("user_transcript"), bool(g("user_transcript_pending"))
-    elif g("user_transcript_pending"):
-        user, user_pending = TRANSCRIBING, True
-    elif user_audio:
-        # Without input transcription no transcript will come: say what there is instead.
-        user, user_pending = f"(speech, {user_audio / SAMPLE_RATE:.1f} s; input transcription is off)", False
-    else:
-        user, user_pending = "", False
-    status = g("status", "") or ""
-    assistant = g("transcript") or g("text") or ""
-    if not assistant and g("tool_calls"):
+    user_audio = len(turn.user_audio)
+    user, user_pending = _user_words(turn, user_audio)
+    assistant = turn.transcript or turn.text
+    if not assistant and turn.tool_calls:
         assistant = "; ".join(
             f"[called {c.name}({c.arguments})" + (f" → {c.output}]" if c.output is not None else "]")
-            for c in g("tool_calls")
+            for c in turn.tool_calls
         )
-    truncated = g("truncated_ms")
-    error = g("error")
-    if isinstance(error, dict):
-        error = error.get("message") or error.get("code") or str(error)
-    audio_samples = g("audio_samples")
-    if audio_samples is None:
-        audio_samples = _n(g("audio"))
+    truncated = turn.truncated_ms
+    error = turn.error
+    error_text = (
+        (error.get("message") or error.get("code") or str(error)) if isinstance(error, dict) else error
+    )
     return {
         "index": index,
         "user": user,
         "user_pending": user_pending,
-        "user_audio_s": round(user_audio / 24000, 2),
+        "user_audio_s": round(user_audio / SAMPLE_RATE, 2),
         "assistant": assistant,
-        "status": status,
+        "status": turn.status or "",
         "interrupted": f"(interrupted at {int(truncated)} ms)" if truncated is not None else "",
-        "latency": _fmt_s(g("latency_first_audio_s")),
-        "latency_done": _fmt_s(g("latency_done_s")),
-        "audio_s": round(audio_samples / 24000, 2),
-        "error": str(error) if error else "",
+        "latency": _fmt_s(turn.latency_first_audio_s),
+        "latency_done": _fmt_s(turn.latency_done_s),
+        "audio_s": round(turn.audio_samples / SAMPLE_RATE, 2),
+        "error": str(error_text) if error_text else "",
     }
+
+
+def _user_words(turn: Turn, user_audio: int) -> tuple[str, bool]:
+    """The user's row: typed text, the transcript (pending until `.completed`), or what there is."""
+    if turn.user_text:
+        return turn.user_text, False
+    if turn.user_transcript:  # grows from the deltas
+        return turn.user_transcript, turn.user_transcript_pending
+    if turn.user_transcript_pending:
+        return TRANSCRIBING, True
+    if user_audio:
+        # Without input transcription no transcript will come: say what there is instead.
+        return f"(speech, {user_audio / SAMPLE_RATE:.1f} s; input transcription is off)", False
+    return "", False
 
 
 class TranscriptView(anywidget.AnyWidget):
@@ -103,26 +85,29 @@ class TranscriptView(anywidget.AnyWidget):
     """
 
     _esm = pathlib.Path(__file__).parent / "transcript.js"
-    _css = _CSS
+    _css = pathlib.Path(__file__).parent / "transcript.css"
 
     n_turns = t.Int(0).tag(sync=True)
 
-    def __init__(self, conversation: Any = None, player: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, conversation: TurnSource | None = None, player: TurnPlayer | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self.conversation: Any = None
+        self.conversation: TurnSource | None = None
         self.player = player
         self.played: list[tuple[int, str]] = []  # (turn index, "assistant"|"user") play requests
         self._dirty: set[int] = set()
         self._index: dict[int, int] = {}  # id(turn) -> position
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._unsubscribe: Callable[[], Any] | None = None
+        self._unsubscribe: Unsubscribe | None = None
         self.on_msg(self._on_front_msg)
         if conversation is not None:
             self.connect(conversation)
 
     # -- conversation ----------------------------------------------------------------------
-    def connect(self, conversation: Any) -> TranscriptView:
-        """Follow `conversation` (a Conversation, or anything with `.turns` and `.on_change`)."""
+    def connect(self, conversation: TurnSource) -> Unsubscribe:
+        """Follow `conversation` (a Conversation, or anything with `.turns` and `.on_change`);
+        returns a function that disconnects."""
         self.disconnect()
         self.conversation = conversation
         self._index.clear()
@@ -131,29 +116,30 @@ class TranscriptView(anywidget.AnyWidget):
         self._unsubscribe = unsubscribe if callable(unsubscribe) else None
         self.n_turns = len(conversation.turns)
         self._send_reset()
-        return self
+        return self.disconnect
 
     def disconnect(self) -> None:
+        """Stop following the conversation (the rows stay)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
 
     @property
-    def turns(self) -> list[Any]:
+    def turns(self) -> list[Turn]:
         return list(self.conversation.turns) if self.conversation is not None else []
 
-    def _position(self, turn: Any) -> int | None:
+    def _position(self, turn: Turn) -> int | None:
         pos = getattr(turn, "index", None)
         if isinstance(pos, int):
             return pos
         pos = self._index.get(id(turn))
-        if pos is None:
+        if pos is None and self.conversation is not None:
             turns = self.conversation.turns
             self._index = {id(x): i for i, x in enumerate(turns)}
             pos = self._index.get(id(turn))
         return pos
 
-    def _on_turn(self, turn: Any) -> None:
+    def _on_turn(self, turn: Turn) -> None:
         pos = self._position(turn)
         if pos is None:
             return
@@ -166,7 +152,7 @@ class TranscriptView(anywidget.AnyWidget):
             self._flush_handle = loop.call_later(FLUSH_INTERVAL_S, self.flush)
 
     # -- front end -------------------------------------------------------------------------
-    def flush(self) -> list[dict[str, Any]]:
+    def flush(self) -> list[TurnSnapshot]:
         """Send the turns changed since the last batch; returns their snapshots."""
         self._flush_handle = None
         if not self._dirty or self.conversation is None:
@@ -179,7 +165,7 @@ class TranscriptView(anywidget.AnyWidget):
             self.send({"kind": "turns", "turns": snaps})
         return snaps
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[TurnSnapshot]:
         """Every turn as its row shows it (headless access to what the page renders)."""
         return [turn_snapshot(i, turn) for i, turn in enumerate(self.turns)]
 
@@ -198,13 +184,13 @@ class TranscriptView(anywidget.AnyWidget):
             self.show_spectrogram(index)
 
     # -- actions ---------------------------------------------------------------------------
-    def _turn(self, index: int) -> Any:
+    def _turn(self, index: int) -> Turn:
         turns = self.turns
         if not 0 <= index < len(turns):
             raise IndexError(f"turn {index} does not exist: the conversation has {len(turns)} turns")
         return turns[index]
 
-    def play(self, index: int, side: str = "assistant") -> None:
+    def play(self, index: int, side: Side = "assistant") -> None:
         """Play a turn's assistant audio (or the user's, side="user")."""
         if side not in ("assistant", "user"):
             raise ValueError(f"side must be 'assistant' or 'user', got {side!r}")
@@ -220,7 +206,8 @@ class TranscriptView(anywidget.AnyWidget):
                 self.player.play(np.asarray(audio, dtype=np.int16))
             return
         pcm = np.ascontiguousarray(audio, dtype="<i2").tobytes()
-        self.send({"kind": "audio", "index": index, "side": side, "rate": 24000}, [pcm])
+        message: TranscriptAudio = {"kind": "audio", "index": index, "side": side, "rate": SAMPLE_RATE}
+        self.send(message, [pcm])
 
     def spectrogram_png(self, index: int) -> bytes:
         """PNG of `plot_spectrogram(turn)` for one turn."""

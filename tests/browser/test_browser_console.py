@@ -41,10 +41,10 @@ def test_console_record_hear_reply(frontend, page, jupyter_server) -> None:
     run_all_cells(page)
 
     page.get_by_role("button", name="Record").click(timeout=60_000)
-    rows = page.locator(".rtw-ev-type")
+    rows = page.locator(".rw-ev-type")
     rows.filter(has_text="speech_started").first.wait_for(timeout=30_000)
     rows.filter(has_text="response.done").first.wait_for(timeout=30_000)
-    assistant = page.locator('.rtw-msg[data-role="assistant"] .rtw-text')
+    assistant = page.locator('.rw-tr-msg[data-role="assistant"] .rw-tr-text')
     assistant.first.wait_for()
 
     probe = KernelProbe(jupyter_server, name)

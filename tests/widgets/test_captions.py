@@ -4,6 +4,7 @@ emulator's transcription sessions (GA and preview)."""
 from __future__ import annotations
 
 import pytest
+from page_messages import page_sends
 
 from realtime_widgets.config import ConnectionConfig
 from realtime_widgets.conversation import Conversation
@@ -89,12 +90,12 @@ def test_typed_turns_are_not_captions_and_clear_comes_from_the_page(front_end):
     spoken(conv, "i0", ["Spoken."])
     view = CaptionsView(conv)  # connecting captions what was said before
     assert view.lines == ["Spoken."] and len(view.captions) == 1
-    view._on_front_msg(view, {"kind": "clear"}, [])
+    page_sends(view, {"kind": "clear"})
     assert view.lines == [] and view.text == "Spoken."  # the history stays
     spoken(conv, "i1", ["After."])
     view.flush()
     assert view.lines == ["After."]
-    view._on_front_msg(view, {"kind": "something else"}, [])
+    page_sends(view, {"kind": "something else"}, checked=False)
     view.disconnect()
     spoken(conv, "i2", ["Unseen."])
     view.flush()

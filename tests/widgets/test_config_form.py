@@ -8,6 +8,7 @@ import ipywidgets
 import nbformat
 import pytest
 from ipywidgets.widgets.widget import _instances
+from page_messages import page_sends
 
 from realtime_widgets.config import ConnectionConfig
 from realtime_widgets.protocol import SPEED_RANGE, TEMPERATURE_RANGE, THRESHOLD_RANGE
@@ -98,7 +99,7 @@ def test_api_key_never_reaches_widget_state(tmp_path):
     form.endpoint.value = "https://example-resource.openai.azure.com"
     form.deployment.value = "gpt-realtime"
     # the page's password box sends the key once, as a custom message
-    form.api_key._handle_custom_msg({"kind": "secret", "value": SECRET}, [])
+    page_sends(form.api_key, {"kind": "secret", "value": SECRET})
     assert form.api_key.has_value
     conn = form.connection_config()
     assert conn.api_key == SECRET and SECRET not in repr(conn) and SECRET not in conn.describe()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from page_messages import page_sends, sent_to_page
 
 from realtime_widgets.events import RealtimeEvent
 from realtime_widgets.widgets.event_log import EventLog, base64_size, trim_audio
@@ -35,7 +36,7 @@ async def test_batches_reach_the_front_end(session, front_end):
     log = EventLog(session)
     await session.send_text("Say something short.")
     await_flush = log.flush()
-    sent = log.comm.custom("rows")
+    sent = sent_to_page(log, "rows")
     assert sent, "the batch of rows went out as a custom message"
     wire = [row for msg in sent for row in msg["rows"]]
     assert {r[3] for r in wire} >= {"response.done", "response.output_audio.delta"}
@@ -45,8 +46,8 @@ async def test_batches_reach_the_front_end(session, front_end):
     assert await_flush == wire[-len(await_flush) :]
     # a page that renders asks for the rows so far: it gets a reset with the newest max_rows
     log.comm.sent.clear()
-    log._handle_custom_msg({"kind": "ready"}, [])
-    (reset,) = log.comm.custom("reset")
+    page_sends(log, {"kind": "ready"})
+    (reset,) = sent_to_page(log, "reset")
     assert len(reset["rows"]) == len(log.rows) and reset["n_events"] == len(session.event_log)
 
 
@@ -54,8 +55,8 @@ async def test_detail_json_trims_audio(session, front_end):
     log = EventLog(session)
     await session.send_text("Tell me about the weather.")
     index = next(r.index for r in log.rows if r.type == "response.output_audio.delta")
-    log._handle_custom_msg({"kind": "detail", "index": index}, [])
-    (detail,) = log.comm.custom("detail")
+    page_sends(log, {"kind": "detail", "index": index})
+    (detail,) = sent_to_page(log, "detail")
     events = json.loads(detail["json"].split("\n… and")[0])
     assert events[0]["type"] == "response.output_audio.delta"
     assert "bytes of audio" in events[0]["delta"]
@@ -72,7 +73,7 @@ async def test_max_rows_caps_the_view_not_the_log(session, front_end):
     log.type_filter = "response.done"
     visible = log.visible_rows()
     assert len(visible) == 2 and {r.type for r in visible} == {"response.done"}
-    (reset,) = log.comm.custom("reset")[-1:]
+    (reset,) = sent_to_page(log, "reset")[-1:]
     assert [r[3] for r in reset["rows"]] == ["response.done", "response.done"]
     log.type_filter = ""
     log.search = "session.up"
@@ -105,7 +106,7 @@ async def test_export_jsonl(session, tmp_path, front_end):
     first = json.loads(lines[0])
     assert first["type"] == "session.created" and first["direction"] == "server"
     assert max(len(line) for line in lines) < 5000  # audio appears as sizes, not base64
-    log._handle_custom_msg({"kind": "export"}, [])
+    page_sends(log, {"kind": "export"})
     msg = [(d, b) for t, d, b in log.comm.sent if d.get("content", {}).get("kind") == "export"]
     assert msg and bytes(msg[0][1][0]).decode().splitlines() == lines
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from page_messages import page_sends
 
 from realtime_widgets.config import ConnectionConfig
 from realtime_widgets.conversation import Turn
@@ -25,7 +26,7 @@ async def test_text_turn_shows_user_and_assistant(session, front_end):
     assert sent and sent[-1]["assistant"] == turn.transcript
     assert view.comm.custom_with_buffers("turns")[-1][0]["turns"] == sent
     # a page that renders asks for everything so far
-    view._handle_custom_msg({"kind": "ready"}, [])
+    page_sends(view, {"kind": "ready"})
     reset, _ = view.comm.custom_with_buffers("reset")[-1]
     assert [t["index"] for t in reset["turns"]] == [0]
 
@@ -40,10 +41,10 @@ async def test_spoken_turn_play_and_spectrogram(session, front_end, emulator):
     row = view.rows()[-1]
     assert row["user_audio_s"] > 0.5
     assert row["user"] in (TRANSCRIBING, turn.user_transcript)
-    view._handle_custom_msg({"kind": "play", "index": turn.index, "side": "assistant"}, [])
+    page_sends(view, {"kind": "play", "index": turn.index, "side": "assistant"})
     assert view.played == [(turn.index, "assistant")]
     assert player.history and player.history[-1][1] == turn.audio_samples
-    view._handle_custom_msg({"kind": "spectrogram", "index": turn.index}, [])
+    page_sends(view, {"kind": "spectrogram", "index": turn.index})
     msg, buffers = view.comm.custom_with_buffers("spectrogram")[-1]
     assert msg["index"] == turn.index and "error" not in msg
     assert bytes(buffers[0]).startswith(b"\x89PNG")
