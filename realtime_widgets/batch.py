@@ -50,7 +50,7 @@ class ClipResult:
         return row
 
 
-class BatchResults(list):
+class BatchResults(list[ClipResult]):
     """A list of `ClipResult` that shows as a table in a notebook and saves itself."""
 
     COLUMNS = ("clip", "input_s", "transcript", "reply_s", "latency_s", "attempts", "error")
@@ -187,7 +187,7 @@ def _progress_bar(total: int) -> Callable[[int, int], None]:
     from IPython.display import display
 
     bar = w.IntProgress(value=0, min=0, max=total, description="clips", bar_style="info")
-    display(bar)
+    display(bar)  # type: ignore[no-untyped-call]  # IPython declares no types for it
 
     def update(done: int, total: int) -> None:
         bar.value = done

@@ -47,7 +47,7 @@ class AudioReply:
     format: str = "wav"
     data: bytes = field(default=b"", repr=False)  # the encoded audio exactly as received
     expires_at: int | None = None
-    usage: dict | None = field(default=None, repr=False)
+    usage: dict[str, Any] | None = field(default=None, repr=False)
     model: str | None = None
 
     @property
@@ -128,7 +128,7 @@ class _StreamedReply:
         self.text: list[str] = []
         self.id: str | None = None
         self.expires_at: int | None = None
-        self.usage: dict | None = None
+        self.usage: dict[str, Any] | None = None
         self.model: str | None = None
 
     def add(self, chunk: Any) -> None:
@@ -169,7 +169,7 @@ class _StreamedReply:
         )
 
 
-def _input_audio_part(audio: Any, rate: int | None) -> dict:
+def _input_audio_part(audio: Any, rate: int | None) -> dict[str, Any]:
     """`input_audio` content part: any input → PCM16 24 kHz → wav, size-checked before upload."""
     limit_mb = MAX_AUDIO_FILE_BYTES / 1024 / 1024
     if isinstance(audio, (str, os.PathLike)):
@@ -219,7 +219,7 @@ class AudioChat:
         self.voice = voice
         self.format = format
         self.deployment = deployment or self.connection.chat_deployment
-        self.messages: list[dict] = []
+        self.messages: list[dict[str, Any]] = []
         if instructions:
             self.messages.append({"role": "system", "content": instructions})
         self.replies: list[AudioReply] = []
@@ -234,12 +234,12 @@ class AudioChat:
         self.messages = [m for m in self.messages if m["role"] == "system"]
         self.replies = []
 
-    def _user_message(self, text: str | None, audio: Any, rate: int | None) -> dict:
+    def _user_message(self, text: str | None, audio: Any, rate: int | None) -> dict[str, Any]:
         if text is None and audio is None:
             raise ValueError("ask() needs text=, audio=, or both")
         if text is not None and not isinstance(text, str):
             raise TypeError(f"text must be a string, got {type(text).__name__}")
-        parts: list[dict] = []
+        parts: list[dict[str, Any]] = []
         if text:
             parts.append({"type": "text", "text": text})
         if audio is not None:
@@ -248,7 +248,7 @@ class AudioChat:
             raise ValueError("ask() got an empty text and no audio; say something")
         return {"role": "user", "content": parts}
 
-    def _request(self, user: dict, streamed: bool = False) -> dict:
+    def _request(self, user: dict[str, Any], streamed: bool = False) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.deployment,
             "modalities": ["text", "audio"],
@@ -267,7 +267,7 @@ class AudioChat:
             raise TypeError(f"on_audio must be a callable taking int16 audio, got {type(on_audio).__name__}")
         return _StreamedReply(on_audio)
 
-    def _remember(self, user: dict, reply: AudioReply) -> AudioReply:
+    def _remember(self, user: dict[str, Any], reply: AudioReply) -> AudioReply:
         self.messages.append(user)
         if reply.id:
             self.messages.append({"role": "assistant", "audio": {"id": reply.id}})

@@ -12,8 +12,8 @@ import atexit
 import concurrent.futures
 import inspect
 import threading
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
 
 __all__ = ["background_loop", "run_sync"]
 
@@ -70,7 +70,7 @@ def run_sync(awaitable: Awaitable[T], timeout: float | None = None) -> T:
         if inspect.iscoroutine(awaitable):
             awaitable.close()
         raise RuntimeError("run_sync was called from the background loop itself; use `await` there instead")
-    coro = awaitable if inspect.iscoroutine(awaitable) else _await(awaitable)
+    coro: Coroutine[Any, Any, T] = awaitable if inspect.iscoroutine(awaitable) else _await(awaitable)
     future = asyncio.run_coroutine_threadsafe(coro, loop)
     try:
         return future.result(timeout)
