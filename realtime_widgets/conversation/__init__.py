@@ -11,14 +11,16 @@ payloads are replaced by references into the streams (see `events.py`).
 | module | one concept |
 | --- | --- |
 | `conversation.py` | `Conversation`: applies events, owns the audio, tells listeners; `replay` |
-| `stream.py` | `PcmStream`: one append-only PCM16 stream |
+| `stream.py` | `PcmStream`: one append-only PCM16 stream, older audio in a file |
 | `turn.py` | `Turn`, `ToolCall`: one exchange, what widgets and plots read |
 | `book.py` | `TurnBook`: turns, items and the indexes that find them |
 | `user_side.py`, `response_side.py` | the event readers of each side of a turn |
+| `event_list.py` | `EventList`: the recorded events, older ones as JSON lines in a file |
 | `store.py` | `save` / `load` (events.jsonl + input.wav + output.wav) |
 """
 
 from .conversation import AudioListener, Conversation, replay
+from .event_list import EventList
 from .store import EVENTS_FILE, STREAMS
 from .stream import PcmStream
 from .turn import ToolCall, Turn
@@ -28,6 +30,7 @@ __all__ = [
     "STREAMS",
     "AudioListener",
     "Conversation",
+    "EventList",
     "PcmStream",
     "ToolCall",
     "Turn",

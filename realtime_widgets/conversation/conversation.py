@@ -19,9 +19,10 @@ import numpy as np
 from ..events import AUDIO_PAYLOAD_KEYS, RealtimeEvent, audio_ref, parse_audio_ref
 from . import store
 from .book import TurnBook
+from .event_list import DEFAULT_MEMORY_EVENTS, EventList
 from .parts import error_dict
 from .response_side import ResponseSide
-from .stream import PcmStream
+from .stream import DEFAULT_MEMORY_SECONDS, PcmStream
 from .turn import Turn
 from .user_side import UserSide
 
@@ -34,10 +35,17 @@ _Handler = Callable[[RealtimeEvent], "Turn | None"]
 class Conversation:
     """Items, turns and audio of one realtime session, built from its events."""
 
-    def __init__(self) -> None:
-        self.input = PcmStream()
-        self.output = PcmStream()
-        self.events: list[RealtimeEvent] = []
+    def __init__(
+        self,
+        *,
+        audio_memory_seconds: float | None = DEFAULT_MEMORY_SECONDS,
+        memory_events: int | None = DEFAULT_MEMORY_EVENTS,
+    ) -> None:
+        """`audio_memory_seconds` of each stream and `memory_events` events stay in memory; older
+        ones move to temporary files this conversation owns (None: keep everything in memory)."""
+        self.input = PcmStream(audio_memory_seconds)
+        self.output = PcmStream(audio_memory_seconds)
+        self.events = EventList(memory_events)
         self._book = TurnBook(self.input, self.output)
         self.turns: list[Turn] = self._book.turns
         self.errors: list[dict] = self._book.errors
@@ -126,6 +134,12 @@ class Conversation:
     def load(cls, folder: str | Path) -> Conversation:
         """The Conversation saved in `folder`, rebuilt by replaying its events with its audio."""
         return store.load_into(cls(), folder)
+
+    def close(self) -> None:
+        """Free the audio and the event log now (memory and temporary files); turns read as silent."""
+        self.input.close()
+        self.output.close()
+        self.events.close()
 
     # ------------------------------------------------------------------ internals
     def _handle(self, event: RealtimeEvent) -> Turn | None:

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from realtime_widgets.conversation import Conversation, PcmStream
+from realtime_widgets.conversation import Conversation, EventList, PcmStream
 from realtime_widgets.events import RealtimeEvent, parse_audio_ref
 
 
@@ -263,3 +263,102 @@ def test_turn_lookups_and_user_range_are_public() -> None:
         conv.apply(e)
     assert conv.turn_for_response("resp_1") is conv.turn_for_item("item_a1") is conv.turns[-1]
     assert conv.turn_for_user_item("nope") is None and conv.turn_for_item(None) is None
+
+
+def long_session_events(turns: int) -> list[RealtimeEvent]:
+    """Manual audio turns with spoken replies, and a reconnect halfway."""
+    rng = np.random.default_rng(7)
+    events = [ev("server", 0.0, type="session.created", session={})]
+    t = 0.0
+    for k in range(turns):
+        if k == turns // 2:
+            events.append(ev("server", t, type="session.created", session={}))
+        for _ in range(3):
+            t += 0.1
+            events.append(
+                ev("client", t, type="input_audio_buffer.append", audio=b64(rng.integers(-999, 999, 2400)))
+            )
+        events += [
+            ev("client", t, type="input_audio_buffer.commit"),
+            ev("server", t, type="input_audio_buffer.committed", item_id=f"u{k}"),
+            ev("client", t, type="response.create"),
+            ev("server", t + 0.1, type="response.created", response={"id": f"r{k}"}),
+            ev(
+                "server",
+                t + 0.1,
+                type="response.output_item.added",
+                response_id=f"r{k}",
+                item={"id": f"a{k}", "type": "message", "role": "assistant"},
+            ),
+        ]
+        for j in range(4):
+            ids = {"response_id": f"r{k}", "item_id": f"a{k}"}
+            events.append(
+                ev("server", t + 0.2, type="response.output_audio_transcript.delta", delta=f"w{j} ", **ids)
+            )
+            events.append(
+                ev(
+                    "server",
+                    t + 0.2,
+                    type="response.output_audio.delta",
+                    delta=b64(rng.integers(-999, 999, 1200)),
+                    **ids,
+                )
+            )
+        events.append(
+            ev("server", t + 0.3, type="response.done", response={"id": f"r{k}", "status": "completed"})
+        )
+    return events
+
+
+def test_pcm_stream_spills_to_its_file_and_reads_across_the_edge() -> None:
+    stream = PcmStream(memory_seconds=0.05)  # 1200 samples in memory at most
+    data = np.arange(10_000, dtype=np.int16)
+    for i in range(0, 10_000, 700):
+        stream.append(data[i : i + 700].tobytes())
+    assert len(stream) == 10_000 and 0 < stream.spilled_samples < 10_000
+    edge = stream.spilled_samples
+    assert np.array_equal(stream.read(edge - 5, edge + 5), data[edge - 5 : edge + 5])
+    assert np.array_equal(stream.read(), data)
+    assert b"".join(stream.iter_bytes()) == data.tobytes()
+    stream.close()
+    assert len(stream) == 0 and stream.read().size == 0
+    with pytest.raises(ValueError, match="memory_seconds"):
+        PcmStream(memory_seconds=-1)
+
+
+def test_event_list_keeps_the_newest_as_objects_and_reads_the_rest_back() -> None:
+    events = EventList(memory_events=4)
+    originals = [ev("server", i * 0.5, type="response.output_text.delta", delta=f"d{i}") for i in range(11)]
+    for e in originals:
+        events.append(e)
+    assert len(events) == 11 and events.spilled == 9
+    assert events[-1] is originals[-1]  # just recorded: the same object
+    assert list(events) == originals and events == originals
+    assert events[0] == originals[0] and events[-11] == originals[0] and events[3:6] == originals[3:6]
+    with pytest.raises(IndexError):
+        events[11]
+    with pytest.raises(ValueError, match="memory_events"):
+        EventList(memory_events=1)
+
+
+def test_a_conversation_over_its_memory_bounds_is_the_same_conversation(tmp_path) -> None:
+    events = long_session_events(12)
+    in_memory = Conversation(audio_memory_seconds=None, memory_events=None)
+    bounded = Conversation(audio_memory_seconds=0.2, memory_events=8)
+    for e in events:
+        in_memory.apply(e)
+        bounded.apply(e)
+    assert bounded.input.spilled_samples > 0 and bounded.output.spilled_samples > 0
+    assert bounded.events.spilled > 0 and in_memory.events.spilled == 0
+    assert len(bounded.turns) == 12 and bounded.turns == in_memory.turns
+    assert [e.to_dict() for e in bounded.events] == [e.to_dict() for e in in_memory.events]
+    assert np.array_equal(bounded.turns[0].user_audio, in_memory.turns[0].user_audio)
+    loaded = Conversation.load(bounded.save(tmp_path / "bounded"))
+    assert loaded.turns == in_memory.turns
+    assert [e.to_dict() for e in loaded.events] == [e.to_dict() for e in in_memory.events]
+    assert (tmp_path / "bounded" / "output.wav").read_bytes() == in_memory.save(tmp_path / "mem").joinpath(
+        "output.wav"
+    ).read_bytes()
+    bounded.close()
+    assert len(bounded.events) == 0 and bounded.turns[0].user_audio.size == 0
