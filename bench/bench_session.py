@@ -7,7 +7,8 @@
    with `append_audio_nowait`, and the time until it is on the socket with `await append_audio`.
 2. A simulated session of N minutes fed to a `Conversation` as events (100 ms client appends, 250 ms
    assistant audio deltas with transcript deltas, a turn every 10 s): memory per audio direction
-   (tracemalloc) and process RSS.
+   (tracemalloc) and process RSS. Audio beyond the conversation's in-memory bound lives in its
+   streams' files (bench_long_session.py follows a 4-hour session).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from realtime_widgets.conversation import Conversation  # noqa: E402
+from realtime_widgets.emulator import DEFAULT_DEPLOYMENT, PLACEHOLDER_KEY  # noqa: E402
 from realtime_widgets.events import RealtimeEvent  # noqa: E402
 from realtime_widgets.protocol import SAMPLE_RATE  # noqa: E402
 
@@ -46,6 +48,9 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 class EmulatorProcess:
     """The emulator in its own process, so the figures are the client's alone (no shared GIL)."""
+
+    deployment = DEFAULT_DEPLOYMENT
+    api_key = PLACEHOLDER_KEY
 
     def __enter__(self) -> EmulatorProcess:
         with socket.socket() as sock:
@@ -198,7 +203,7 @@ def bench_memory(minutes: float) -> None:
     audio_mb = seconds * SAMPLE_RATE * 2 / mb
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nsimulated {minutes:g}-minute session: {len(conv.events)} events, {len(conv.turns)} turns")
-    print(f"  raw PCM16 per direction (the floor)                      {audio_mb:8.1f} MB")
+    print(f"  raw PCM16 per direction (memory + the stream's file)    {audio_mb:8.1f} MB")
     for label, value in (
         ("input (client appends + their events)", input_mb),
         ("output (deltas + turns)", output_mb),
