@@ -160,10 +160,6 @@ class CaptionsView(anywidget.AnyWidget):
         return f"<CaptionsView {len(self._captions)} captions>"
 
 
-def _nothing() -> None:
-    """Disconnects what is already disconnected."""
-
-
 def _status(text: str, kind: str = "info") -> str:
     color = {"ok": "#1a7f37", "error": "#a40e26", "info": "inherit"}[kind]
     return f'<span class="rw-captions-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
@@ -197,9 +193,9 @@ class LiveCaptions(w.VBox):
             )
         elif not getattr(config, "is_transcription", False):
             raise ValueError("LiveCaptions needs config=SessionConfig(type='transcription', ...)")
-        self.session = RealtimeSession(connection, config)  # positional: the keyword is being renamed
+        self.session = RealtimeSession(connection, config=config)
         self.recorder = MicRecorder()
-        self._unsubscribe_recorder = self.recorder.connect(self.session)
+        self._unsubscribe_recorder: Unsubscribe | None = self.recorder.connect(self.session)
         self.view = CaptionsView(self.session.conversation, max_lines=max_lines)
         self.status = w.HTML(_status("Starting…"))
         super().__init__([self.status, self.recorder, self.view])
@@ -276,7 +272,7 @@ class LiveCaptions(w.VBox):
         unsubscribe = getattr(self, "_unsubscribe_recorder", None)
         if callable(unsubscribe):
             unsubscribe()
-            self._unsubscribe_recorder = _nothing
+            self._unsubscribe_recorder = None
 
     async def _close_session(self) -> None:
         await self.session.close()
