@@ -71,12 +71,6 @@ class EmulatorCertificate:
         self._leaf.configure_cert(ctx)
         return ctx
 
-    def client_context(self) -> ssl.SSLContext:
-        """An `ssl` context that trusts the emulator (for clients given a context explicitly)."""
-        ctx = ssl.create_default_context()
-        self._ca.configure_trust(ctx)
-        return ctx
-
     def env(self) -> dict[str, str]:
         """Variables that make Python's HTTP and WebSocket clients trust the emulator."""
         bundle = str(self.bundle_file)

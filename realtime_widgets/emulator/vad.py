@@ -42,7 +42,6 @@ class Vad:
         self.in_speech = False
         self._loud_run = 0
         self._quiet_ms = 0
-        self._last_speech_end_ms = 0
 
     def configure(self, settings: dict) -> None:
         if settings.get("type") == "semantic_vad":
@@ -73,10 +72,7 @@ class Vad:
             else:
                 if loud:
                     self._quiet_ms = 0
-                    self._last_speech_end_ms = start_ms + FRAME_MS
                 else:
-                    if self._quiet_ms == 0:
-                        self._last_speech_end_ms = start_ms
                     self._quiet_ms += FRAME_MS
                     if self._quiet_ms >= self.silence_ms:
                         self.in_speech = False

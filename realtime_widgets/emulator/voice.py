@@ -16,8 +16,6 @@ from scipy.signal import resample_poly
 from ..protocol import SAMPLE_RATE, VOICES
 from . import own_speech
 
-ESPEAK_RATE = 22_050
-
 # espeak_AUDIO_OUTPUT / espeak_PARAMETER / espeak_EVENT_TYPE values from speak_lib.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
