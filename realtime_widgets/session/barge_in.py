@@ -89,6 +89,8 @@ class BargeIn:
         if not turns:
             raise ValueError("nothing to interrupt: no assistant item has arrived yet")
         turn = turns[0]
+        target = turn.item_id
+        assert target is not None  # only turns with an assistant item were kept
         config = self._config()
         # With server VAD's interrupt_response, speech the server heard after this turn already
         # cancels it; a second cancel would only earn a response_cancel_not_active error.
@@ -101,7 +103,6 @@ class BargeIn:
             await self._cancel()
         audio_end_ms = int(max(0.0, min(float(played_ms), turn.duration_s * 1000.0)))
         event_id = self._link.new_id()
-        target = turn.item_id
         waiter = self._dispatch.expect(
             lambda e: e.type == "conversation.item.truncated" and e.raw.get("item_id") == target, {event_id}
         )

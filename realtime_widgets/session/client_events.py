@@ -9,7 +9,7 @@ from typing import Any
 
 
 # -- session ------------------------------------------------------------------------------
-def session_update(event_type: str, body: dict, event_id: str) -> dict:
+def session_update(event_type: str, body: dict[str, Any], event_id: str) -> dict[str, Any]:
     """`session.update`, or preview's `transcription_session.update` (`event_type`)."""
     return {"type": event_type, "event_id": event_id, "session": body}
 
@@ -20,32 +20,32 @@ def input_audio_append_json(event_id: str, audio: str) -> str:
     return '{"type":"input_audio_buffer.append","event_id":"' + event_id + '","audio":"' + audio + '"}'
 
 
-def input_audio_append(event_id: str, audio: str) -> dict:
+def input_audio_append(event_id: str, audio: str) -> dict[str, Any]:
     """`audio` is base64 PCM16 at 24 kHz."""
     return {"type": "input_audio_buffer.append", "event_id": event_id, "audio": audio}
 
 
-def input_audio_commit(event_id: str) -> dict:
+def input_audio_commit(event_id: str) -> dict[str, Any]:
     return {"type": "input_audio_buffer.commit", "event_id": event_id}
 
 
 # -- conversation.item --------------------------------------------------------------------
-def item_create(item: dict, event_id: str | None = None) -> dict:
+def item_create(item: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
     raw: dict[str, Any] = {"type": "conversation.item.create", "item": item}
     if event_id is not None:
         raw["event_id"] = event_id
     return raw
 
 
-def user_text(text: str) -> dict:
+def user_text(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
-def function_output(call_id: str, output: str) -> dict:
+def function_output(call_id: str, output: str) -> dict[str, Any]:
     return {"type": "function_call_output", "call_id": call_id, "output": output}
 
 
-def item_truncate(event_id: str, item_id: str, audio_end_ms: int) -> dict:
+def item_truncate(event_id: str, item_id: str, audio_end_ms: int) -> dict[str, Any]:
     return {
         "type": "conversation.item.truncate",
         "event_id": event_id,
@@ -56,7 +56,7 @@ def item_truncate(event_id: str, item_id: str, audio_end_ms: int) -> dict:
 
 
 # -- response -----------------------------------------------------------------------------
-def response_create(event_id: str | None = None, **overrides: Any) -> dict:
+def response_create(event_id: str | None = None, **overrides: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {"type": "response.create"}
     if event_id is not None:
         raw["event_id"] = event_id
@@ -65,5 +65,5 @@ def response_create(event_id: str | None = None, **overrides: Any) -> dict:
     return raw
 
 
-def response_cancel() -> dict:
+def response_cancel() -> dict[str, Any]:
     return {"type": "response.cancel"}

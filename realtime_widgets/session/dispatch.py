@@ -40,9 +40,9 @@ class Dispatch:
         self.timeout = timeout
         self._describe = describe
         self._listeners: dict[str, list[Callable[[RealtimeEvent], Any]]] = {}
-        self._iterators: set[asyncio.Queue] = set()
+        self._iterators: set[asyncio.Queue[Any]] = set()
         self._waiters: list[Waiter] = []
-        self._tasks: set[asyncio.Future] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     # -- subscribers -----------------------------------------------------------------------
     def on(self, event_type: str, fn: Callable[[RealtimeEvent], Any]) -> Callable[[], None]:
@@ -59,7 +59,7 @@ class Dispatch:
         return unsubscribe
 
     async def events(self) -> AsyncIterator[RealtimeEvent]:
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
         self._iterators.add(queue)
         try:
             while True:
@@ -88,14 +88,14 @@ class Dispatch:
         except Exception:
             log.exception("realtime callback %r failed on %s", fn, event.type)
 
-    def spawn(self, work: Awaitable[Any]) -> asyncio.Future:
+    def spawn(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
         """Run `work` in the background; its failure is logged, never lost."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Future) -> None:
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("realtime callback failed", exc_info=task.exception())

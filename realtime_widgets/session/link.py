@@ -45,9 +45,9 @@ class Link:
         self._on_lost = on_lost
         self._manager: Any = None
         self._conn: Any = None
-        self._recv_task: asyncio.Task | None = None
-        self._send_task: asyncio.Task | None = None
-        self._outbox: asyncio.Queue | None = None
+        self._recv_task: asyncio.Task[None] | None = None
+        self._send_task: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._t0: float | None = None
@@ -80,7 +80,9 @@ class Link:
         self.status = "connecting"
         self.closing = False
 
-    async def open(self, intent: str | None, extra_query: dict, extra_headers: dict) -> None:
+    async def open(
+        self, intent: str | None, extra_query: dict[str, Any], extra_headers: dict[str, Any]
+    ) -> None:
         """Open the WebSocket and start receiving and sending."""
         client = self.connection.async_client()
         self._manager = self.connection.realtime_connect(
@@ -137,7 +139,7 @@ class Link:
                 "`await s.reconnect()` first"
             )
 
-    def enqueue(self, raw: dict, wire: str | None = None) -> asyncio.Future:
+    def enqueue(self, raw: dict[str, Any], wire: str | None = None) -> asyncio.Future[Any]:
         """Record a client event and queue it for sending, in order. `wire` is its JSON if already made."""
         self._record(RealtimeEvent.from_raw(raw, "client", self.time()))
         assert self._outbox is not None and self._loop is not None
@@ -145,12 +147,12 @@ class Link:
         self._outbox.put_nowait((wire if wire is not None else json.dumps(raw), future))
         return future
 
-    async def send(self, raw: dict) -> str:
+    async def send(self, raw: dict[str, Any]) -> str:
         """Send one client event (an event_id is added unless it has one); returns the event id."""
         self.require_open()
         raw.setdefault("event_id", self.new_id())
         await self.enqueue(raw)
-        return raw["event_id"]
+        return str(raw["event_id"])
 
     def in_loop_thread(self) -> bool:
         return self._loop is None or threading.get_ident() == self._loop_thread
@@ -160,7 +162,7 @@ class Link:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(fn, *args)
 
-    async def _sender(self, conn: Any, outbox: asyncio.Queue) -> None:
+    async def _sender(self, conn: Any, outbox: asyncio.Queue[Any]) -> None:
         send = getattr(conn, "send_raw", None)  # raw text: the SDK's send() would re-validate every append
         while True:
             data, future = await outbox.get()

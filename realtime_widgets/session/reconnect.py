@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..conversation import Turn
 from ..errors import ServerError
@@ -27,12 +28,12 @@ except ImportError:  # pragma: no cover - older SDKs: the same shapes, kept here
         max_attempts: int
         delay: float
         close_code: int
-        extra_query: dict
-        extra_headers: dict
+        extra_query: dict[str, Any]
+        extra_headers: dict[str, Any]
 
     ReconnectingOverrides = dict  # type: ignore[misc,assignment]
 
-    def is_recoverable_close(code: int) -> bool:  # type: ignore[misc]
+    def is_recoverable_close(code: int) -> bool:
         return code in (1001, 1005, 1006, 1011, 1012, 1013, 1015)
 
 
@@ -50,8 +51,8 @@ class ReconnectPolicy:
         self.auto = auto or on_reconnecting is not None
         self.on_reconnecting = on_reconnecting
         self.max_attempts = max_attempts
-        self.extra_query: dict = {}
-        self.extra_headers: dict = {}
+        self.extra_query: dict[str, Any] = {}
+        self.extra_headers: dict[str, Any] = {}
 
     def wants(self, status: str, close_code: int) -> bool:
         return self.auto and status == "closed" and is_recoverable_close(close_code)
@@ -114,10 +115,10 @@ async def replay_history(turns: list[Turn], link: Link, dispatch: Dispatch) -> N
         log.warning("replaying the conversation after a reconnect was incomplete: %s", exc)
 
 
-def history_items(turns: list[Turn], protocol: str) -> list[dict]:
+def history_items(turns: list[Turn], protocol: str) -> list[dict[str, Any]]:
     """What was said in `turns`, as conversation items a new server session can be given."""
     assistant_part = "output_text" if protocol == "ga" else "text"
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     for turn in turns:
         said = turn.user_text or turn.user_transcript
         if said and turn.user_item_id:

@@ -64,9 +64,9 @@ class RealtimeSession:
         self.connection = connection
         self.config: SessionConfig = config if config is not None else SessionConfig()
         self.conversation = conversation if conversation is not None else Conversation()
-        self.event_log: list[RealtimeEvent] = self.conversation.events
+        self.event_log = self.conversation.events  # the same sequence
         self.errors: list[ServerError] = []
-        self.server_session: dict | None = None  # the server's latest view of the session
+        self.server_session: dict[str, Any] | None = None  # the server's latest view of the session
         self._reconnect = ReconnectPolicy(auto_reconnect, on_reconnecting, max_reconnect_attempts)
         self._dispatch = Dispatch(timeout, connection.describe)
         self._link = Link(connection, timeout, self._record, self._lost)
@@ -197,13 +197,13 @@ class RealtimeSession:
         return await self._dispatch.wait_for(event_type, where, timeout)
 
     # -- protocol calls --------------------------------------------------------------------
-    async def send_event(self, raw: dict) -> str:
+    async def send_event(self, raw: dict[str, Any]) -> str:
         """Send any client event dict as is (recorded like the others); returns its event_id."""
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
             raise ValueError(f"a client event is a dict with a 'type', got {raw!r:.200}")
         return await self._link.send(dict(raw))
 
-    async def update(self, config: SessionConfig) -> dict:
+    async def update(self, config: SessionConfig) -> dict[str, Any]:
         """Send `session.update`; returns the server's session, or raises SessionUpdateError (old settings stay)."""
         if not isinstance(config, SessionConfig):
             raise TypeError(f"update() needs a SessionConfig, got {type(config).__name__}")

@@ -25,7 +25,7 @@ class ToolCalling:
         self._link = link
         self._dispatch = dispatch
         self._handlers: dict[str, Callable[..., Any]] = {}
-        self._replies: dict[str, asyncio.Future] = {}  # response id of a call -> the Turn replying to it
+        self._replies: dict[str, asyncio.Future[Any]] = {}  # response id of a call -> the Turn replying to it
 
     def on_tool(self, name: str, fn: Callable[..., Any]) -> Callable[[], None]:
         if not isinstance(name, str) or not name:
@@ -103,7 +103,7 @@ class ToolCalling:
             return []
         return calls
 
-    def _reply(self, turn: Turn) -> asyncio.Future:
+    def _reply(self, turn: Turn) -> asyncio.Future[Any]:
         """The Turn that follows `turn`'s handled calls: one future, made by whoever asks first."""
         assert self._link.loop is not None and turn.response_id is not None
         future = self._replies.get(turn.response_id)

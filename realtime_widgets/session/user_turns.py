@@ -68,7 +68,7 @@ class UserTurns:
         return await self._follow_tools(holder[0])
 
     # -- appending -------------------------------------------------------------------------
-    def _append_now(self, pcm: np.ndarray) -> list[asyncio.Future]:
+    def _append_now(self, pcm: np.ndarray) -> list[asyncio.Future[Any]]:
         """Record and queue 100 ms appends of int16 24 kHz audio (sync; on the loop thread)."""
         link = self._link
         link.require_open()
@@ -222,7 +222,7 @@ async def _pcm_async(x: Any, rate: int | None) -> np.ndarray:
     return to_wire_pcm(x, rate)
 
 
-def _consume(future: asyncio.Future) -> None:
+def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
 

@@ -69,8 +69,8 @@ class RealtimeConsole(w.VBox):
             session = RealtimeSession(connection, config=config or _default_config())
         self.session = session
         self._owns_session = session.status not in ("connected",)
-        self._start_task: asyncio.Task | None = None
-        self._tasks: set[asyncio.Future] = set()
+        self._start_task: asyncio.Task[RealtimeConsole] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._disconnects: list[Callable[[], None]] = []
         self.last_error: str = ""
 

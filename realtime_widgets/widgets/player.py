@@ -192,8 +192,8 @@ class AudioPlayer(anywidget.AnyWidget):
         (`chat.ask(..., on_audio=player.enqueue)`). `play()` starts over instead."""
         kind, samples = _samples_of(audio)
         stream = self._stream
-        playing = stream is not None and _is_play(stream.id)  # not a session's reply
-        stream_id = stream.id if playing else self._new_play_stream()
+        # after what plays, unless that is a session's reply
+        stream_id = stream.id if stream is not None and _is_play(stream.id) else self._new_play_stream()
         self._send_audio(stream_id, samples.astype("<i2").tobytes(), kind=None)
         self.history.append((kind, int(samples.size), time.time()))
 
@@ -245,7 +245,7 @@ class AudioPlayer(anywidget.AnyWidget):
 
     # -- what the page reports -------------------------------------------------------------
 
-    def _on_custom_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
+    def _on_custom_msg(self, _widget: Any, content: dict[str, Any], _buffers: list[bytes]) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "scheduled":
             if content.get("kt") is not None and content.get("t") is not None:
