@@ -14,8 +14,8 @@ class TurnBook:
 
     def __init__(self, input_stream: PcmStream, output_stream: PcmStream) -> None:
         self.turns: list[Turn] = []
-        self.items: dict[str, dict] = {}  # insertion order is conversation order
-        self.errors: list[dict] = []
+        self.items: dict[str, dict[str, Any]] = {}  # insertion order is conversation order
+        self.errors: list[dict[str, Any]] = []
         self.by_response: dict[str, Turn] = {}
         self.by_user_item: dict[str, Turn] = {}
         self.by_item: dict[str, Turn] = {}

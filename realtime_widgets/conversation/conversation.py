@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 AudioListener = Callable[[Turn | None, str, np.ndarray, int], Any]
 _Handler = Callable[[RealtimeEvent], "Turn | None"]
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class Conversation:
@@ -48,7 +49,7 @@ class Conversation:
         self.events = EventList(memory_events)
         self._book = TurnBook(self.input, self.output)
         self.turns: list[Turn] = self._book.turns
-        self.errors: list[dict] = self._book.errors
+        self.errors: list[dict[str, Any]] = self._book.errors
         self._user = UserSide(self._book, self.input)
         self._response = ResponseSide(self._book)
         self._listeners: list[Callable[[Turn], Any]] = []
@@ -57,7 +58,7 @@ class Conversation:
 
     # ------------------------------------------------------------------ public API
     @property
-    def items(self) -> list[dict]:
+    def items(self) -> list[dict[str, Any]]:
         """Every conversation item, in order, as the server last described it."""
         return list(self._book.items.values())
 
@@ -231,13 +232,13 @@ class Conversation:
 
     def _handler_table(self) -> dict[tuple[str, str], _Handler]:
         user, response = self._user, self._response
-        client = {
+        client: dict[str, _Handler] = {
             "conversation.item.create": user.client_item_create,
             "input_audio_buffer.commit": user.client_commit,
             "input_audio_buffer.clear": user.client_clear,
             "response.create": response.client_response_create,
         }
-        server = {
+        server: dict[str, _Handler] = {
             "session.created": self._session_created,
             "session.updated": user.session_settings,
             "input_audio_buffer.speech_started": user.speech_started,
@@ -266,7 +267,7 @@ class Conversation:
         return {("client", k): v for k, v in client.items()} | {("server", k): v for k, v in server.items()}
 
 
-def _subscribe(listeners: list, fn: Callable) -> Callable[[], None]:
+def _subscribe(listeners: list[_F], fn: _F) -> Callable[[], None]:
     listeners.append(fn)
 
     def unsubscribe() -> None:

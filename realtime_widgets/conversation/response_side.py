@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..events import RealtimeEvent, parse_audio_ref
 from ..protocol import SAMPLE_RATE
 from .book import TurnBook
@@ -35,7 +37,7 @@ class ResponseSide:
         book.by_response[rid] = turn
         return turn
 
-    def assistant_item_added(self, event: RealtimeEvent, item: dict) -> Turn | None:
+    def assistant_item_added(self, event: RealtimeEvent, item: dict[str, Any]) -> Turn | None:
         book = self._book
         turn = book.by_item.get(item["id"]) or book.turn_for_response(event)
         if turn is not None and turn.item_id is None:
@@ -65,7 +67,7 @@ class ResponseSide:
             )
         return turn
 
-    def item_done(self, event: RealtimeEvent, item: dict) -> Turn | None:
+    def item_done(self, event: RealtimeEvent, item: dict[str, Any]) -> Turn | None:
         turn = self._book.by_item.get(item["id"])
         if turn is not None and item.get("role") == "assistant":
             return turn if fill_from_parts(turn, parts(item)) else None

@@ -70,4 +70,4 @@ def _read_stream(path: Path) -> memoryview:
         samples, _ = read_wav(path, rate=SAMPLE_RATE)
     except ValueError as exc:
         raise ValueError(f"{exc}; Conversation.save writes 16-bit mono PCM at {SAMPLE_RATE} Hz") from None
-    return memoryview(samples.astype("<i2", copy=False).tobytes())
+    return samples.astype("<i2", copy=False).data.cast("B")  # the samples' bytes, not a copy

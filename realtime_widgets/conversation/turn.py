@@ -62,10 +62,10 @@ class Turn:
     status: str = "pending"
     truncated_ms: int | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
-    usage: dict | None = None
+    usage: dict[str, Any] | None = None
     latency_first_audio_s: float | None = None
     latency_done_s: float | None = None
-    error: dict | None = None
+    error: dict[str, Any] | None = None
     # when the user finished (speech end, commit or send): the origin of the latencies
     origin_s: float | None = None
     # The conversation's streams this turn's audio lives in (sample ranges below index them).

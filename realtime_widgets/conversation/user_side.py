@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..events import RealtimeEvent
 from ..protocol import SAMPLE_RATE
 from .book import TurnBook
@@ -65,7 +67,7 @@ class UserSide:
             book.link_user_item(turn, item["id"])
         return turn
 
-    def _tool_output(self, item: dict) -> Turn | None:
+    def _tool_output(self, item: dict[str, Any]) -> Turn | None:
         for turn in reversed(self._book.turns):
             for call in turn.tool_calls:
                 if call.call_id == item.get("call_id"):
@@ -126,7 +128,7 @@ class UserSide:
             self.mark = max(self.mark, self._sample_at_ms(turn.speech_end_ms))
         return turn
 
-    def user_item_added(self, event: RealtimeEvent, item: dict) -> Turn:
+    def user_item_added(self, event: RealtimeEvent, item: dict[str, Any]) -> Turn:
         book = self._book
         item_id = item["id"]
         turn = book.by_user_item.get(item_id)
@@ -161,7 +163,8 @@ class UserSide:
         turn.user_transcript_pending = False
         if self.transcription_only:  # no response will come: the transcript is the whole turn
             turn.status = "completed"
-            turn.usage = event.raw.get("usage") if isinstance(event.raw.get("usage"), dict) else turn.usage
+            usage = event.raw.get("usage")
+            turn.usage = usage if isinstance(usage, dict) else turn.usage
         return turn
 
     def transcript_failed(self, event: RealtimeEvent) -> Turn | None:
