@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Awaitable, Callable, Generator
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -23,6 +24,7 @@ from .transcript import TranscriptView
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import ConnectionConfig
+    from ..conversation import Turn
     from ..session import RealtimeSession
 
 _PLACEHOLDER = "Type a message"
@@ -131,7 +133,7 @@ class RealtimeConsole(w.VBox):
             self.status.value = _line(f"Could not connect: {exc}", "error")
             raise
         self._show_status()
-        self.form._refresh_connection()
+        self.form.refresh_connection()
         return self
 
     async def ready(self, timeout: float = 30.0) -> RealtimeConsole:
@@ -222,7 +224,7 @@ class RealtimeConsole(w.VBox):
         await self.start()
 
     # -- text ------------------------------------------------------------------------------
-    async def send_text(self, text: str | None = None) -> Any:
+    async def send_text(self, text: str | None = None) -> Turn | None:
         """Send `text` (default: the text box) as a user turn; returns the Turn."""
         message = (self.text.value if text is None else text).strip()
         if not message:
@@ -243,8 +245,13 @@ class RealtimeConsole(w.VBox):
 
     # -- speech ----------------------------------------------------------------------------
     async def say(
-        self, audio: Any, *, barge_in: bool = False, realtime: bool = False, timeout: float | None = None
-    ) -> Any:
+        self,
+        audio: str | os.PathLike[str] | np.ndarray,
+        *,
+        barge_in: bool = False,
+        realtime: bool = False,
+        timeout: float | None = None,
+    ) -> Turn:
         """Speak `audio` (a path or array) into the console as the microphone would, and return the Turn.
 
         Like a person, it first lets the player finish the answer in progress, unless `barge_in`.
@@ -273,7 +280,7 @@ class RealtimeConsole(w.VBox):
             await session.wait_for("response.done", timeout=timeout)
         await self.player.wait_until_played(timeout)
 
-    def _schedule(self, coro: Any) -> None:
+    def _schedule(self, coro: Coroutine[Any, Any, Any]) -> None:
         # Button clicks arrive on the kernel's loop; run the coroutine there after the click returns.
         try:
             loop = asyncio.get_running_loop()
