@@ -151,7 +151,7 @@ async ([esm, css, batches, reset, maxRows]) => {
     times.push(performance.now() - t0);
     await new Promise(requestAnimationFrame);
   }
-  const domRows = el.querySelectorAll(".rtw-ev-row").length;
+  const domRows = el.querySelectorAll(".rw-ev-row").length;
   const t0 = performance.now();
   for (const cb of handlers["msg:custom"]) cb(reset, []);
   void el.offsetHeight;

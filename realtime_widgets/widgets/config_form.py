@@ -347,7 +347,7 @@ class SessionConfigForm(w.VBox):
         self.noise_reduction.value = config.noise_reduction
         self._show_relevant()
 
-    def _show_relevant(self, _change: Any = None) -> None:
+    def _show_relevant(self, _change: object = None) -> None:
         mode = self.turn_detection.value
         self._vad_box.layout.display = "" if mode == "server_vad" else "none"
         self._semantic_box.layout.display = "" if mode == "semantic_vad" else "none"

@@ -18,7 +18,7 @@ import anywidget
 import traitlets as t
 
 from ..events import RealtimeEvent, parse_audio_ref
-from ._protocols import EventSource, Unsubscribe
+from ._protocols import EventRowWire, EventSource, Unsubscribe
 
 FLUSH_INTERVAL_S = 0.1
 # Client appends are as frequent as deltas, so they collapse the same way.
@@ -41,7 +41,7 @@ def base64_size(text: str) -> int:
     return n * 3 // 4 - pad
 
 
-def audio_bytes(value: Any) -> int:
+def audio_bytes(value: object) -> int:
     """Byte size of an audio payload: base64 text, or the session's "@output.wav[a:b]" reference."""
     if not isinstance(value, str):
         return 0
@@ -105,7 +105,7 @@ class EventRow:
             return needle in self.type.lower() or needle in self.summary.lower()
         return True
 
-    def wire(self) -> list[Any]:
+    def wire(self) -> EventRowWire:
         """The compact form the front end renders."""
         return [
             self.index,
@@ -271,7 +271,7 @@ class EventLog(anywidget.AnyWidget):
         self._flush_handle = loop.call_later(FLUSH_INTERVAL_S, self.flush)
 
     # -- front end -------------------------------------------------------------------------
-    def flush(self) -> list[list[Any]]:
+    def flush(self) -> list[EventRowWire]:
         """Send the rows that are new or changed since the last batch; returns what was sent."""
         self._flush_handle = None
         if not self._dirty:
