@@ -406,8 +406,6 @@ class SessionConfigForm(w.VBox):
         kind = "error" if status == "failed" else "ok" if status == "connected" else "info"
         self._show_connection(f"{session.connection.describe()} · {status}", kind)
 
-    _refresh_connection = refresh_connection  # the name console.py calls today
-
     def _show_connection(self, text: str, kind: StatusKind = "info") -> None:
         self.connection_status.value = _status_html(text, kind)
 
