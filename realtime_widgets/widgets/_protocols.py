@@ -169,17 +169,24 @@ class SecretValue(TypedDict):
     value: str
 
 
+RecorderFromPage = RecorderStart | RecorderChunk | RecorderStop
+EventLogFromPage = EventLogReady | EventLogDetailRequest | EventLogExportRequest
+TranscriptFromPage = TranscriptReady | TranscriptPlay | TranscriptSpectrogramRequest
+RecorderToPage = RecorderAck
+EventLogToPage = EventLogRows | EventLogDetail | EventLogExport
+TranscriptToPage = TranscriptTurns | TranscriptSpectrogram | TranscriptAudio
+
 FROM_PAGE: dict[str, Any] = {
-    "MicRecorder": RecorderStart | RecorderChunk | RecorderStop,
-    "EventLog": EventLogReady | EventLogDetailRequest | EventLogExportRequest,
-    "TranscriptView": TranscriptReady | TranscriptPlay | TranscriptSpectrogramRequest,
+    "MicRecorder": RecorderFromPage,
+    "EventLog": EventLogFromPage,
+    "TranscriptView": TranscriptFromPage,
     "CaptionsView": CaptionsClear,
     "SecretInput": SecretValue,
 }
 TO_PAGE: dict[str, Any] = {
-    "MicRecorder": RecorderAck,
-    "EventLog": EventLogRows | EventLogDetail | EventLogExport,
-    "TranscriptView": TranscriptTurns | TranscriptSpectrogram | TranscriptAudio,
+    "MicRecorder": RecorderToPage,
+    "EventLog": EventLogToPage,
+    "TranscriptView": TranscriptToPage,
 }
 
 

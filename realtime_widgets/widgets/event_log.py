@@ -18,7 +18,7 @@ import anywidget
 import traitlets as t
 
 from ..events import RealtimeEvent, parse_audio_ref
-from ._protocols import EventRowWire, EventSource, Unsubscribe
+from ._protocols import EventLogToPage, EventRowWire, EventSource, Unsubscribe
 
 FLUSH_INTERVAL_S = 0.1
 # Client appends are as frequent as deltas, so they collapse the same way.
@@ -279,7 +279,7 @@ class EventLog(anywidget.AnyWidget):
         dirty, self._dirty = self._dirty, {}
         rows = [r.wire() for r in dirty.values() if r.matches(self.type_filter, self.search)]
         if rows:
-            self.send(
+            self._to_page(
                 {"kind": "rows", "rows": rows, "n_events": len(self._events), "n_rows": len(self._rows)}
             )
         return rows
@@ -301,7 +301,12 @@ class EventLog(anywidget.AnyWidget):
     def _send_reset(self) -> None:
         self._dirty.clear()
         rows = [r.wire() for r in self.visible_rows()]
-        self.send({"kind": "reset", "rows": rows, "n_events": len(self._events), "n_rows": len(self._rows)})
+        self._to_page(
+            {"kind": "reset", "rows": rows, "n_events": len(self._events), "n_rows": len(self._rows)}
+        )
+
+    def _to_page(self, message: EventLogToPage, buffers: list[bytes] | None = None) -> None:
+        self.send(message, buffers)
 
     def _on_filter(self, change: dict) -> None:
         self._send_reset()
@@ -313,9 +318,9 @@ class EventLog(anywidget.AnyWidget):
         elif kind == "detail":
             index = content.get("index")
             if isinstance(index, int) and 0 <= index < len(self._rows):
-                self.send({"kind": "detail", "index": index, "json": self.row_json(index)})
+                self._to_page({"kind": "detail", "index": index, "json": self.row_json(index)})
         elif kind == "export":
-            self.send({"kind": "export", "filename": "realtime-events.jsonl"}, [self.jsonl().encode()])
+            self._to_page({"kind": "export", "filename": "realtime-events.jsonl"}, [self.jsonl().encode()])
 
     # -- Python access ---------------------------------------------------------------------
     @property

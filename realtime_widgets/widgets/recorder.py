@@ -22,7 +22,7 @@ import numpy as np
 import traitlets
 
 from ..protocol import SAMPLE_RATE
-from ._protocols import AudioSink
+from ._protocols import AudioSink, RecorderToPage
 
 _HERE = pathlib.Path(__file__).parent
 
@@ -236,7 +236,10 @@ class MicRecorder(anywidget.AnyWidget):
 
     def _ack(self, stream: int | str, seq: int) -> None:
         self.last_ack = (stream, seq)
-        self.send({"kind": "ack", "stream": stream, "seq": seq})
+        self._to_page({"kind": "ack", "stream": stream, "seq": seq})
+
+    def _to_page(self, message: RecorderToPage) -> None:
+        self.send(message)
 
     # -- headless --------------------------------------------------------------------------
 

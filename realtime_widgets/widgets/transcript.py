@@ -18,7 +18,7 @@ import numpy as np
 import traitlets as t
 
 from ..protocol import SAMPLE_RATE
-from ._protocols import TranscriptAudio, TurnPlayer, TurnSnapshot, TurnSource, Unsubscribe
+from ._protocols import TranscriptToPage, TurnPlayer, TurnSnapshot, TurnSource, Unsubscribe
 
 if TYPE_CHECKING:
     from ..conversation import Turn
@@ -162,7 +162,7 @@ class TranscriptView(anywidget.AnyWidget):
         snaps = [turn_snapshot(i, turns[i]) for i in sorted(self._dirty) if i < len(turns)]
         self._dirty.clear()
         if snaps:
-            self.send({"kind": "turns", "turns": snaps})
+            self._to_page({"kind": "turns", "turns": snaps})
         return snaps
 
     def rows(self) -> list[TurnSnapshot]:
@@ -171,7 +171,10 @@ class TranscriptView(anywidget.AnyWidget):
 
     def _send_reset(self) -> None:
         self._dirty.clear()
-        self.send({"kind": "reset", "turns": self.rows()})
+        self._to_page({"kind": "reset", "turns": self.rows()})
+
+    def _to_page(self, message: TranscriptToPage, buffers: list[bytes] | None = None) -> None:
+        self.send(message, buffers)
 
     def _on_front_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
@@ -206,8 +209,7 @@ class TranscriptView(anywidget.AnyWidget):
                 self.player.play(np.asarray(audio, dtype=np.int16))
             return
         pcm = np.ascontiguousarray(audio, dtype="<i2").tobytes()
-        message: TranscriptAudio = {"kind": "audio", "index": index, "side": side, "rate": SAMPLE_RATE}
-        self.send(message, [pcm])
+        self._to_page({"kind": "audio", "index": index, "side": side, "rate": SAMPLE_RATE}, [pcm])
 
     def spectrogram_png(self, index: int) -> bytes:
         """PNG of `plot_spectrogram(turn)` for one turn."""
@@ -229,9 +231,9 @@ class TranscriptView(anywidget.AnyWidget):
         try:
             png = self.spectrogram_png(index)
         except Exception as exc:  # shown in the row: a click must never fail silently
-            self.send({"kind": "spectrogram", "index": index, "error": f"{type(exc).__name__}: {exc}"})
+            self._to_page({"kind": "spectrogram", "index": index, "error": f"{type(exc).__name__}: {exc}"})
             raise
-        self.send({"kind": "spectrogram", "index": index}, [png])
+        self._to_page({"kind": "spectrogram", "index": index}, [png])
         return png
 
     def __repr__(self) -> str:
