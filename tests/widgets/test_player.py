@@ -35,22 +35,22 @@ def test_play_records_what_it_was_asked_to_play() -> None:
         player.play(dataclasses.make_dataclass("Reply", ["audio"])(np.zeros(0, np.int16)))
 
 
-def test_page_position_reports_update_the_traits() -> None:
+def _page_sends(player: AudioPlayer, content: dict) -> None:
+    """A custom message from the page, through the widget's comm as the kernel delivers it."""
+    _check(player_module.FROM_PAGE, content)
+    player.comm.handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
+
+
+def test_page_position_reports_update_the_traits(front_end) -> None:
     player = AudioPlayer()
     player.play(np.zeros(24_000, dtype=np.int16))  # 1 s
-    stream = player._stream.id
-    player._on_custom_msg(
-        player, {"kind": "position", "stream": stream, "played_ms": 400.0, "playing": True}, []
-    )
+    stream = player.comm.custom("audio")[0]["stream"]
+    _page_sends(player, {"kind": "position", "stream": stream, "played_ms": 400.0, "playing": True})
     assert player.played_ms == 400.0 and player.playing
     assert 400.0 <= player.position_ms() <= 1000.0
-    player._on_custom_msg(
-        player, {"kind": "scheduled", "stream": stream, "seq": 0, "t": 1012.5, "kt": 1000.0}, []
-    )
+    _page_sends(player, {"kind": "scheduled", "stream": stream, "seq": 0, "t": 1012.5, "kt": 1000.0})
     assert player.schedule_latencies_ms == [12.5]
-    player._on_custom_msg(
-        player, {"kind": "position", "stream": stream, "played_ms": 1000.0, "playing": False}, []
-    )
+    _page_sends(player, {"kind": "position", "stream": stream, "played_ms": 1000.0, "playing": False})
     assert not player.playing and player.position_ms() == 1000.0
 
 
