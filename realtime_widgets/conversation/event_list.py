@@ -28,36 +28,41 @@ class EventList(Sequence[RealtimeEvent]):
         if memory_events is not None and (not isinstance(memory_events, int) or memory_events < 2):
             raise ValueError(f"memory_events must be an int >= 2 or None, got {memory_events!r}")
         self._limit = memory_events
-        self._recent: list[RealtimeEvent] = []
-        self._offsets = array("q", [0])  # byte offset of spilled event i; one more for the end
+        # (byte offset of each spilled event plus the end, the newer events as objects): one
+        # attribute, replaced whole on a spill, so a reader on another thread sees one state.
+        self._state: tuple[array[int], list[RealtimeEvent]] = (array("q", [0]), [])
         self._file: IO[bytes] | None = None
 
     @property
     def spilled(self) -> int:
         """How many of the oldest events live in the file."""
-        return len(self._offsets) - 1
+        return len(self._state[0]) - 1
 
     def append(self, event: RealtimeEvent) -> None:
-        self._recent.append(event)
-        if self._limit is not None and len(self._recent) > self._limit:
-            self._spill(len(self._recent) - self._limit // 2)
+        recent = self._state[1]
+        recent.append(event)
+        if self._limit is not None and len(recent) > self._limit:
+            self._spill(len(recent) - self._limit // 2)
 
     def _spill(self, count: int) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="realtime-widgets-events-")
         # default=str: a client event holding something JSON cannot say must not stop the session.
-        lines = [_json_line(event) for event in self._recent[:count]]
+        offsets, recent = self._state
+        lines = [_json_line(event) for event in recent[:count]]
         self._file.seek(0, os.SEEK_END)
         self._file.writelines(lines)
         self._file.flush()
-        end = self._offsets[-1]
+        offsets = array("q", offsets)
+        end = offsets[-1]
         for line in lines:
             end += len(line)
-            self._offsets.append(end)
-        del self._recent[:count]
+            offsets.append(end)
+        self._state = (offsets, recent[count:])
 
     def __len__(self) -> int:
-        return self.spilled + len(self._recent)
+        offsets, recent = self._state
+        return len(offsets) - 1 + len(recent)
 
     @overload
     def __getitem__(self, index: int) -> RealtimeEvent: ...
@@ -68,33 +73,37 @@ class EventList(Sequence[RealtimeEvent]):
     def __getitem__(self, index: int | slice) -> RealtimeEvent | list[RealtimeEvent]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        n = len(self)
+        offsets, recent = self._state
+        spilled = len(offsets) - 1
+        n = spilled + len(recent)
         i = index + n if index < 0 else index
         if not 0 <= i < n:
             raise IndexError(f"event index {index} out of range for {n} events")
-        spilled = self.spilled
-        return self._read(i, i + 1)[0] if i < spilled else self._recent[i - spilled]
+        return self._read(offsets, i, i + 1)[0] if i < spilled else recent[i - spilled]
 
-    def _read(self, start: int, stop: int) -> list[RealtimeEvent]:
+    def _read(self, offsets: array[int], start: int, stop: int) -> list[RealtimeEvent]:
         """Spilled events [start, stop), parsed back from their JSON lines."""
         if self._file is None:
             raise ValueError("this event list is closed")
-        lo, hi = self._offsets[start], self._offsets[stop]
+        lo, hi = offsets[start], offsets[stop]
         data = os.pread(self._file.fileno(), hi - lo, lo)
         return [RealtimeEvent.from_dict(json.loads(line)) for line in data.splitlines()]
 
     def __iter__(self) -> Iterator[RealtimeEvent]:
         # By position, so events appended (or spilled) while iterating are seen, as with a list.
         i = 0
-        while i < len(self):
-            spilled = self.spilled
+        while True:
+            offsets, recent = self._state
+            spilled = len(offsets) - 1
             if i < spilled:
-                batch = self._read(i, min(spilled, i + _BATCH))
+                batch = self._read(offsets, i, min(spilled, i + _BATCH))
                 yield from batch
                 i += len(batch)
-            else:
-                yield self._recent[i - spilled]
+            elif i < spilled + len(recent):
+                yield recent[i - spilled]
                 i += 1
+            else:
+                return
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (EventList, list)):
@@ -111,8 +120,7 @@ class EventList(Sequence[RealtimeEvent]):
         if self._file is not None:
             self._file.close()
             self._file = None
-        self._recent = []
-        self._offsets = array("q", [0])
+        self._state = (array("q", [0]), [])
 
 
 def _json_line(event: RealtimeEvent) -> bytes:

@@ -30,15 +30,15 @@ class PcmStream:
     held in memory (None: keep everything in memory).
     """
 
-    __slots__ = ("_chunks", "_starts", "_n", "_spilled", "_file", "_memory_bytes", "_limit_bytes")
+    __slots__ = ("_tail", "_n", "_file", "_memory_bytes", "_limit_bytes")
 
     def __init__(self, memory_seconds: float | None = DEFAULT_MEMORY_SECONDS) -> None:
         if memory_seconds is not None and not memory_seconds >= 0:
             raise ValueError(f"memory_seconds must be >= 0 seconds or None, got {memory_seconds!r}")
-        self._chunks: list[bytes] = []
-        self._starts: list[int] = []
+        # (chunks in memory, their start samples, samples [0, spilled) in the file): one attribute,
+        # replaced whole on a spill, so a reader on another thread sees one consistent state.
+        self._tail: tuple[list[bytes], list[int], int] = ([], [], 0)
         self._n = 0
-        self._spilled = 0  # samples [0, _spilled) live in _file
         self._file: IO[bytes] | None = None
         self._memory_bytes = 0
         self._limit_bytes = None if memory_seconds is None else int(memory_seconds * SAMPLE_RATE) * 2
@@ -54,7 +54,7 @@ class PcmStream:
     @property
     def spilled_samples(self) -> int:
         """How many of the oldest samples live in the stream's file rather than in memory."""
-        return self._spilled
+        return self._tail[2]
 
     def append(self, pcm: bytes | bytearray | memoryview) -> tuple[int, int]:
         """Add PCM16 little-endian bytes; returns the (start, stop) sample range they occupy."""
@@ -63,8 +63,9 @@ class PcmStream:
         start = self._n
         n = len(pcm) // 2
         if n:
-            self._chunks.append(bytes(pcm))
-            self._starts.append(start)
+            chunks, starts, _ = self._tail
+            chunks.append(bytes(pcm))
+            starts.append(start)
             self._n += n
             self._memory_bytes += n * 2
             if self._limit_bytes is not None and self._memory_bytes > self._limit_bytes:
@@ -76,25 +77,26 @@ class PcmStream:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="realtime-widgets-audio-")
         self._file.seek(0, os.SEEK_END)
-        self._file.writelines(self._chunks)
+        self._file.writelines(self._tail[0])
         self._file.flush()
         # The file holds the audio before the memory lets go of it (readers on other threads).
-        self._spilled = self._n
-        self._chunks, self._starts, self._memory_bytes = [], [], 0
+        self._tail = ([], [], self._n)
+        self._memory_bytes = 0
 
     def read_bytes(self, start: int, stop: int) -> bytes:
         start = max(0, start)
         stop = min(self._n, stop)
         if stop <= start:
             return b""
-        chunks, starts, spilled = self._chunks, self._starts, self._spilled
+        chunks, starts, spilled = self._tail
         parts: list[bytes] = []
         if start < spilled:
             parts.append(self._read_file(start, min(stop, spilled)))
             start = spilled
         if start < stop:
             i = bisect.bisect_right(starts, start) - 1
-            while i < len(chunks) and starts[i] < stop:
+            held = min(len(chunks), len(starts))  # an append may be half done on another thread
+            while i < held and starts[i] < stop:
                 chunk_start = starts[i]
                 chunk = chunks[i]
                 lo = max(start - chunk_start, 0) * 2
@@ -134,5 +136,5 @@ class PcmStream:
         if self._file is not None:
             self._file.close()
             self._file = None
-        self._chunks, self._starts = [], []
-        self._n = self._spilled = self._memory_bytes = 0
+        self._tail = ([], [], 0)
+        self._n = self._memory_bytes = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -362,3 +364,38 @@ def test_a_conversation_over_its_memory_bounds_is_the_same_conversation(tmp_path
     ).read_bytes()
     bounded.close()
     assert len(bounded.events) == 0 and bounded.turns[0].user_audio.size == 0
+
+
+def test_reads_on_another_thread_see_consistent_audio_and_events_while_they_spill() -> None:
+    stream = PcmStream(memory_seconds=0.01)
+    events = EventList(memory_events=6)
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                n = len(stream)
+                got = stream.read(max(0, n - 500), n)
+                if not np.array_equal(got, np.arange(max(0, n - 500), n) % 30000):
+                    failures.append(f"audio [{n - 500}, {n}) read wrong")
+                seen = [e.time for e in events[-20:]]
+                if seen != sorted(set(seen)):
+                    failures.append("events repeated or out of order")
+            except Exception as exc:  # any failure on the reader's side counts
+                failures.append(repr(exc))
+
+    thread = threading.Thread(target=reader)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # hand the GIL over often, so reads land inside spills
+    thread.start()
+    try:
+        for i in range(0, 150_000, 150):
+            stream.append((np.arange(i, i + 150) % 30000).astype("<i2").tobytes())
+            events.append(ev("server", i / 24000, type="response.output_text.delta", delta="x"))
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(switch)
+    assert failures == [] and stream.spilled_samples > 0 and events.spilled > 0
+    assert [e.time for e in events] == [i / 24000 for i in range(0, 150_000, 150)]
