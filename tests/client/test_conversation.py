@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
+import os
 import sys
 import threading
 
@@ -399,3 +401,17 @@ def test_reads_on_another_thread_see_consistent_audio_and_events_while_they_spil
         sys.setswitchinterval(switch)
     assert failures == [] and stream.spilled_samples > 0 and events.spilled > 0
     assert [e.time for e in events] == [i / 24000 for i in range(0, 150_000, 150)]
+
+
+def test_a_dropped_conversation_gives_its_files_back() -> None:
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    conv = Conversation(audio_memory_seconds=0.01, memory_events=4)
+    for e in long_session_events(3):
+        conv.apply(e)
+    assert open_files() == before + 3  # input, output and the event log spilled
+    del conv
+    gc.collect()
+    assert open_files() == before
