@@ -82,7 +82,7 @@ async def first_audio_latency(port: int, n: int) -> list[float]:
             ev = json.loads(await ws.recv())
             if ev["type"] == "response.output_audio.delta" and first is None:
                 first = time.perf_counter() - t0
-            if ev["type"] == "rate_limits.updated":
+            if ev["type"] == "response.done":  # rate_limits.updated now comes first, at response.created
                 break
         if i >= 0:
             out.append(first * 1000)
