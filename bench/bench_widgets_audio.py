@@ -51,7 +51,9 @@ from realtime_widgets.widgets import AudioPlayer, MicRecorder
 
 # The emulator runs in its own process here: in-kernel, its speech synthesis would stall the
 # kernel's loop and be counted as widget latency.
-connection = ConnectionConfig.for_emulator(SimpleNamespace(endpoint="{endpoint}"))
+connection = ConnectionConfig.for_emulator(
+    SimpleNamespace(endpoint="{endpoint}", deployment="gpt-realtime", api_key="emulator-key")
+)
 session = RealtimeSession(connection, SessionConfig(silence_duration_ms=300))
 await session.connect()
 appended = []  # wall-clock ms when each append was queued for the websocket
