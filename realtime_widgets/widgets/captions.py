@@ -21,8 +21,8 @@ import ipywidgets as w
 import numpy as np
 import traitlets as t
 
+from ._closing import close_soon, close_when_collected
 from ._protocols import TurnSource, Unsubscribe
-from .console import _Done
 from .recorder import AudioInput
 
 if TYPE_CHECKING:
@@ -259,11 +259,7 @@ class LiveCaptions(w.VBox):
         (Widget.close is synchronous in ipywidgets, so this returns a task, as RealtimeConsole.close does.)
         """
         self._detach()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return _Done()
-        return loop.create_task(self._close_session())
+        return close_soon(self._close_session)
 
     def _detach(self) -> None:
         start = getattr(self, "_start_task", None)
@@ -280,12 +276,7 @@ class LiveCaptions(w.VBox):
         self.status.value = _status(f"{self.session.connection.describe()} · closed")
 
     def __del__(self) -> None:
-        # ipywidgets closes a collected widget's comm; do that without scheduling anything.
-        try:
-            self._detach()
-            w.VBox.close(self)
-        except Exception:
-            pass
+        close_when_collected(self, self._detach)
 
     def __repr__(self) -> str:
         return f"<LiveCaptions {self.session.connection.describe()} · {self.session.status}>"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..session import with_closing_silence
 from ..session_config import SessionConfig
+from ._closing import close_soon, close_when_collected
 from .config_form import SessionConfigForm
 from .event_log import EventLog
 from .transcript import TranscriptView
@@ -35,14 +36,6 @@ def _line(text: str, kind: str = "info") -> str:
     return (
         f'<span class="rw-console-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
     )
-
-
-class _Done:
-    """An already-finished awaitable (close() with no loop to run on)."""
-
-    def __await__(self) -> Generator[None, None, None]:
-        return
-        yield
 
 
 def _default_config() -> SessionConfig:
@@ -150,13 +143,7 @@ class RealtimeConsole(w.VBox):
         self._detach()
         session = getattr(self, "session", None)
         owns = getattr(self, "_owns_session", False) and session is not None and session.status == "connected"
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:  # nothing can run the close now (e.g. garbage collection outside a loop)
-            return _Done()
-        return loop.create_task(self._close_session() if owns else self._after_close())
+        return close_soon(self._close_session if owns else self._after_close)
 
     def connect(self, session: RealtimeSession) -> Callable[[], None]:
         """Show and drive `session` in every part (after disconnecting the one before).
@@ -199,12 +186,7 @@ class RealtimeConsole(w.VBox):
         self._show_status()
 
     def __del__(self) -> None:
-        # ipywidgets closes a collected widget's comm; do that without scheduling anything.
-        try:
-            self._detach()
-            w.VBox.close(self)
-        except Exception:
-            pass
+        close_when_collected(self, self._detach)
 
     def _show_status(self) -> None:
         conn = getattr(self.session, "connection", None)
