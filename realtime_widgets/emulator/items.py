@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..protocol import Protocol
+from ..protocol import SAMPLE_RATE, Protocol
 from .errors import ServiceError
 from .wire import new_id
 
@@ -49,6 +49,11 @@ class Items:
         self._order.insert(at, item["id"])
         self._by_id[item["id"]] = item
         return self._order[at - 1] if at else None
+
+    def audio_seconds(self, item_id: str) -> float:
+        """Seconds of user audio the item holds (0 for none)."""
+        audio = self.user_audio.get(item_id)
+        return 0.0 if audio is None else len(audio) / SAMPLE_RATE
 
     def delete(self, item_id: str) -> None:
         self._order.remove(item_id)

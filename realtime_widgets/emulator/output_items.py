@@ -130,7 +130,6 @@ class Message:
                     await self.s.wire.send({"type": "response.output_text.delta", **self.ids, "delta": delta})
             else:
                 speech = await asyncio.get_running_loop().run_in_executor(None, speak, reply, voice)
-                self.s.responses.word_times[self.item["id"]] = speech.words
                 await self._stream_audio(speech)
             complete = True
         finally:

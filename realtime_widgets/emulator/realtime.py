@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from ..protocol import SAMPLE_RATE, Protocol
+from ..protocol import Protocol
 from . import session_config, transcription
 from .context import Context
 from .errors import ServiceError
@@ -45,8 +45,7 @@ class RealtimeSession:
         self.kind = "transcription" if request.query.get("intent") == "transcription" else "realtime"
         self.session = session_config.default_session(protocol, deployment, new_id("sess"), self.kind)
         self.items = Items()
-        # User audio: its length, and its transcript (a future, since recognition runs in a worker).
-        self.user_seconds: dict[str, float] = {}
+        # The transcript of each user audio item (a future, since recognition runs in a worker).
         self.transcripts: dict[str, asyncio.Future[str | None]] = {}
         self.audio_produced = False
         self.closing = False
@@ -245,7 +244,6 @@ class RealtimeSession:
         await self.wire.send({"type": "conversation.item.added", "previous_item_id": previous, "item": item})
         if audio is not None and len(audio):
             self.items.user_audio[item["id"]] = audio
-            self.user_seconds[item["id"]] = len(audio) / SAMPLE_RATE
             self.transcripts[item["id"]] = asyncio.ensure_future(transcription.recognize(self, audio))
             if session_config.transcription(self.protocol, self.session) is not None:
                 self._spawn(transcription.send(self, item["id"], item))

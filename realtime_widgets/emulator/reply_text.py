@@ -60,7 +60,7 @@ async def choose(s: RealtimeSession, options: dict[str, Any], context: list[dict
         answered.add(user["id"])
         texts = [p["text"] for p in user["content"] if p["type"] == "input_text"]
         if user["id"] in s.transcripts:
-            seconds = s.user_seconds.get(user["id"], 0.0)
+            seconds = s.items.audio_seconds(user["id"])
             text = await asyncio.shield(s.transcripts[user["id"]]) or None
         if texts:
             text = " ".join(texts)

@@ -29,7 +29,6 @@ class Responder:
         self.cancel_reason = "client_cancelled"
         self.answered: set[str] = set()  # user items a response already used
         self.audio_sent_ms: dict[str, float] = {}  # assistant item id -> ms of audio sent
-        self.word_times: dict[str, list[tuple[str, float]]] = {}
 
     @property
     def active(self) -> bool:

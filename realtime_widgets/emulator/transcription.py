@@ -53,6 +53,6 @@ async def send(s: RealtimeSession, item_id: str, item: dict[str, Any]) -> None:
             "type": "conversation.item.input_audio_transcription.completed",
             **head,
             "transcript": text,
-            "usage": usage.transcription_usage(model, text, s.user_seconds.get(item_id, 0.0)),
+            "usage": usage.transcription_usage(model, text, s.items.audio_seconds(item_id)),
         }
     )
