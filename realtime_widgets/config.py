@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from . import log_redaction
 from .errors import ConfigurationError, PreviewRetiredWarning
 from .protocol import DEFAULT_CHAT_API_VERSION, DEFAULT_PREVIEW_API_VERSION, Protocol
 
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# Every connection is made from a ConnectionConfig: redact credentials in debug logs from here on.
+log_redaction.install()
 
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 DEFAULT_DEPLOYMENT = "gpt-realtime"
@@ -175,6 +178,7 @@ class ConnectionConfig:
                     f"{name}={value!r} is not an api-version like 2025-04-01-preview "
                     f"(set OPENAI_API_VERSION; see {_PORTAL['OPENAI_API_VERSION']})."
                 )
+        log_redaction.remember_secret(self.api_key)
         if self.api_key is not None and self.token_provider is not None:
             raise ConfigurationError(
                 "Both an API key and an Entra ID token provider are set; use one: unset AZURE_OPENAI_API_KEY "
