@@ -66,13 +66,20 @@ class RecorderAck(TypedDict):
 EventRowWire = list[Any]  # [index, time, "c"|"s", type, count, is_error, summary]
 
 
-class EventLogRows(TypedDict):
+class EventLogCounts(TypedDict):
+    """Events and rows so far; the hidden ones are in rows no longer kept (the export has them)."""
+
+    n_events: int
+    n_rows: int
+    n_hidden_events: int
+    n_hidden_rows: int
+
+
+class EventLogRows(EventLogCounts):
     """New or changed rows ("rows"), or every visible row replacing the old ones ("reset")."""
 
     kind: Literal["rows", "reset"]
     rows: list[EventRowWire]
-    n_events: int
-    n_rows: int
 
 
 class EventLogDetail(TypedDict):

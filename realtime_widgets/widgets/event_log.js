@@ -1,5 +1,6 @@
 // EventLog front end: renders row batches the kernel sends as custom messages.
-// Only the newest `max_rows` rows stay in the DOM; the kernel keeps everything.
+// The newest `max_rows` rows stay in the DOM (the kernel keeps as many); older events are counted
+// and stay in the session's event log, which the export writes whole.
 
 function fmtTime(t) {
   return "+" + t.toFixed(3) + " s";
@@ -23,6 +24,7 @@ function makeRow(r) {
   const type = document.createElement("span");
   type.className = "rw-ev-type";
   type.textContent = r[3];
+  type.title = r[3]; // long names are cut with an ellipsis to keep the columns aligned
   const count = document.createElement("span");
   count.className = "rw-ev-count";
   const summary = document.createElement("span");
@@ -44,9 +46,11 @@ function render({ model, el }) {
   const bar = document.createElement("div");
   bar.className = "rw-ev-bar";
   const filter = document.createElement("select");
+  filter.className = "rw-ev-filter";
   filter.setAttribute("aria-label", "Filter by event type");
   const search = document.createElement("input");
   search.type = "search";
+  search.className = "rw-ev-search";
   search.placeholder = "Search events";
   search.setAttribute("aria-label", "Search events");
   search.value = model.get("search");
@@ -58,15 +62,21 @@ function render({ model, el }) {
   status.setAttribute("aria-live", "polite");
   bar.append(filter, search, exportBtn, status);
 
+  const hidden = document.createElement("div");
+  hidden.className = "rw-ev-hidden";
+  hidden.hidden = true;
   const list = document.createElement("div");
   list.className = "rw-ev-list";
   list.setAttribute("role", "table");
   list.setAttribute("aria-label", "Realtime events");
-  el.append(bar, list);
+  const empty = document.createElement("div");
+  empty.className = "rw-ev-empty";
+  empty.setAttribute("role", "status");
+  el.append(bar, hidden, list, empty);
 
   const rows = new Map(); // index -> element, in insertion (time) order
   let nEvents = 0;
-  let nRows = 0;
+  let nHiddenEvents = 0;
 
   function fillTypes() {
     const current = model.get("type_filter");
@@ -83,8 +93,23 @@ function render({ model, el }) {
     filter.value = current;
   }
 
+  const number = new Intl.NumberFormat("en-US");
+
   function showStatus() {
-    status.textContent = `${nEvents} events · ${nRows} rows · showing ${rows.size}`;
+    status.textContent = `${number.format(nEvents)} events · ${number.format(rows.size)} rows shown`;
+    hidden.hidden = nHiddenEvents === 0;
+    hidden.textContent = `${number.format(nHiddenEvents)} earlier events not shown; export has all`;
+    empty.hidden = rows.size > 0;
+    empty.textContent = nEvents ? "No events match " + describeFilter() : "No events yet";
+  }
+
+  function describeFilter() {
+    const type = model.get("type_filter");
+    const query = model.get("search");
+    const parts = [];
+    if (type) parts.push(type === "errors" ? "“Errors only”" : `the type ${type}`);
+    if (query) parts.push(`the search “${query}”`);
+    return parts.join(" and ") || "the filter";
   }
 
   function trim() {
@@ -127,7 +152,7 @@ function render({ model, el }) {
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "rows" || msg.kind === "reset") {
       nEvents = msg.n_events;
-      nRows = msg.n_rows;
+      nHiddenEvents = msg.n_hidden_events || 0;
       applyRows(msg.rows, msg.kind === "reset");
     } else if (msg.kind === "detail") {
       const row = rows.get(msg.index);

@@ -9,16 +9,19 @@ flushed or when a row's JSON is requested.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import pathlib
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import anywidget
 import traitlets as t
 
+from ..conversation.event_list import EventList
 from ..events import RealtimeEvent, parse_audio_ref
-from ._protocols import EventLogToPage, EventRowWire, EventSource, Unsubscribe
+from ._protocols import EventLogCounts, EventLogToPage, EventRowWire, EventSource, Unsubscribe
 
 FLUSH_INTERVAL_S = 0.1
 # Client appends are as frequent as deltas, so they collapse the same way.
@@ -28,6 +31,8 @@ _AUDIO_KEYS = frozenset({"audio", "delta", "data"})
 _AUDIO_MIN_CHARS = 256
 _MAX_SUMMARY = 160
 _MAX_TYPES = 200
+DETAIL_EVENTS = 20  # events of a row its detail view shows
+_FOLD_EVERY = 256
 
 
 def _is_collapsing(event_type: str) -> bool:
@@ -66,32 +71,54 @@ def trim_audio(value: Any, key: str = "") -> Any:
 
 
 class EventRow:
-    """One line of the log: an event, or a run of consecutive deltas of one type."""
+    """One line of the log: an event, or a run of consecutive deltas of one type.
 
-    __slots__ = ("index", "type", "direction", "time", "events", "is_error", "_summary", "_summary_n", "_acc")
+    A row holds no events: it keeps the positions of its first `DETAIL_EVENTS` in the event log
+    (the detail view reads them back from there) and folds the others into its summary.
+    """
 
-    def __init__(self, index: int, event: RealtimeEvent) -> None:
+    __slots__ = (
+        "index",
+        "type",
+        "direction",
+        "time",
+        "count",
+        "positions",
+        "is_error",
+        "_summary",
+        "_pending",
+        "_acc",
+    )
+
+    def __init__(self, index: int, event: RealtimeEvent, position: int) -> None:
         self.index = index
         self.type: str = event.type
         self.direction: str = event.direction
         self.time: float = event.time
-        self.events: list[RealtimeEvent] = [event]
+        self.count = 1
+        self.positions: list[int] = [position]  # where its first events stand in the event log
         self.is_error = event.type == "error" or event.type.endswith(".failed")
         self._summary = ""
-        self._summary_n = 0  # events already folded into _summary
-        self._acc: Any = None  # running byte total or text of a delta run
+        self._pending: list[RealtimeEvent] = [event]  # not yet folded into the summary
+        self._acc: Any = None  # running byte total or text tail of a delta run
 
-    @property
-    def count(self) -> int:
-        return len(self.events)
+    def add(self, event: RealtimeEvent, position: int) -> None:
+        self.count += 1
+        if len(self.positions) < DETAIL_EVENTS:
+            self.positions.append(position)
+        self._pending.append(event)
+        if len(self._pending) >= _FOLD_EVERY:  # no loop flushes (plain Python): stay bounded anyway
+            self._fold()
+
+    def _fold(self) -> None:
+        if self._pending:
+            self._summary = _summarize(self, self._pending)
+            self._pending = []
 
     @property
     def summary(self) -> str:
         """Short text for the row: audio byte size, delta text, error message, ids."""
-        n = len(self.events)
-        if self._summary_n != n:
-            self._summary = _summarize(self, self._summary_n)
-            self._summary_n = n
+        self._fold()
         return self._summary
 
     def matches(self, type_filter: str, search: str) -> bool:
@@ -112,7 +139,7 @@ class EventRow:
             round(self.time, 3),
             "c" if self.direction == "client" else "s",
             self.type,
-            len(self.events),
+            self.count,
             self.is_error,
             self.summary,
         ]
@@ -122,21 +149,20 @@ class EventRow:
         return f"<EventRow {self.index} {arrow} {self.type} x{self.count}>"
 
 
-def _summarize(row: EventRow, start: int) -> str:
-    """Fold events[start:] into the row's summary (incremental for long delta runs)."""
-    events = row.events
+def _summarize(row: EventRow, events: list[RealtimeEvent]) -> str:
+    """Fold `events` (the row's newest) into its summary: incremental for long delta runs."""
     kind = row.type
     if kind.endswith("audio.delta") or kind == "input_audio_buffer.append":
         key = "audio" if kind == "input_audio_buffer.append" else "delta"
-        total = (row._acc or 0) + sum(audio_bytes(e.raw.get(key)) for e in events[start:])
+        total = (row._acc or 0) + sum(audio_bytes(e.raw.get(key)) for e in events)
         row._acc = total
         return f"{total} B audio"
     if kind.endswith(".delta"):
-        text = (row._acc or "") + "".join(str(e.raw.get("delta") or "") for e in events[start:])
+        text = (row._acc or "") + "".join(str(e.raw.get("delta") or "") for e in events)
+        text = text[-_MAX_SUMMARY:]
         row._acc = text
-        return text[-_MAX_SUMMARY:] if len(text) > _MAX_SUMMARY else text
-    raw = events[-1].raw
-    return _describe(kind, raw)[:_MAX_SUMMARY]
+        return text
+    return _describe(kind, events[-1].raw)[:_MAX_SUMMARY]
 
 
 def _describe(kind: str, raw: dict) -> str:
@@ -176,8 +202,11 @@ def _dict(value: Any) -> dict:
 class EventLog(anywidget.AnyWidget):
     """The session's events, newest last: filter, search, click a row for its JSON, export JSONL.
 
-    `EventLog(session)` or `log.connect(session)`. The front end renders only the newest
-    `max_rows` rows; `log.rows` (Python) keeps them all.
+    `EventLog(session)` or `log.connect(session)`. The kernel and the page keep the newest
+    `max_rows` rows (a row is an event, or a run of deltas); older rows are counted, not kept, and
+    the page says how many events they held. The events themselves stay in the session's event log
+    (`session.event_log`, which spills to a file in long sessions), so `export_jsonl` and `events`
+    are always complete. Without a session, `ingest` records into an `EventList` of the log's own.
     """
 
     _esm = pathlib.Path(__file__).parent / "event_log.js"
@@ -189,11 +218,15 @@ class EventLog(anywidget.AnyWidget):
     types = t.List(t.Unicode()).tag(sync=True)  # event types seen, for the filter menu
 
     def __init__(self, session: EventSource | None = None, max_rows: int = 2000, **kwargs: Any) -> None:
-        if max_rows < 1:
-            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        if not isinstance(max_rows, int) or max_rows < 1:
+            raise ValueError(f"max_rows must be an int of at least 1, got {max_rows!r}")
         super().__init__(max_rows=max_rows, **kwargs)
-        self._rows: list[EventRow] = []
-        self._events: list[RealtimeEvent] = []
+        self._rows: deque[EventRow] = deque()
+        self._next_index = 0  # index of the next row; rows before _rows[0] were dropped
+        self._n_events = 0
+        self._dropped_events = 0  # events of the rows no longer kept
+        self._own: EventList | None = EventList()  # without a session, the events are kept here
+        self._log: Sequence[RealtimeEvent] = self._own
         self._open: dict[tuple[str, str], EventRow] = {}  # delta runs still collapsing
         self._dirty: dict[int, EventRow] = {}
         self._types: set[str] = set()
@@ -201,7 +234,8 @@ class EventLog(anywidget.AnyWidget):
         self._unsubscribe: Unsubscribe | None = None
         self.session: EventSource | None = None
         self.on_msg(self._on_front_msg)
-        self.observe(self._on_filter, names=["type_filter", "search", "max_rows"])
+        self.observe(self._on_filter, names=["type_filter", "search"])
+        self.observe(self._on_max_rows, names=["max_rows"])
         if session is not None:
             self.connect(session)
 
@@ -210,6 +244,10 @@ class EventLog(anywidget.AnyWidget):
         """Show `session`'s events: the ones so far, then each new one; returns a function that disconnects."""
         self.disconnect()
         self.session = session
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+        self._log = session.event_log
         self.clear()
         self.ingest_many(session.event_log)
         self._unsubscribe = session.on("*", self.ingest)
@@ -222,8 +260,15 @@ class EventLog(anywidget.AnyWidget):
             self._unsubscribe = None
 
     def clear(self) -> None:
+        """Forget the rows (the session's events stay in the session)."""
         self._rows.clear()
-        self._events.clear()
+        self._next_index = 0
+        self._n_events = 0
+        self._dropped_events = 0
+        if self._own is not None:
+            self._own.close()
+            self._own = EventList()
+            self._log = self._own
         self._open.clear()
         self._dirty.clear()
         self._types.clear()
@@ -233,29 +278,47 @@ class EventLog(anywidget.AnyWidget):
     # -- ingest (hot path: keep it tiny) ---------------------------------------------------
     def ingest(self, event: RealtimeEvent) -> None:
         """Add one RealtimeEvent. Cheap; the front end hears about it in the next batch."""
-        self._events.append(event)
+        position = self._n_events
+        self._n_events += 1
+        if self._own is not None:
+            self._own.append(event)
         kind = event.type
         if _is_collapsing(kind):
             key = (kind, event.direction)
             row = self._open.get(key)
             if row is not None:
-                row.events.append(event)
+                row.add(event, position)
                 self._dirty[row.index] = row
                 self._schedule()
                 return
-            row = EventRow(len(self._rows), event)
+            row = self._new_row(event, position)
             self._open[key] = row
         else:
             if self._open:
                 self._open.clear()  # anything else ends the runs of deltas
-            row = EventRow(len(self._rows), event)
-        self._rows.append(row)
-        self._dirty[row.index] = row
+            row = self._new_row(event, position)
         if kind not in self._types:
             self._types.add(kind)
             if len(self._types) <= _MAX_TYPES:
                 self.types = sorted(self._types)
         self._schedule()
+
+    def _new_row(self, event: RealtimeEvent, position: int) -> EventRow:
+        row = EventRow(self._next_index, event, position)
+        self._next_index += 1
+        self._rows.append(row)
+        self._dirty[row.index] = row
+        if len(self._rows) > self.max_rows:
+            self._drop_oldest(len(self._rows) - self.max_rows)
+        return row
+
+    def _drop_oldest(self, n: int) -> None:
+        for _ in range(n):
+            old = self._rows.popleft()
+            self._dropped_events += old.count
+            self._dirty.pop(old.index, None)
+            if self._open.get((old.type, old.direction)) is old:
+                del self._open[(old.type, old.direction)]
 
     def ingest_many(self, events: Iterable[RealtimeEvent]) -> None:
         for event in events:
@@ -271,6 +334,14 @@ class EventLog(anywidget.AnyWidget):
         self._flush_handle = loop.call_later(FLUSH_INTERVAL_S, self.flush)
 
     # -- front end -------------------------------------------------------------------------
+    def _counts(self) -> EventLogCounts:
+        return {
+            "n_events": self._n_events,
+            "n_rows": self._next_index,
+            "n_hidden_events": self._dropped_events,
+            "n_hidden_rows": self._next_index - len(self._rows),
+        }
+
     def flush(self) -> list[EventRowWire]:
         """Send the rows that are new or changed since the last batch; returns what was sent."""
         self._flush_handle = None
@@ -279,36 +350,37 @@ class EventLog(anywidget.AnyWidget):
         dirty, self._dirty = self._dirty, {}
         rows = [r.wire() for r in dirty.values() if r.matches(self.type_filter, self.search)]
         if rows:
-            self._to_page(
-                {"kind": "rows", "rows": rows, "n_events": len(self._events), "n_rows": len(self._rows)}
-            )
+            self._to_page({"kind": "rows", "rows": rows, **self._counts()})
         return rows
 
     def visible_rows(self) -> list[EventRow]:
-        """The rows the front end shows: the newest `max_rows` that pass the filter and search."""
+        """The rows the front end shows: the kept rows that pass the filter and search."""
         tf, q = self.type_filter, self.search
         if not tf and not q:
-            return self._rows[-self.max_rows :]
-        out: list[EventRow] = []
-        for row in reversed(self._rows):
-            if row.matches(tf, q):
-                out.append(row)
-                if len(out) >= self.max_rows:
-                    break
-        out.reverse()
-        return out
+            return list(self._rows)
+        return [row for row in self._rows if row.matches(tf, q)]
 
     def _send_reset(self) -> None:
         self._dirty.clear()
         rows = [r.wire() for r in self.visible_rows()]
-        self._to_page(
-            {"kind": "reset", "rows": rows, "n_events": len(self._events), "n_rows": len(self._rows)}
-        )
+        self._to_page({"kind": "reset", "rows": rows, **self._counts()})
 
     def _to_page(self, message: EventLogToPage, buffers: list[bytes] | None = None) -> None:
         self.send(message, buffers)
 
     def _on_filter(self, change: dict) -> None:
+        self._send_reset()
+
+    @t.validate("max_rows")
+    def _check_max_rows(self, proposal: dict) -> int:
+        value = proposal["value"]
+        if value < 1:
+            raise t.TraitError(f"max_rows must be at least 1, got {value}")
+        return int(value)
+
+    def _on_max_rows(self, change: dict) -> None:
+        if len(self._rows) > self.max_rows:
+            self._drop_oldest(len(self._rows) - self.max_rows)
         self._send_reset()
 
     def _on_front_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
@@ -317,7 +389,7 @@ class EventLog(anywidget.AnyWidget):
             self._send_reset()
         elif kind == "detail":
             index = content.get("index")
-            if isinstance(index, int) and 0 <= index < len(self._rows):
+            if isinstance(index, int) and self.row(index) is not None:
                 self._to_page({"kind": "detail", "index": index, "json": self.row_json(index)})
         elif kind == "export":
             self._to_page({"kind": "export", "filename": "realtime-events.jsonl"}, [self.jsonl().encode()])
@@ -325,25 +397,44 @@ class EventLog(anywidget.AnyWidget):
     # -- Python access ---------------------------------------------------------------------
     @property
     def rows(self) -> list[EventRow]:
+        """The kept rows (the newest `max_rows`), oldest first."""
         return list(self._rows)
 
     @property
-    def events(self) -> list[RealtimeEvent]:
-        return list(self._events)
+    def hidden_events(self) -> int:
+        """Events in the rows no longer kept (they are still in `events` and the export)."""
+        return self._dropped_events
 
-    def row_json(self, index: int, max_events: int = 20) -> str:
-        """Pretty JSON of a row's events (audio trimmed to its byte size)."""
-        row = self._rows[index]
-        payloads = [trim_audio(e.raw) for e in row.events[:max_events]]
+    @property
+    def events(self) -> list[RealtimeEvent]:
+        """Every event the log was given (the session's, up to a disconnect), kept rows or not."""
+        return list(self._iter_events())
+
+    def _iter_events(self) -> Iterator[RealtimeEvent]:
+        return itertools.islice(self._log, self._n_events)
+
+    def row(self, index: int) -> EventRow | None:
+        """The kept row with this index, or None if it was never made or is no longer kept."""
+        if not self._rows:
+            return None
+        i = index - self._rows[0].index
+        return self._rows[i] if 0 <= i < len(self._rows) else None
+
+    def row_json(self, index: int, max_events: int = DETAIL_EVENTS) -> str:
+        """Pretty JSON of a row's first events (audio trimmed to its byte size)."""
+        row = self.row(index)
+        if row is None:
+            raise IndexError(f"row {index} is not kept (the log keeps the newest {self.max_rows} rows)")
+        payloads = [trim_audio(self._log[p].raw) for p in row.positions[:max_events]]
         if row.count == 1:
             return json.dumps(payloads[0], indent=2, ensure_ascii=False, default=str)
         text = json.dumps(payloads, indent=2, ensure_ascii=False, default=str)
-        if row.count > max_events:
-            text += f"\n… and {row.count - max_events} more {row.type} events"
+        if row.count > len(payloads):
+            text += f"\n… and {row.count - len(payloads)} more {row.type} events"
         return text
 
     def iter_jsonl(self, trim: bool = True) -> Iterator[str]:
-        for e in self._events:
+        for e in self._iter_events():
             raw = trim_audio(e.raw) if trim else e.raw
             yield json.dumps(
                 {"time": round(e.time, 6), "direction": e.direction, "type": e.type, "event": raw},
@@ -355,7 +446,7 @@ class EventLog(anywidget.AnyWidget):
         return "".join(line + "\n" for line in self.iter_jsonl(trim))
 
     def export_jsonl(self, path: str | pathlib.Path, trim: bool = True) -> pathlib.Path:
-        """Write every event (not just the rendered rows) as JSON lines; audio trimmed unless trim=False."""
+        """Write every event (not just the kept rows) as JSON lines; audio trimmed unless trim=False."""
         path = pathlib.Path(path)
         with path.open("w", encoding="utf-8") as f:
             for line in self.iter_jsonl(trim):
@@ -363,4 +454,4 @@ class EventLog(anywidget.AnyWidget):
         return path
 
     def __repr__(self) -> str:
-        return f"<EventLog {len(self._events)} events, {len(self._rows)} rows>"
+        return f"<EventLog {self._n_events} events, {self._next_index} rows ({len(self._rows)} kept)>"

@@ -64,22 +64,38 @@ async def test_detail_json_trims_audio(session, front_end):
     assert json.loads(log.row_json(single))["type"] == "response.done"
 
 
-async def test_max_rows_caps_the_view_not_the_log(session, front_end):
-    log = EventLog(session, max_rows=5)
+async def test_max_rows_bounds_the_rows_not_the_export(session, front_end, tmp_path):
+    log = EventLog(session, max_rows=12)
     await session.send_text("One.")
     await session.send_text("Two.")
-    assert len(log.rows) > 5
-    assert [r.index for r in log.visible_rows()] == [r.index for r in log.rows[-5:]]
+    kept = log.rows
+    assert len(kept) == 12 and "response.done" in {r.type for r in kept}
+    assert [r.index for r in log.visible_rows()] == [r.index for r in kept]
+    # the rows no longer kept are counted, and the page is told how many events they held
+    hidden = log.hidden_events
+    assert hidden == len(session.event_log) - sum(r.count for r in kept) > 0
+    page_sends(log, {"kind": "ready"})
+    (reset,) = sent_to_page(log, "reset")[-1:]
+    assert reset["n_hidden_events"] == hidden and reset["n_hidden_rows"] == kept[0].index
+    assert log.row(kept[0].index - 1) is None
+    with pytest.raises(IndexError, match="newest 12 rows"):
+        log.row_json(kept[0].index - 1)
+    # the export still has every event
+    lines = log.export_jsonl(tmp_path / "all.jsonl").read_text().splitlines()
+    assert len(lines) == len(session.event_log) == len(log.events)
     log.type_filter = "response.done"
     visible = log.visible_rows()
-    assert len(visible) == 2 and {r.type for r in visible} == {"response.done"}
+    assert visible == [r for r in kept if r.type == "response.done"]  # the filter sees the kept rows
     (reset,) = sent_to_page(log, "reset")[-1:]
-    assert [r[3] for r in reset["rows"]] == ["response.done", "response.done"]
+    assert [r[0] for r in reset["rows"]] == [r.index for r in visible]
     log.type_filter = ""
-    log.search = "session.up"
-    assert visible and all("session.up" in r.type for r in log.visible_rows())
+    log.max_rows = 4
+    assert [r.index for r in log.rows] == [r.index for r in kept[-4:]]
     with pytest.raises(ValueError, match="max_rows"):
         EventLog(max_rows=0)
+    with pytest.raises(Exception, match="max_rows must be at least 1"):
+        log.max_rows = 0
+    assert log.max_rows == 4
 
 
 async def test_errors_are_flagged_and_filterable(session, front_end):
@@ -139,3 +155,9 @@ def test_collapsing_rules_and_audio_sizes():
         "item": {"content": [{"audio": "<4800 bytes of base64 audio>"}]}
     }
     assert "6 events, 4 rows" in repr(log)
+    # without a session the log keeps the events itself; a detail reads them back
+    assert [e.type for e in log.events][:2] == [
+        "response.output_audio.delta",
+        "response.output_audio_transcript.delta",
+    ]
+    assert json.loads(log.row_json(0))[1]["delta"] == "<4800 bytes of base64 audio>"
