@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..protocol import BYTES_PER_SAMPLE, OUTPUT_DELTA_BYTES, SAMPLE_RATE
-from . import g711, tools
-from .voice import Speech, speak
+from . import g711, tools, usage
+from .voice import Speech, speak_slices
 from .wire import new_id
 
 if TYPE_CHECKING:
@@ -88,7 +92,11 @@ async def function_call(
 
 
 class Message:
-    """An assistant message output item. `spoken` grows word by word, so a cancel knows what was said."""
+    """An assistant message output item. `spoken` grows word by word, so a cancel knows what was said.
+
+    Speech streams as it is synthesised, slice by slice; it stops where its output tokens would pass
+    `token_limit` (`cut` is then True).
+    """
 
     def __init__(
         self,
@@ -99,8 +107,12 @@ class Message:
         text_only: bool,
         audio_format: str,
         out_of_band: bool,
+        token_limit: int,
     ) -> None:
         self.s = s
+        self.token_limit = token_limit
+        self.cut = False
+        self.t0 = 0.0  # when the first audio was streamed, for pacing
         self.item = item
         self.out = _Item(s, response_id, item, out_of_band)
         self.text_only = text_only
@@ -129,11 +141,11 @@ class Message:
                     self.item["content"][0]["text"] = " ".join(self.spoken)
                     await self.s.wire.send({"type": "response.output_text.delta", **self.ids, "delta": delta})
             else:
-                speech = await asyncio.get_running_loop().run_in_executor(None, speak, reply, voice)
-                await self._stream_audio(speech)
+                async with contextlib.aclosing(speak_slices(reply, voice)) as speech:
+                    await self._stream_audio(speech)
             complete = True
         finally:
-            await self._close(complete and not cut_short)
+            await self._close(complete and not cut_short and not self.cut)
 
     async def _close(self, complete: bool) -> None:
         if self.s.closing:
@@ -161,38 +173,56 @@ class Message:
         self.spoken.append(word)
         self.item["content"][0]["transcript"] = " ".join(self.spoken)
 
-    async def _stream_audio(self, speech: Speech) -> None:
-        pcm = speech.audio
-        total = len(pcm) * BYTES_PER_SAMPLE
+    async def _stream_audio(self, slices: AsyncIterator[Speech]) -> None:
         sizes = list(OUTPUT_DELTA_BYTES)
-        words = list(speech.words)
-        offset = 0
-        t0 = time.monotonic()
-        pace = self.s.ctx.output_pace
-        sent_ms = self.s.responses.audio_sent_ms
-        sent_ms[self.item["id"]] = 0.0
-        while offset < total:
-            size = sizes.pop(0) if len(sizes) > 1 else sizes[0]
-            chunk = pcm[offset // 2 : (offset + size) // 2]
-            end_s = (offset + len(chunk) * 2) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
-            # Transcript deltas for the words that begin within this chunk go just before it.
-            while words and words[0][1] < end_s:
-                await self._word(words.pop(0)[0])
-            data = (
-                chunk.tobytes()
-                if self.audio_format == "pcm16"
-                else g711.encode(chunk, "ulaw" if self.audio_format == "g711_ulaw" else "alaw")
-            )
-            await self.s.wire.send(
-                {"type": "response.output_audio.delta", **self.ids, "delta": base64.b64encode(data).decode()}
-            )
-            self.s.audio_produced = True
-            offset += len(chunk) * 2
-            self.audio_bytes = offset
-            sent_ms[self.item["id"]] = end_s * 1000
-            if pace and pace > 0 and offset < total:
-                wait = t0 + end_s / pace - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+        pending = np.zeros(0, np.int16)  # made, not yet sent
+        words: list[tuple[str, float]] = []  # (word, start in seconds into the reply), not yet sent
+        made_s = 0.0
+        self.t0 = time.monotonic()
+        self.s.responses.audio_sent_ms[self.item["id"]] = 0.0
+        async for speech in slices:
+            words += [(word, made_s + t) for word, t in speech.words]
+            made_s += speech.duration_s
+            pending = np.concatenate([pending, speech.audio])
+            while len(pending) * BYTES_PER_SAMPLE >= sizes[0]:
+                size = (sizes.pop(0) if len(sizes) > 1 else sizes[0]) // BYTES_PER_SAMPLE
+                if not await self._send_chunk(pending[:size], words, more=True):
+                    return
+                pending = pending[size:]
+        while len(pending):
+            size = (sizes.pop(0) if len(sizes) > 1 else sizes[0]) // BYTES_PER_SAMPLE
+            if not await self._send_chunk(pending[:size], words, more=len(pending) > size):
+                return
+            pending = pending[size:]
         for word, _ in words:
             await self._word(word)
+
+    async def _send_chunk(self, chunk: np.ndarray, words: list[tuple[str, float]], more: bool) -> bool:
+        """One audio delta, after the transcript deltas of the words that begin in it; False (and
+        `cut`) when it would take the response past its output token limit."""
+        start = self.audio_bytes
+        end_s = (start + len(chunk) * BYTES_PER_SAMPLE) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
+        starting = [w for w in words if w[1] < end_s]
+        tokens = usage.output_tokens(len(self.spoken) + len(starting), start + len(chunk) * BYTES_PER_SAMPLE)
+        if tokens > self.token_limit:
+            self.cut = True
+            return False
+        for _ in starting:
+            await self._word(words.pop(0)[0])
+        data = (
+            chunk.tobytes()
+            if self.audio_format == "pcm16"
+            else g711.encode(chunk, "ulaw" if self.audio_format == "g711_ulaw" else "alaw")
+        )
+        await self.s.wire.send(
+            {"type": "response.output_audio.delta", **self.ids, "delta": base64.b64encode(data).decode()}
+        )
+        self.s.audio_produced = True
+        self.audio_bytes = start + len(chunk) * BYTES_PER_SAMPLE
+        self.s.responses.audio_sent_ms[self.item["id"]] = end_s * 1000
+        pace = self.s.ctx.output_pace
+        if pace and pace > 0 and more:
+            wait = self.t0 + end_s / pace - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return True

@@ -12,6 +12,7 @@ from . import reply_text, session_config, usage
 from .errors import ServiceError
 from .items import client_item
 from .output_items import Message, function_call
+from .voice import seconds_per_word
 from .wire import Dropped, consume, new_id
 
 if TYPE_CHECKING:
@@ -161,7 +162,11 @@ class Responder:
             reply = await reply_text.choose(s, options, context)
             spoken_seconds = reply.user_seconds
             limit_key = "max_output_tokens" if ga else "max_response_output_tokens"
-            said, cut = usage.limit_words(reply.text, options.get(limit_key, s.session.get(limit_key, "inf")))
+            limit = usage.token_limit(options.get(limit_key, s.session.get(limit_key)))
+            voice = session_config.spoken_voice(
+                options.get("_voice") or session_config.voice(s.protocol, s.session)
+            )
+            said, cut = usage.limit_words(reply.text, limit, 0.0 if text_only else seconds_per_word(voice))
             if reply.call is not None:
                 output = await function_call(s, response_id, item_id, reply.call, out_of_band)
                 status, details = "completed", None
@@ -174,18 +179,14 @@ class Responder:
                     text_only=text_only,
                     audio_format=options.get("_format") or s.audio_format("output"),
                     out_of_band=out_of_band,
+                    token_limit=limit,
                 )
                 try:
-                    await message.stream(
-                        said,
-                        session_config.spoken_voice(
-                            options.get("_voice") or session_config.voice(s.protocol, s.session)
-                        ),
-                        cut,
-                    )
+                    await message.stream(said, voice, cut)
                 finally:
                     audio_bytes = message.audio_bytes
                     said = " ".join(message.spoken)
+                cut = cut or message.cut
                 status = "incomplete" if cut else "completed"
                 details = {"type": "incomplete", "reason": "max_output_tokens"} if cut else None
         except asyncio.CancelledError:

@@ -8,11 +8,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..protocol import BYTES_PER_SAMPLE, SAMPLE_RATE
+from ..protocol import BYTES_PER_SAMPLE, MAX_OUTPUT_TOKENS, SAMPLE_RATE
+
+TEXT_TOKENS_PER_WORD = 1.3
+AUDIO_TOKENS_PER_SECOND = 20
 
 
 def text_tokens(text: str) -> int:
-    return int(len(text.split()) * 1.3) + 1
+    return int(len(text.split()) * TEXT_TOKENS_PER_WORD) + 1
+
+
+def audio_tokens(audio_bytes: int) -> int:
+    return int(round(audio_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE) * AUDIO_TOKENS_PER_SECOND))
+
+
+def output_tokens(words: int, audio_bytes: int) -> int:
+    """Output tokens of a spoken reply of `words` words (its transcript) and `audio_bytes` of PCM16."""
+    return int(words * TEXT_TOKENS_PER_WORD) + 1 + audio_tokens(audio_bytes)
 
 
 def response_usage(
@@ -23,7 +35,7 @@ def response_usage(
     )
     audio_in = int(round(user_seconds * 10))
     text_out = text_tokens(reply)
-    audio_out = 0 if text_only else int(round(audio_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE) * 20))
+    audio_out = 0 if text_only else audio_tokens(audio_bytes)
     return {
         "total_tokens": text_in + audio_in + text_out + audio_out,
         "input_tokens": text_in + audio_in,
@@ -60,9 +72,22 @@ def rate_limits(used: int) -> list[dict[str, Any]]:
     ]
 
 
-def limit_words(reply: str, limit: Any) -> tuple[str, bool]:
-    """The reply cut to `limit` output tokens (a word each here), and whether it was cut."""
+def token_limit(value: Any) -> int:
+    """A response's output token limit: "inf" (the default) is the service's maximum, 4,096."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(value, MAX_OUTPUT_TOKENS)
+    return MAX_OUTPUT_TOKENS
+
+
+def limit_words(reply: str, limit: int, seconds_per_word: float = 0.0) -> tuple[str, bool]:
+    """The reply cut to the words whose tokens fit in `limit`, and whether it was cut.
+
+    A spoken word costs its text tokens and about `seconds_per_word` of audio tokens (an estimate:
+    the speech's own length is checked again while it streams).
+    """
     words = reply.split()
-    if isinstance(limit, int) and not isinstance(limit, bool) and len(words) > limit:
-        return " ".join(words[:limit]), True
+    per_word = TEXT_TOKENS_PER_WORD + seconds_per_word * AUDIO_TOKENS_PER_SECOND
+    most = max(0, int((limit - 1) / per_word))
+    if len(words) > most:
+        return " ".join(words[:most]), True
     return reply, False

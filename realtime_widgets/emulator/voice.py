@@ -1,13 +1,22 @@
 """Local text-to-speech with eSpeak NG (the `espeakng-loader` wheel, through ctypes).
 
-eSpeak keeps global state and is not thread-safe, so every call goes through one lock. The
-library is loaded on first use, which keeps `Emulator()` start-up fast.
+eSpeak keeps global state and is not thread-safe: one thread owns the engine (loaded on first use,
+which keeps `Emulator()` start-up fast) and synthesises one slice of text at a time, in the order
+slices were asked for. A caller asks for its next slice only when the last one is done, so callers
+take turns: no session waits behind another's whole reply, only behind one slice per busy session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
+import os
+import queue
+import re
+import sys
 import threading
+from collections.abc import AsyncGenerator
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +31,10 @@ _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 _EVENT_LIST_TERMINATED, _EVENT_WORD = 0, 1
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
+# Words per slice: whole sentences are packed up to this; a longer sentence is cut. About 8 s of
+# speech and 10 ms of synthesis each; a smaller slice pays eSpeak's per-call cost more often.
+SLICE_WORDS = 24
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
 # Each service voice maps to a distinct eSpeak variant and pitch so they are told apart by ear.
 VOICE_MAP: dict[str, tuple[str, int, int]] = {
@@ -100,6 +113,7 @@ class _Engine:
         self.rate = rate
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int]] = []  # (text_position, audio_position_ms)
+        self._voice: str | None = None
         self._callback = _SynthCallback(self._on_audio)  # kept referenced: eSpeak holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
 
@@ -116,8 +130,10 @@ class _Engine:
     def speak(self, text: str, voice: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         name, pitch, wpm = VOICE_MAP[voice]
         lib = self._lib
-        if lib.espeak_SetVoiceByName(name.encode()) != 0:
-            lib.espeak_SetVoiceByName(b"en-us")
+        if voice != self._voice:  # loading a voice costs milliseconds; slices mostly keep theirs
+            if lib.espeak_SetVoiceByName(name.encode()) != 0:
+                lib.espeak_SetVoiceByName(b"en-us")
+            self._voice = voice
         lib.espeak_SetParameter(_PARAM_PITCH, pitch, 0)
         lib.espeak_SetParameter(_PARAM_RATE, wpm, 0)
         lib.espeak_SetParameter(_PARAM_VOLUME, 100, 0)
@@ -129,32 +145,120 @@ class _Engine:
         return audio.astype(np.int16, copy=False), list(self._events)
 
 
-_lock = threading.Lock()
-_engine: _Engine | None = None
+def slices(text: str, max_words: int = SLICE_WORDS) -> list[str]:
+    """`text` as slices of whole sentences of up to `max_words` words (a longer sentence is cut)."""
+    out: list[str] = []
+    current: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        words = sentence.split()
+        if current and len(current) + len(words) > max_words:
+            out.append(" ".join(current))
+            current = []
+        current += words
+        while len(current) > max_words:
+            out.append(" ".join(current[:max_words]))
+            current = current[max_words:]
+    if current:
+        out.append(" ".join(current))
+    return out
 
 
-def _get_engine() -> _Engine:
-    global _engine
-    if _engine is None:
-        _engine = _Engine()
-    return _engine
+class _Synthesizer:
+    """The thread that owns eSpeak: slices are synthesised one at a time, first asked first done."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[Speech], str, str, int]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, text: str, voice: str, rate: int) -> Future[Speech]:
+        job: Future[Speech] = Future()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="emulator-voice", daemon=True)
+                self._thread.start()
+        self._jobs.put((job, text, voice, rate))
+        return job
+
+    def _run(self) -> None:
+        _lower_this_threads_priority()
+        engine: _Engine | None = None
+        while True:
+            job, text, voice, rate = self._jobs.get()
+            if not job.set_running_or_notify_cancel():
+                continue  # its session stopped listening (cancelled response, closed socket)
+            try:
+                engine = engine or _Engine()
+                raw, events = engine.speak(text, voice)
+                audio = _resample(raw, engine.rate, rate)
+                if rate == SAMPLE_RATE:
+                    own_speech.remember(audio, text)
+                job.set_result(Speech(audio=audio, rate=rate, words=_word_times(text, events)))
+            except BaseException as exc:  # noqa: BLE001 - the caller gets it; the thread serves the next
+                job.set_exception(exc)
 
 
-def speak(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> Speech:
-    """Synthesize `text` and report word start times (used to interleave transcript deltas)."""
+def _lower_this_threads_priority() -> None:
+    """Synthesis is background work: on Linux a thread has its own nice value, so the event loop's
+    thread wins the CPU when both want it (elsewhere the call would name a process: skipped)."""
+    if sys.platform == "linux":
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
+        except OSError:
+            pass
+
+
+_synthesizer = _Synthesizer()
+
+
+def _check(voice: str, rate: int) -> None:
     if voice not in VOICE_MAP:
         raise ValueError(f"unknown voice {voice!r}; use one of: {', '.join(VOICES)}")
     if rate <= 0:
         raise ValueError(f"rate must be a positive sample rate in Hz, got {rate!r}")
-    with _lock:
-        engine = _get_engine()
-        raw, events = engine.speak(text, voice)
-        src_rate = engine.rate
-    audio = _resample(raw, src_rate, rate)
-    words = _word_times(text, events)
-    if rate == SAMPLE_RATE:
-        own_speech.remember(audio, text)
+
+
+def speak(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> Speech:
+    """Synthesize `text` and report word start times (used to interleave transcript deltas)."""
+    _check(voice, rate)
+    parts = [_synthesizer.submit(part, voice, rate).result() for part in slices(text)]
+    return _joined(parts, rate)
+
+
+async def speak_slices(
+    text: str, voice: str = "alloy", rate: int = SAMPLE_RATE
+) -> AsyncGenerator[Speech, None]:
+    """`text` spoken slice by slice: the first comes after one slice's synthesis, and the next is
+    made while the caller streams this one. Closing the iterator drops the slice being made."""
+    _check(voice, rate)
+    parts = slices(text)
+    if not parts:
+        return
+    making: Future[Speech] | None = _synthesizer.submit(parts[0], voice, rate)
+    try:
+        for i in range(len(parts)):
+            assert making is not None  # noqa: S101 - one is submitted for every part
+            speech = await asyncio.wrap_future(making)
+            making = _synthesizer.submit(parts[i + 1], voice, rate) if i + 1 < len(parts) else None
+            yield speech
+    finally:
+        if making is not None:
+            making.cancel()
+
+
+def _joined(parts: list[Speech], rate: int) -> Speech:
+    audio = np.concatenate([p.audio for p in parts]) if parts else np.zeros(0, np.int16)
+    words: list[tuple[str, float]] = []
+    offset = 0.0
+    for part in parts:
+        words += [(word, offset + t) for word, t in part.words]
+        offset += part.duration_s
     return Speech(audio=audio, rate=rate, words=words)
+
+
+def seconds_per_word(voice: str) -> float:
+    """About how long a word of `voice` lasts (its nominal rate; eSpeak's pauses are extra)."""
+    return 60.0 / VOICE_MAP[voice][2]
 
 
 def synthesize(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> np.ndarray:
