@@ -91,6 +91,15 @@ class Conversation:
     def turn_for_response(self, response_id: str | None) -> Turn | None:
         return self._book.by_response.get(response_id or "")
 
+    def note_underrun(self, item_id: str | None) -> Turn | None:
+        """A player ran dry while playing assistant item `item_id`: count it on its turn."""
+        turn = self.turn_for_item(item_id)
+        if turn is None:
+            return None
+        turn.underruns += 1
+        self._changed(turn)
+        return turn
+
     def stream(self, name: str) -> PcmStream:
         """The audio stream "input" or "output"."""
         if name == "input":
@@ -120,12 +129,15 @@ class Conversation:
         if audio is not None:
             self._notify_audio(turn, *audio)
         if turn is not None:
-            for fn in list(self._listeners):
-                try:
-                    fn(turn)
-                except Exception:  # a broken listener must not break the session
-                    log.exception("Conversation.on_change listener %r failed", fn)
+            self._changed(turn)
         return turn
+
+    def _changed(self, turn: Turn) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(turn)
+            except Exception:  # a broken listener must not break the session
+                log.exception("Conversation.on_change listener %r failed", fn)
 
     def save(self, folder: str | Path) -> Path:
         """Write `events.jsonl` (audio as references) and `input.wav` / `output.wav` into `folder`."""
@@ -244,6 +256,7 @@ class Conversation:
             "input_audio_buffer.speech_started": user.speech_started,
             "input_audio_buffer.speech_stopped": user.speech_stopped,
             "input_audio_buffer.committed": user.committed,
+            "input_audio_buffer.cleared": user.cleared,
             "conversation.item.added": self._item_added,
             "conversation.item.done": self._item_done,
             "conversation.item.retrieved": self._item_done,

@@ -68,6 +68,9 @@ class Turn:
     error: dict[str, Any] | None = None
     # when the user finished (speech end, commit or send): the origin of the latencies
     origin_s: float | None = None
+    # Gaps a player heard in this turn's audio (its queue ran dry mid-response); reported by the
+    # page, not an event of the session, so neither saved nor compared.
+    underruns: int = 0
     # The conversation's streams this turn's audio lives in (sample ranges below index them).
     _input: PcmStream | None = field(default=None, repr=False)
     _output: PcmStream | None = field(default=None, repr=False)

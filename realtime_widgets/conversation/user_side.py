@@ -112,6 +112,17 @@ class UserSide:
         turn.origin_s = event.time
         return turn
 
+    def cleared(self, event: RealtimeEvent) -> Turn | None:
+        """The server dropped its input buffer: speech it was hearing ends here, never answered."""
+        self.mark = len(self._input)
+        turn = self._book.last_turn
+        if turn is None or not turn.user_speaking or turn.response_id is not None:
+            return None
+        assert turn._user_range is not None
+        turn._user_range = (turn._user_range[0], len(self._input))
+        turn.status = "cancelled"
+        return turn
+
     def committed(self, event: RealtimeEvent) -> Turn | None:
         book = self._book
         item_id = event.raw.get("item_id")

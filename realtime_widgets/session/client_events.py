@@ -29,6 +29,10 @@ def input_audio_commit(event_id: str) -> dict[str, Any]:
     return {"type": "input_audio_buffer.commit", "event_id": event_id}
 
 
+def input_audio_clear(event_id: str) -> dict[str, Any]:
+    return {"type": "input_audio_buffer.clear", "event_id": event_id}
+
+
 # -- conversation.item --------------------------------------------------------------------
 def item_create(item: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
     raw: dict[str, Any] = {"type": "conversation.item.create", "item": item}

@@ -23,7 +23,7 @@ from .dispatch import Dispatch
 from .link import Link
 from .reconnect import OnReconnecting, ReconnectPolicy, replay_history
 from .tools import ToolCalling
-from .user_turns import UserTurns
+from .user_turns import SpeechEnd, UserTurns
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
@@ -256,14 +256,16 @@ class RealtimeSession:
 
     def append_audio_nowait(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
         """Queue audio for appending without awaiting (for widget comm handlers); keeps call order.
-
-        Safe to call from another thread: the work is then handed to the session's loop.
-        """
+        Safe to call from another thread: the work is then handed to the session's loop."""
         self._user.append_audio_nowait(x, rate)
 
     async def commit(self) -> Turn:
         """Commit the input buffer (manual turn detection); returns the user's Turn once committed."""
         return await self._user.commit()
+
+    async def end_speech(self, timeout: float = 5.0) -> SpeechEnd:
+        """The microphone stopped: end the user's turn now ("committed", "discarded" or "none")."""
+        return await self._user.end_speech(timeout)
 
     async def send_audio(
         self, x: Any, rate: int | None = None, realtime: bool = False, *, respond: bool = True

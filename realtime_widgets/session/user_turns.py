@@ -9,13 +9,13 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from .. import audio
 from ..conversation import Conversation, Turn
-from ..errors import AudioInputError, SessionClosed
+from ..errors import AudioInputError, ServerError, SessionClosed
 from ..protocol import CHUNK_MS, MIN_COMMIT_MS, SAMPLE_RATE
 from ..session_config import SessionConfig
 from . import client_events
@@ -25,6 +25,10 @@ from .link import Link
 log = logging.getLogger(__name__)
 
 CHUNK_SAMPLES = SAMPLE_RATE * CHUNK_MS // 1000
+# How the user's turn ended when the microphone stopped (`end_speech`).
+SpeechEnd = Literal["committed", "discarded", "none"]
+# semantic_vad has no silence setting; the service waits longer than server VAD's default.
+_SEMANTIC_SILENCE_MS = 1200
 # A clip "ends in silence" when its last stretch stays below this level (about -50 dBFS).
 _SILENCE_RMS = 100.0
 
@@ -127,6 +131,60 @@ class UserTurns:
         event = await dispatch.wait(waiter, "input_audio_buffer.committed")
         turn = self._conversation.turn_for_user_item(event.raw.get("item_id"))
         return turn if turn is not None else self._conversation.turns[-1]
+
+    async def end_speech(self, timeout: float = 5.0) -> SpeechEnd:
+        """The microphone stopped: end the user's turn now instead of leaving it open.
+
+        Manual turns: a commit and a response. VAD: silence is appended, so the server ends speech
+        going on as it ends any turn (speech_stopped, commit, response); an explicit commit if it
+        has not within `timeout`. When no speech was known to go on, a clear follows the silence:
+        it empties what the buffer still holds (nothing of it opens the next turn) and, as the
+        server answers events in order, it tells whether speech begun meanwhile was committed or
+        dropped ("discarded").
+        """
+        self._link.require_open()
+        config, conversation = self._config(), self._conversation
+        respond = config.create_response and not config.is_transcription
+        if config.manual_commit:
+            return await self._commit_or_clear(respond=not config.is_transcription)
+        turns = conversation.turns
+        since = len(turns)
+        speaking = turns[-1] if turns and turns[-1].user_speaking else None
+        silence_ms = (
+            config.silence_duration_ms if config.turn_detection == "server_vad" else _SEMANTIC_SILENCE_MS
+        )
+        await self.append_audio(np.zeros(SAMPLE_RATE * (silence_ms + 300) // 1000, np.int16))
+        if speaking is None:
+            await self._clear()
+            begun = conversation.turns[since:]
+            if any(t.status == "cancelled" and t.response_id is None for t in begun):
+                return "discarded"
+            return "committed" if any(t.user_range is not None for t in begun) else "none"
+        if speaking.user_speaking:
+            waiter = self._dispatch.expect(lambda e: not speaking.user_speaking, set())
+            try:
+                await self._dispatch.wait(waiter, "input_audio_buffer.speech_stopped", timeout)
+            except TimeoutError:
+                return await self._commit_or_clear(respond=respond)
+        return "committed"
+
+    async def _commit_or_clear(self, respond: bool) -> SpeechEnd:
+        try:
+            await self.commit()
+        except ServerError as exc:
+            if exc.code != "input_audio_buffer_commit_empty":
+                raise
+            await self._clear()  # under 100 ms: nothing worth an answer
+            return "none"
+        if respond:
+            await self._create_response()
+        return "committed"
+
+    async def _clear(self) -> None:
+        event_id = self._link.new_id()
+        waiter = self._dispatch.expect(lambda e: e.type == "input_audio_buffer.cleared", {event_id})
+        self._link.enqueue(client_events.input_audio_clear(event_id))
+        await self._dispatch.wait(waiter, "input_audio_buffer.cleared")
 
     async def send_audio(self, x: Any, rate: int | None, realtime: bool, respond: bool) -> Turn:
         pcm = await _pcm_async(x, rate)

@@ -123,6 +123,7 @@ class TurnSnapshot(TypedDict):
     latency_done: str | None
     audio_s: float
     error: str
+    underruns: int  # gaps the player heard in this turn's audio
 
 
 class TranscriptTurns(TypedDict):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 import numpy as np
 
+from ..errors import SessionClosed
 from ..session import with_closing_silence
 from ..session_config import SessionConfig
 from ._closing import close_soon, close_when_collected
@@ -28,7 +29,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..conversation import Turn
     from ..session import RealtimeSession
 
-_PLACEHOLDER = "Type a message"
+_PLACEHOLDER = "Type a message (Enter sends)"
+_CLOSED = "The console is closed: press Reconnect to talk again"
+# What the status line says after Stop, by how the turn ended (RealtimeSession.end_speech).
+_STOPPED = {
+    "committed": ("Stopped: what you said was sent; the answer follows", "ok"),
+    "discarded": ("Stopped: the speech that had just begun was discarded (nothing was sent)", "info"),
+}
 
 
 def _line(text: str, kind: str = "info") -> str:
@@ -41,6 +48,24 @@ def _line(text: str, kind: str = "info") -> str:
 def _default_config() -> SessionConfig:
     # Like the playground: the user's own words appear in the transcript.
     return SessionConfig(transcription_model="whisper-1")
+
+
+class MessageBox(w.HBox):
+    """The "Type a message" box and its Send button; Enter sends too."""
+
+    def __init__(self, send: Callable[[], None]) -> None:
+        self._send = send
+        self.text = w.Text(placeholder=_PLACEHOLDER, layout=w.Layout(flex="1 1 auto", width="auto"))
+        self.text.add_class("rw-console-text")
+        self.send_button = w.Button(description="Send", tooltip="Send the message as a user turn")
+        self.send_button.on_click(lambda _b: send())
+        self.text.on_msg(self._on_text_msg)
+        super().__init__([self.text, self.send_button], layout=w.Layout(width="100%"))
+
+    def _on_text_msg(self, _widget: Any, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        # ipywidgets' Text sends {"event": "submit"} on Enter (its on_submit is deprecated).
+        if isinstance(content, dict) and content.get("event") == "submit" and not self.text.disabled:
+            self._send()
 
 
 class RealtimeConsole(w.VBox):
@@ -67,12 +92,15 @@ class RealtimeConsole(w.VBox):
         self._start_task: asyncio.Task[RealtimeConsole] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._disconnects: list[Callable[[], None]] = []
+        self._ending: asyncio.Task[None] | None = None
+        self._closed = False
         self.last_error: str = ""
 
         from .player import AudioPlayer
         from .recorder import MicRecorder
 
         self.recorder = MicRecorder()
+        self.recorder.on_stop(self._recording_stopped)
         self.player = AudioPlayer()
         self.form = SessionConfigForm()
         self.form.on_connect(self._reconnect)
@@ -80,18 +108,23 @@ class RealtimeConsole(w.VBox):
         self.event_log = EventLog()
         self.connect(session)
 
-        self.text = w.Text(placeholder=_PLACEHOLDER, layout=w.Layout(flex="1 1 auto", width="auto"))
-        self.text.add_class("rw-console-text")
-        self.send_button = w.Button(description="Send", tooltip="Send the message as a user turn")
-        self.send_button.on_click(lambda _b: self._schedule(self.send_text()))
+        message_box = MessageBox(lambda: self._schedule(self.send_text()))
+        self.text, self.send_button = message_box.text, message_box.send_button
+        self.reconnect_button = w.Button(
+            description="Reconnect", tooltip="Open a new session", layout=w.Layout(display="none")
+        )
+        self.reconnect_button.on_click(lambda _b: self._schedule(self.reopen()))
         self.status = w.HTML(_line("Starting…"))
 
         settings = w.Accordion(children=[self.form], titles=("Session settings",), selected_index=None)
         super().__init__(
             [
-                self.status,
-                w.HBox([self.recorder, self.player], layout=w.Layout(align_items="center")),
-                w.HBox([self.text, self.send_button], layout=w.Layout(width="100%")),
+                w.HBox([self.status, self.reconnect_button], layout=w.Layout(align_items="center")),
+                w.HBox(
+                    [self.recorder, self.player],
+                    layout=w.Layout(align_items="center", grid_gap="24px", flex_flow="row wrap"),
+                ),
+                message_box,
                 self.transcript,
                 settings,
                 self.event_log,
@@ -118,6 +151,8 @@ class RealtimeConsole(w.VBox):
         if self.session.status == "connected":
             self._show_status()
             return self
+        if self._closed:
+            raise SessionClosed(_CLOSED)
         self.status.value = _line("Connecting…")
         try:
             await self.session.connect()
@@ -141,6 +176,7 @@ class RealtimeConsole(w.VBox):
         ipywidgets, so this returns a task rather than being a coroutine function.)
         """
         self._detach()
+        self._set_open(False)
         session = getattr(self, "session", None)
         owns = getattr(self, "_owns_session", False) and session is not None and session.status == "connected"
         return close_soon(self._close_session if owns else self._after_close)
@@ -185,6 +221,18 @@ class RealtimeConsole(w.VBox):
         self.transcript.flush()
         self._show_status()
 
+    async def reopen(self) -> RealtimeConsole:
+        """After `close()`: a new session on the same connection and the form's settings."""
+        await self._reconnect(self.session.connection)
+        return self
+
+    def _set_open(self, is_open: bool) -> None:
+        """Closed: Record, the text box and Send are greyed and Reconnect shows."""
+        self._closed = not is_open
+        for part in (self.text, self.send_button, self.recorder):
+            part.disabled = not is_open
+        self.reconnect_button.layout.display = "none" if is_open else ""
+
     def __del__(self) -> None:
         close_when_collected(self, self._detach)
 
@@ -193,7 +241,10 @@ class RealtimeConsole(w.VBox):
         where = conn.describe() if conn is not None else "session"
         status = self.session.status
         kind = "ok" if status == "connected" else "error" if status == "failed" else "info"
-        self.status.value = _line(f"{where} · {status}", kind)
+        closed = " (console closed: Reconnect opens a new session)" if self._closed else ""
+        self.status.value = _line(f"{where} · {status}{closed}", kind)
+        lost = self._closed or status in ("closed", "failed")
+        self.reconnect_button.layout.display = "" if lost else "none"
 
     async def _reconnect(self, connection: ConnectionConfig) -> None:
         """Connect button of the form: a new session on the form's connection settings."""
@@ -203,24 +254,31 @@ class RealtimeConsole(w.VBox):
         self.connect(RealtimeSession(connection, config=self.form.value))
         self._owns_session = True
         self._start_task = None
+        self._set_open(True)
         await self.start()
 
     # -- text ------------------------------------------------------------------------------
     async def send_text(self, text: str | None = None) -> Turn | None:
-        """Send `text` (default: the text box) as a user turn; returns the Turn."""
+        """Send `text` (default: the box, emptied at once) as a user turn; returns the Turn.
+        A message that fails to send goes back into the box, and the status line says why."""
+        from_box = text is None
         message = (self.text.value if text is None else text).strip()
         if not message:
             self.status.value = _line("Nothing to send: type a message first", "error")
             return None
-        if text is None:
+        if from_box:
             self.text.value = ""
         try:
+            if self._closed:
+                raise SessionClosed(_CLOSED)
             if self.session.status != "connected":
                 await self.start()
             turn = await self.session.send_text(message)
         except Exception as exc:
+            if from_box and not self.text.value:
+                self.text.value = message
             self.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.value = _line(f"Send failed: {exc}", "error")
+            self.status.value = _line(f"Not sent: {_console_words(exc, self._closed)}", "error")
             return None
         self._show_status()
         return turn
@@ -243,6 +301,8 @@ class RealtimeConsole(w.VBox):
         """
         from ..audio import to_pcm16
 
+        if self._closed:
+            raise SessionClosed(_CLOSED)
         if self.session.status != "connected":
             await self.start()
         config = self.session.config
@@ -253,7 +313,36 @@ class RealtimeConsole(w.VBox):
             await self._answer_heard()
         since = len(self.session.conversation.turns)
         await self.recorder.feed(with_closing_silence(speech, config.silence_duration_ms), realtime=realtime)
-        return await self.session.wait_for_turn(since, timeout=timeout)
+        turn = await self.session.wait_for_turn(since, timeout=timeout)
+        if self._ending is not None:
+            await self._ending  # the end of the recording is settled before the next say()
+        return turn
+
+    def _recording_stopped(self) -> None:
+        """Stop was pressed (or a feed ended): the turn ends now, committed or discarded."""
+        if self.session.status != "connected" or self._closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._ending = loop.create_task(self._end_speech())
+        self._tasks.add(self._ending)
+        self._ending.add_done_callback(self._tasks.discard)
+
+    async def _end_speech(self) -> None:
+        try:
+            ended = await self.session.end_speech()
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.status.value = _line(
+                f"Stopping did not end the turn: {_console_words(exc, self._closed)}", "error"
+            )
+            return
+        if ended in _STOPPED:
+            self.status.value = _line(*_STOPPED[ended])
+        else:
+            self._show_status()
 
     async def _answer_heard(self, timeout: float = 120.0) -> None:
         """Until the answer in progress is done and the player has played it to its end."""
@@ -275,7 +364,16 @@ class RealtimeConsole(w.VBox):
         task.add_done_callback(self._tasks.discard)
 
     def __repr__(self) -> str:
-        status = self.session.status
+        status = "closed" if self._closed else self.session.status
         if status == "closed" and self._start_task is not None and not self._start_task.done():
             status = "connecting"
         return f"<RealtimeConsole {self.session.connection.describe()} · {status}>"
+
+
+def _console_words(exc: BaseException, closed: bool) -> str:
+    """An error as the console's user should read it (not the library's advice to a programmer)."""
+    if closed:
+        return _CLOSED
+    if isinstance(exc, SessionClosed):
+        return "the session is not connected; press Reconnect (or Connect in Session settings)"
+    return str(exc)

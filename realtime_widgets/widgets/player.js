@@ -4,7 +4,8 @@
 // Messages (typed in player.py): kernel -> page {kind:"audio", stream, seq, kt} + one PCM16
 // buffer, {kind:"clear"}. Page -> kernel {kind:"position", stream, played_ms, playing} every
 // 100 ms while playing, {kind:"scheduled", stream, seq, t, kt} for the first chunk of a stream,
-// {kind:"cleared", ...} after a clear. One Playback per model (the factory below), shared by its views.
+// {kind:"cleared", ...} after a clear, {kind:"underrun", stream, seq, gap_ms, t} when a stream's
+// queue ran dry before chunk `seq` (a gap in the middle of a response). One Playback per model (the factory below), shared by its views.
 
 const RATE = 24000;
 const LEAD_S = 0.04; // first chunk (and after an underrun) starts this far ahead: jitter margin
@@ -25,6 +26,7 @@ class Playback {
     this.playedDone = 0; // seconds of fully played chunks of the current stream
     this.nextTime = 0;
     this.playing = false;
+    this.underruns = 0; // gaps in the middle of a stream since the page loaded
     this.timer = null;
     this.listeners = new Set();
     this.onMsg = (msg, buffers) => {
@@ -89,6 +91,7 @@ class Playback {
     let start = this.nextTime;
     if (start < now + 0.005) {
       // First chunk, or the kernel fell behind: start a little ahead, fade in to avoid a click.
+      if (msg.seq > 0 && this.nextTime > 0) this.underrun(msg, now + LEAD_S - this.nextTime);
       start = now + LEAD_S;
       const n = Math.min(FADE_SAMPLES, data.length);
       for (let i = 0; i < n; i++) data[i] *= i / n;
@@ -103,6 +106,12 @@ class Playback {
       this.model.send({ kind: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt });
     }
     this.setPlaying(true);
+  }
+
+  // The queue ran dry in the middle of a stream: a gap the listener hears. Counted and reported.
+  underrun(msg, gapS) {
+    this.underruns += 1;
+    this.model.send({ kind: "underrun", stream: msg.stream, seq: msg.seq, gap_ms: gapS * 1000, t: epochMs() });
   }
 
   playedSeconds() {
@@ -188,8 +197,15 @@ class Playback {
 
 function render({ model, el }, playback) {
   el.classList.add("rw-player");
+  // "Speaker: playing", labelled apart from the microphone's state beside it.
   const state = document.createElement("span");
   state.className = "rw-player-state";
+  const stateLabel = document.createElement("span");
+  stateLabel.className = "rw-state-label";
+  stateLabel.textContent = "Speaker: ";
+  const stateValue = document.createElement("span");
+  stateValue.className = "rw-state-value";
+  state.append(stateLabel, stateValue);
   const mute = document.createElement("button");
   mute.type = "button";
   mute.className = "rw-mute";
@@ -218,7 +234,9 @@ function render({ model, el }, playback) {
   playback.ensureContext();
 
   const update = () => {
-    state.textContent = playback.playing ? "▶ playing" : "■ idle";
+    stateValue.textContent = playback.playing ? "playing" : "idle";
+    state.dataset.state = playback.playing ? "playing" : "idle";
+    position.title = `${playback.underruns} underrun(s) (gaps while playing) since the page loaded`;
     const muted = model.get("muted");
     mute.textContent = muted ? "Unmute" : "Mute";
     mute.setAttribute("aria-pressed", muted ? "true" : "false");

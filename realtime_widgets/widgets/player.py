@@ -25,7 +25,7 @@ from ..protocol import SAMPLE_RATE
 from ..session.barge_in import PlayedAudio
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..conversation import Turn
+    from ..conversation import Conversation, Turn
     from ..session import RealtimeSession
 
 _HERE = pathlib.Path(__file__).parent
@@ -71,8 +71,18 @@ class PlayerScheduled(TypedDict):
     kt: float
 
 
+class PlayerUnderrun(TypedDict):
+    """From the page: the queue of `stream` ran dry before chunk `seq`; `gap_ms` of silence was heard."""
+
+    kind: Literal["underrun"]
+    stream: str
+    seq: int
+    gap_ms: float
+    t: float
+
+
 TO_PAGE = PlayerAudio | PlayerClear
-FROM_PAGE = PlayerPosition | PlayerScheduled
+FROM_PAGE = PlayerPosition | PlayerScheduled | PlayerUnderrun
 
 
 class _Stream:
@@ -128,6 +138,9 @@ class AudioPlayer(anywidget.AnyWidget):
         self.history: list[tuple[str, int, float]] = []
         # Kernel arrival -> page scheduling of each stream's first chunk, in ms (benchmarks).
         self.schedule_latencies_ms: list[float] = []
+        # Gaps in the middle of a stream the page heard: (stream, seq, gap_ms); also on the Turn.
+        self.underruns: list[tuple[str, int, float]] = []
+        self._conversation: Conversation | None = None
         self._stream: _Stream | None = None
         self._cleared_items: set[str] = set()
         self._plays = 0
@@ -151,12 +164,14 @@ class AudioPlayer(anywidget.AnyWidget):
             session.conversation.on_audio(self._on_audio),
             session.attach_output(self),
         ]
+        self._conversation = session.conversation
         return self.disconnect
 
     def disconnect(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
+        self._conversation = None
 
     def _on_audio(self, turn: Turn | None, direction: str, pcm: np.ndarray, _start: int) -> None:
         if direction != "output":
@@ -250,6 +265,14 @@ class AudioPlayer(anywidget.AnyWidget):
         if kind == "scheduled":
             if content.get("kt") is not None and content.get("t") is not None:
                 self.schedule_latencies_ms.append(float(content["t"]) - float(content["kt"]))
+            return
+        if kind == "underrun":
+            stream_id = str(content.get("stream"))
+            self.underruns.append(
+                (stream_id, int(content.get("seq") or 0), float(content.get("gap_ms") or 0.0))
+            )
+            if self._conversation is not None and not _is_play(stream_id):
+                self._conversation.note_underrun(stream_id)  # the stream of a reply is its item id
             return
         if kind not in ("position", "cleared"):
             return

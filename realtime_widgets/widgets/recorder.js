@@ -353,8 +353,15 @@ function render({ model, el }, capture) {
   const bar = document.createElement("div");
   bar.className = "rw-meter-bar";
   meter.appendChild(bar);
+  // "Microphone: idle", labelled on its own so it never runs into the player's state beside it.
   const status = document.createElement("span");
   status.className = "rw-status";
+  const statusLabel = document.createElement("span");
+  statusLabel.className = "rw-state-label";
+  statusLabel.textContent = "Microphone: ";
+  const statusValue = document.createElement("span");
+  statusValue.className = "rw-state-value";
+  status.append(statusLabel, statusValue);
   const error = document.createElement("div");
   error.className = "rw-error";
   error.setAttribute("role", "alert");
@@ -366,12 +373,15 @@ function render({ model, el }, capture) {
     button.textContent = recording ? "Stop" : "Record";
     button.setAttribute("aria-pressed", recording ? "true" : "false");
     button.title = push ? "Hold to talk (or hold Space)" : recording ? "Stop recording" : "Start recording";
-    button.disabled = capture.starting;
+    const off = model.get("disabled") && !recording;
+    button.disabled = capture.starting || off;
+    if (off) button.title = "Not connected: nothing to record into";
     button.classList.toggle("rw-recording", recording);
     const level = recording ? Math.min(1, capture.level * 4) : 0; // speech RMS is ~0.05-0.25
     bar.style.width = `${(level * 100).toFixed(1)}%`;
     meter.setAttribute("aria-valuenow", level.toFixed(2));
-    status.textContent = model.get("status");
+    statusValue.textContent = off ? "off" : model.get("status");
+    status.dataset.state = recording ? "recording" : model.get("status");
     error.textContent = model.get("error");
     error.style.display = model.get("error") ? "" : "none";
   };
@@ -379,15 +389,21 @@ function render({ model, el }, capture) {
   model.on("change:status", update);
   model.on("change:error", update);
   model.on("change:mode", update);
+  const onDisabled = () => {
+    if (model.get("disabled") && capture.active) capture.stop(); // closed while recording
+    update();
+  };
+  model.on("change:disabled", onDisabled);
 
   // Toggle: click. Push-to-talk: hold the button (pointer or Space / Enter).
   const onClick = () => {
-    if (model.get("mode") !== "toggle") return;
+    if (model.get("mode") !== "toggle" || (model.get("disabled") && !capture.active)) return;
     if (capture.active) capture.stop();
     else capture.start();
   };
   const onDown = (e) => {
     if (model.get("mode") !== "push" || (e.type === "keydown" && e.key !== " " && e.key !== "Enter")) return;
+    if (model.get("disabled")) return;
     e.preventDefault();
     if (!capture.active) capture.start();
   };
@@ -407,6 +423,7 @@ function render({ model, el }, capture) {
     model.off("change:status", update);
     model.off("change:error", update);
     model.off("change:mode", update);
+    model.off("change:disabled", onDisabled);
   };
 }
 

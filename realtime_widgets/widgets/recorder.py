@@ -59,6 +59,9 @@ class MicRecorder(anywidget.AnyWidget):
     status = traitlets.Unicode("idle").tag(sync=True)
     chunks_received = traitlets.Int(0, help="Chunks handed on to the sinks.").tag(sync=True)
     chunks_lost = traitlets.Int(0, help="Chunks missing in the sequence (should stay 0).").tag(sync=True)
+    disabled = traitlets.Bool(False, help="True when there is nowhere to send audio (Record is greyed).").tag(
+        sync=True
+    )
     in_browser = traitlets.Bool(
         False, help="True once a page has shown this recorder: a person can press Record."
     ).tag(sync=True)
@@ -81,6 +84,8 @@ class MicRecorder(anywidget.AnyWidget):
             **kwargs,
         )
         self._sinks: list[ChunkCallback] = []
+        self._stop_listeners: list[Callable[[], object]] = []
+        self._stop_after: int | None = None  # a stopped stream's last seq, not yet handed on
         self._stream: int | str | None = None
         self._next_seq = 0
         self._waiting: dict[int, bytes] = {}  # chunks ahead of the sequence, by seq
@@ -134,6 +139,20 @@ class MicRecorder(anywidget.AnyWidget):
 
         return unsubscribe
 
+    def on_stop(self, fn: Callable[[], object]) -> Callable[[], None]:
+        """Call `fn()` when recording stops, once every chunk before the stop was handed on
+        (the console ends the user's turn then); returns a function that unsubscribes."""
+        self._stop_listeners.append(fn)
+        return lambda: self._stop_listeners.remove(fn) if fn in self._stop_listeners else None
+
+    def _stopped(self) -> None:
+        self._stop_after = None
+        for fn in list(self._stop_listeners):
+            try:
+                fn()
+            except Exception as exc:  # a listener's bug must not break the recorder
+                self.error = f"A stop callback failed: {type(exc).__name__}: {exc}"
+
     def connect(self, session: AudioSink) -> Callable[[], None]:
         """Stream chunks into `session.append_audio_nowait`; returns a function that disconnects.
 
@@ -164,6 +183,11 @@ class MicRecorder(anywidget.AnyWidget):
         if kind == "stop":
             self.status = "idle"
             self.level = 0.0
+            last = content.get("last_seq")
+            if isinstance(last, int) and content.get("stream") == self._stream and self._next_seq <= last:
+                self._stop_after = last  # chunks still on their way: stop once they are in
+            else:
+                self._stopped()
             return
         if kind not in ("chunk", "start"):
             return
@@ -182,6 +206,8 @@ class MicRecorder(anywidget.AnyWidget):
             self.context_rate = content.get("context_rate", self.context_rate)
 
     def _start_stream(self, stream: int | str) -> None:
+        if self._stop_after is not None:
+            self._stopped()  # the previous stream's last chunks never came
         self._stream = stream
         self._next_seq = 0
         self._waiting = {}
@@ -220,6 +246,8 @@ class MicRecorder(anywidget.AnyWidget):
             self._deliver(np.frombuffer(data, dtype="<i2").astype(np.int16, copy=False))
             self._next_seq += 1
         self._ack(stream, self._next_seq - 1)
+        if self._stop_after is not None and self._next_seq > self._stop_after:
+            self._stopped()
 
     def _deliver(self, samples: np.ndarray) -> None:
         for fn in list(self._sinks):

@@ -53,6 +53,7 @@ function render({ model, el: root }) {
     if (s.latency) meta.push(`first audio ${s.latency}`);
     if (s.latency_done) meta.push(`done ${s.latency_done}`);
     if (s.audio_s) meta.push(`${s.audio_s} s audio`);
+    if (s.underruns) meta.push(`${s.underruns} underrun${s.underruns > 1 ? "s" : ""}`);
     if (s.status && s.status !== "completed") meta.push(s.status);
     block.meta.textContent = meta.join(" · ");
     block.play.disabled = !s.audio_s;

@@ -27,6 +27,7 @@ Side = Literal["assistant", "user"]
 
 FLUSH_INTERVAL_S = 0.1
 TRANSCRIBING = "(transcribing…)"
+SPEAKING = "(speaking…)"
 
 
 def _fmt_s(value: float | None) -> str | None:
@@ -60,6 +61,7 @@ def turn_snapshot(index: int, turn: Turn) -> TurnSnapshot:
         "latency_done": _fmt_s(turn.latency_done_s),
         "audio_s": round(turn.audio_samples / SAMPLE_RATE, 2),
         "error": str(error_text) if error_text else "",
+        "underruns": turn.underruns,
     }
 
 
@@ -71,6 +73,10 @@ def _user_words(turn: Turn, user_audio: int) -> tuple[str, bool]:
         return turn.user_transcript, turn.user_transcript_pending
     if turn.user_transcript_pending:
         return TRANSCRIBING, True
+    if turn.user_speaking:
+        return SPEAKING, True
+    if user_audio and turn.status == "cancelled" and turn.response_id is None:
+        return f"(speech, {user_audio / SAMPLE_RATE:.1f} s; discarded, not sent)", False
     if user_audio:
         # Without input transcription no transcript will come: say what there is instead.
         return f"(speech, {user_audio / SAMPLE_RATE:.1f} s; input transcription is off)", False

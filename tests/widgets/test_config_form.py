@@ -45,22 +45,42 @@ async def test_apply_updates_the_live_session(session):
     assert result["audio"]["input"]["transcription"]["model"] == "gpt-4o-transcribe"
 
 
-async def test_apply_button_and_server_error(session):
+async def test_a_refused_voice_change_keeps_the_other_edits_and_locks_the_voice(session):
     form = SessionConfigForm(session)
+    assert not form.voice.disabled and "Not applied yet" not in _status(form)
     await session.send_text("Say hi.")  # audio has been produced: the voice is now fixed
-    form.voice.value = "verse"
+    assert form.voice.disabled and "locked" in form.voice_note.value  # shown before anyone tries
+    form.voice.value = "verse"  # Python can still set it: the service is the judge
+    form.instructions.value = "Answer in French."
+    form.threshold.value = 0.7
+    assert "Not applied yet" in _status(form)
     form.apply_button.click()  # schedules the coroutine on the running loop, like a real click
     await form._pending
-    assert 'data-kind="error"' in _status(form)
-    assert "voice" in _status(form).lower()
-    assert session.config.voice == "ash"
+    assert session.config.voice == "ash"  # refused by the service ...
+    assert session.config.instructions == "Answer in French."  # ... but the other edits are in
+    assert session.config.threshold == pytest.approx(0.7)
+    assert session.server_session["instructions"] == "Answer in French."
+    assert form.voice.value == "ash" and form.voice.disabled
+    assert "voice stays ash" in _status(form) and "Not applied yet" not in _status(form)
+    form.instructions.value = "Answer in German."
+    assert "Not applied yet" in _status(form)
+    form.instructions.value = "Answer in French."  # back to what is in effect: nothing pending
+    assert "Not applied yet" not in _status(form)
+
+
+def test_off_is_a_visible_choice_in_the_dropdowns():
+    form = SessionConfigForm(config=SessionConfig(noise_reduction=None, transcription_model=None))
+    assert form.noise_reduction.label == "Off" and form.transcription_model.label == "Off"
+    assert form.value.noise_reduction is None and form.value.transcription_model is None
+    form.noise_reduction.value = "near_field"
+    assert form.value.noise_reduction == "near_field"
 
 
 async def test_preview_session_shows_temperature_not_speed(emulator):
     conn = ConnectionConfig.for_emulator(emulator, protocol="preview")
     async with RealtimeSession(conn, SessionConfig()) as s:
         form = SessionConfigForm(s)
-        assert form._temperature_row.layout.display == "" and form._speed_row.layout.display == "none"
+        assert form.controls.temperature_row.layout.display == "" and form.controls.speed_row.layout.display == "none"
         form.temperature.value = 1.1
         result = await form.apply()
         assert "Session updated" in _status(form)
@@ -77,9 +97,9 @@ def test_controls_enforce_documented_ranges():
     assert form.threshold.value == 1.0
     form.max_output_tokens.value = 99999
     assert form.max_output_tokens.value == 4096
-    assert form._speed_row.layout.display == "" and form._temperature_row.layout.display == "none"
+    assert form.controls.speed_row.layout.display == "" and form.controls.temperature_row.layout.display == "none"
     form.turn_detection.value = "manual"
-    assert form._vad_box.layout.display == "none" and form.value.turn_detection == "manual"
+    assert form.controls.vad_box.layout.display == "none" and form.value.turn_detection == "manual"
     form.unlimited_tokens.value = False
     form.max_output_tokens.value = 300
     assert form.value.max_output_tokens == 300

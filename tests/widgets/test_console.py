@@ -35,7 +35,10 @@ async def test_console_connects_in_background_and_sends_text(emulator):
         assert isinstance(console.form, SessionConfigForm) and isinstance(console.event_log, EventLog)
         assert isinstance(console.recorder, MicRecorder) and isinstance(console.player, AudioPlayer)
         assert isinstance(console.transcript, TranscriptView)
-        assert console.text.placeholder == "Type a message" and console.send_button.description == "Send"
+        assert (
+            console.text.placeholder.startswith("Type a message")
+            and console.send_button.description == "Send"
+        )
         await console.ready()
         assert console.session.status == "connected"
         assert "emulator" in console.status.value and "connected" in console.status.value
@@ -180,3 +183,56 @@ async def test_console_repr_says_where_and_how_far_without_secrets(emulator):
         assert emulator.api_key not in text
     finally:
         await console.close()
+
+
+async def test_stop_mid_utterance_commits_the_speech_and_the_next_turn_starts_clean(emulator):
+    from realtime_widgets.emulator import synthesize
+
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    try:
+        await console.ready()
+        conv = console.session.conversation
+        speech = synthesize("What is the weather like today in the city of Paris?", "alloy")
+        # Record, talk, press Stop in the middle of a word: no silence for server VAD to hear.
+        await console.recorder.feed(np.concatenate([np.zeros(6000, np.int16), speech[: len(speech) // 2]]))
+        await _until(lambda: conv.turns and conv.turns[0].done, timeout=30)
+        first = conv.turns[0]
+        assert first.status == "completed" and first.transcript
+        assert first.user_transcript  # transcription was on, and the row says what was said
+        assert "sent" in console.status.value and "answer" in console.status.value
+        rows = console.transcript.rows()
+        assert "transcription is off" not in rows[0]["user"] and rows[0]["status"] == "completed"
+        # The next Record starts a turn of its own: nothing of the first is left in the buffer.
+        turn = await console.say(synthesize("close the door", "alloy"))
+        assert turn.index == 1 and turn.status == "completed"
+        assert len(conv.turns) == 2 and all(t.status != "pending" for t in conv.turns)
+        assert len(turn.user_audio) < len(speech)  # its own words, not the first turn's rest
+    finally:
+        await console.close()
+
+
+async def test_enter_sends_and_a_closed_console_keeps_the_text_and_says_so(emulator):
+    console = RealtimeConsole(connection=ConnectionConfig.for_emulator(emulator))
+    await console.ready()
+    console.text.value = "Hello by Enter"
+    console.text._handle_custom_msg({"event": "submit"}, [])  # what the page sends on Enter
+    conv = console.session.conversation
+    await _until(lambda: conv.turns and conv.turns[-1].done)
+    assert conv.turns[-1].user_text == "Hello by Enter" and console.text.value == ""
+    await console.close()
+    assert console.recorder.disabled and console.send_button.disabled and console.text.disabled
+    assert console.reconnect_button.layout.display != "none"
+    assert await console.send_text("typed after close") is None
+    console.text.value = "kept"
+    assert await console.send_text() is None
+    assert console.text.value == "kept"  # a message that was not sent stays in the box
+    assert "console is closed" in console.status.value and "Reconnect" in console.status.value
+    assert "async with" not in console.status.value
+    with pytest.raises(Exception, match="console is closed"):
+        await console.say(np.zeros(2400, np.int16))
+    await console.reopen()
+    assert console.session.status == "connected" and not console.send_button.disabled
+    assert console.reconnect_button.layout.display == "none"
+    turn = await console.send_text()
+    assert turn is not None and turn.user_text == "kept" and console.text.value == ""
+    await console.close()

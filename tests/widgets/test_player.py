@@ -153,3 +153,22 @@ async def test_connect_returns_the_function_that_disconnects(session) -> None:
     disconnect()
     await session.send_text("Say more.")
     assert [n for kind, n, _ in player.history if kind == "delta"] == heard  # nothing after
+
+
+async def test_an_underrun_the_page_reports_is_counted_on_its_turn(emulator, front_end) -> None:
+    from realtime_widgets.widgets.transcript import turn_snapshot
+
+    player = AudioPlayer()
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator)) as s:
+        player.connect(s)
+        turn = await s.send_text("Say something.")
+        changed = []
+        s.conversation.on_change(changed.append)
+        gap = {"kind": "underrun", "stream": turn.item_id, "seq": 3, "gap_ms": 42.0, "t": 1000.0}
+        _page_sends(player, gap)
+        assert player.underruns == [(turn.item_id, 3, 42.0)]
+        assert turn.underruns == 1 and changed == [turn]  # the transcript row hears of it
+        assert turn_snapshot(turn.index, turn)["underruns"] == 1
+        _page_sends(player, {**gap, "stream": "play-7"})  # a play() stream has no turn
+        assert turn.underruns == 1 and len(player.underruns) == 2
+        assert turn.to_dict() == dataclasses.replace(turn, underruns=0).to_dict()  # not saved

@@ -24,6 +24,7 @@ from realtime_widgets.widgets import (
     SessionConfigForm,
     TranscriptView,
     config_form,
+    connection_fields,
 )
 from realtime_widgets.widgets._protocols import FROM_PAGE, TO_PAGE
 
@@ -47,6 +48,7 @@ OWN_FILES = [
     "transcript.py",
     "captions.py",
     "config_form.py",
+    "connection_fields.py",
     "clip.py",
 ]
 
@@ -71,7 +73,7 @@ def test_the_esm_sends_and_handles_only_typed_kinds(widget: str) -> None:
 
 
 def test_every_anywidget_has_its_own_esm_file() -> None:
-    for cls in (MicRecorder, EventLog, TranscriptView, CaptionsView, config_form.SecretInput):
+    for cls in (MicRecorder, EventLog, TranscriptView, CaptionsView, connection_fields.SecretInput):
         # anywidget wraps a path in FileContents; an inline string would not be one
         assert isinstance(cls._esm, FileContents), cls
         assert str(cls._esm) == (WIDGETS / ESM_OF[cls.__name__]).read_text()
