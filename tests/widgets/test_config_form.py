@@ -80,7 +80,10 @@ async def test_preview_session_shows_temperature_not_speed(emulator):
     conn = ConnectionConfig.for_emulator(emulator, protocol="preview")
     async with RealtimeSession(conn, SessionConfig()) as s:
         form = SessionConfigForm(s)
-        assert form.controls.temperature_row.layout.display == "" and form.controls.speed_row.layout.display == "none"
+        assert (
+            form.controls.temperature_row.layout.display == ""
+            and form.controls.speed_row.layout.display == "none"
+        )
         form.temperature.value = 1.1
         result = await form.apply()
         assert "Session updated" in _status(form)
@@ -97,7 +100,10 @@ def test_controls_enforce_documented_ranges():
     assert form.threshold.value == 1.0
     form.max_output_tokens.value = 99999
     assert form.max_output_tokens.value == 4096
-    assert form.controls.speed_row.layout.display == "" and form.controls.temperature_row.layout.display == "none"
+    assert (
+        form.controls.speed_row.layout.display == ""
+        and form.controls.temperature_row.layout.display == "none"
+    )
     form.turn_detection.value = "manual"
     assert form.controls.vad_box.layout.display == "none" and form.value.turn_detection == "manual"
     form.unlimited_tokens.value = False
