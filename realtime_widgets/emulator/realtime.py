@@ -102,6 +102,8 @@ class RealtimeSession:
             await self.responses.stop()
             for task in list(self._tasks):
                 task.cancel()
+            for transcript in self.transcripts.values():
+                transcript.cancel()  # audio nobody waits for any more leaves the recognizer's queue
             stats.live_sessions -= 1
 
     def _spawn(self, coro) -> asyncio.Task:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def recognize(s: RealtimeSession, audio) -> str | None:
     if not s.ctx.recognize:
         return None
-    return await recognizer.transcribe_async(audio)
+    return await recognizer.transcribe_async(audio, owner=s)
 
 
 async def send(s: RealtimeSession, item_id: str, item: dict[str, Any]) -> None:
