@@ -6,6 +6,20 @@ function fmtTime(t) {
   return "+" + t.toFixed(3) + " s";
 }
 
+const TYPE_CHARS = 40; // the type column's width in characters (event_log.css)
+
+// A type name longer than its column keeps its last dot-separated parts, which say what happened:
+// "conversation.item.input_audio_transcription.completed" -> "…input_audio_transcription.completed".
+function shortType(name) {
+  if (name.length <= TYPE_CHARS) return name;
+  const parts = name.split(".");
+  let tail = parts.pop();
+  while (parts.length && parts[parts.length - 1].length + tail.length + 2 <= TYPE_CHARS) {
+    tail = parts.pop() + "." + tail;
+  }
+  return "…" + tail.slice(-(TYPE_CHARS - 1));
+}
+
 function makeRow(r) {
   // r = [index, time, dir ("c"|"s"), type, count, isError, summary]
   const row = document.createElement("div");
@@ -23,8 +37,8 @@ function makeRow(r) {
   dir.title = r[2] === "c" ? "client → server" : "server → client";
   const type = document.createElement("span");
   type.className = "rw-ev-type";
-  type.textContent = r[3];
-  type.title = r[3]; // long names are cut with an ellipsis to keep the columns aligned
+  type.textContent = shortType(r[3]);
+  type.title = r[3]; // the whole name; the column keeps one width so every row lines up
   const count = document.createElement("span");
   count.className = "rw-ev-count";
   const summary = document.createElement("span");
