@@ -10,12 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 from .emulator import DEFAULT_DEPLOYMENT, PLACEHOLDER_KEY, Emulator
 from .faults import Faults
+from .limits import Limits
 from .replies import default_reply
 
 if TYPE_CHECKING:
     from .voice import synthesize
 
-__all__ = ["DEFAULT_DEPLOYMENT", "PLACEHOLDER_KEY", "Emulator", "Faults", "default_reply", "synthesize"]
+__all__ = [
+    "DEFAULT_DEPLOYMENT",
+    "PLACEHOLDER_KEY",
+    "Emulator",
+    "Faults",
+    "Limits",
+    "default_reply",
+    "synthesize",
+]
 
 
 def __getattr__(name: str) -> Any:

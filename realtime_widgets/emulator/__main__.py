@@ -1,4 +1,5 @@
-"""`python -m realtime_widgets.emulator --port PORT [--api-key KEY] [--host 127.0.0.1] [--tls]`."""
+"""`python -m realtime_widgets.emulator --port PORT [--api-key KEY] [--host 127.0.0.1] [--tls]`, and the
+limits (`--idle-timeout 60`, ...) and faults (`--event-delay-ms 200`, ...) listed by `--help`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import threading
 
 from .emulator import Emulator
 from .faults import Faults
+from .limits import Limits
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +36,36 @@ def _parser() -> argparse.ArgumentParser:
         "--tls",
         action="store_true",
         help="serve https/wss with a certificate made at start (prints the variables that trust it)",
+    )
+    d = Limits()
+    lim = p.add_argument_group("limits (bad input and abandoned clients; docs/emulator-fidelity.md)")
+    lim.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=d.max_frame_bytes,
+        help="largest WebSocket message (close 1009)",
+    )
+    lim.add_argument(
+        "--max-request-bytes", type=int, default=d.max_request_bytes, help="largest HTTP request body (413)"
+    )
+    lim.add_argument("--max-json-depth", type=int, default=d.max_json_depth, help="deepest JSON nesting")
+    lim.add_argument(
+        "--write-timeout",
+        type=float,
+        default=d.write_timeout_s,
+        help="seconds a client may read nothing while events wait for it",
+    )
+    lim.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=d.idle_timeout_s,
+        help="close a session after this many seconds without a client frame (0 = never)",
+    )
+    lim.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=d.handshake_timeout_s,
+        help="seconds for a request's headers (and a chat body) to arrive",
     )
     g = p.add_argument_group("fault injection")
     g.add_argument(
@@ -94,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             retry_after_s=args.retry_after,
             max_session_seconds=args.max_session_seconds,
         )
+        limits = Limits(
+            max_frame_bytes=args.max_frame_bytes,
+            max_request_bytes=args.max_request_bytes,
+            max_json_depth=args.max_json_depth,
+            write_timeout_s=args.write_timeout,
+            idle_timeout_s=args.idle_timeout or None,
+            handshake_timeout_s=args.handshake_timeout,
+        )
         deployments = (
             [d.strip() for d in args.deployments.split(",") if d.strip()] if args.deployments else None
         )
@@ -101,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             api_key=args.api_key,
             deployments=deployments,
             faults=faults,
+            limits=limits,
             host=args.host,
             port=args.port,
             output_pace=args.output_pace,

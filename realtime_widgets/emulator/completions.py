@@ -31,6 +31,7 @@ from ..protocol import (
 )
 from . import audio_io, recognizer
 from .errors import ServiceError
+from .limits import Limits, check_depth, timeout
 from .voice import synthesize
 
 AUDIO_TTL_S = 3600  # message.audio.expires_at: how long a reply's audio id may be referenced
@@ -78,14 +79,7 @@ async def _complete(request: web.Request, deployment: str | None) -> web.StreamR
     ctx = request.app[CTX_KEY]
     ctx.stats.completion_requests += 1
     try:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ServiceError(
-                "The request body is not valid JSON.", status=400, code="invalid_json"
-            ) from None
-        if not isinstance(body, dict):
-            raise ServiceError("The request body must be a JSON object.")
+        body = await _read_json(request, ctx.limits)
         if deployment is None:
             deployment = body.get("model")
             if not isinstance(deployment, str) or not deployment:
@@ -111,6 +105,59 @@ async def _complete(request: web.Request, deployment: str | None) -> web.StreamR
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
+
+
+async def _read_json(request: web.Request, limits: Limits) -> dict[str, Any]:
+    """The request's JSON object: of the JSON media type, within the size, time and depth limits."""
+    if request.content_type != "application/json":
+        raise ServiceError(
+            f"Unsupported Content-Type '{request.content_type}': send the request body as JSON with "
+            "'Content-Type: application/json'.",
+            status=415,
+            code="unsupported_media_type",
+        )
+    size = request.content_length
+    if size is not None and size > limits.max_request_bytes:
+        raise _too_large(limits.max_request_bytes)
+    try:
+        async with timeout(limits.handshake_timeout_s):
+            raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(limits.max_request_bytes) from None
+    except asyncio.TimeoutError:
+        raise ServiceError(
+            f"The request body did not arrive within {limits.handshake_timeout_s:g} seconds.",
+            status=408,
+            code="request_timeout",
+        ) from None
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        depth = isinstance(exc, RecursionError)
+        raise ServiceError(
+            f"The request body nests arrays and objects deeper than {limits.max_json_depth} levels."
+            if depth
+            else f"The request body is not valid JSON ({exc}).",
+            code="invalid_json",
+        ) from None
+    if not isinstance(body, dict):
+        raise ServiceError("The request body must be a JSON object.", code="invalid_type")
+    check_depth(body, limits.max_json_depth)
+    if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+        raise ServiceError(
+            f"'stream_options' must be an object, got {body['stream_options']!r}.",
+            param="stream_options",
+            code="invalid_type",
+        )
+    return body
+
+
+def _too_large(limit: int) -> ServiceError:
+    return ServiceError(
+        f"The request body is larger than {limit} bytes; send less audio per request.",
+        status=413,
+        code="request_too_large",
+    )
 
 
 def _chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
@@ -155,6 +202,7 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
     modalities = body.get("modalities") or ["text"]
     if (
         not isinstance(modalities, list)
+        or not all(isinstance(m, str) for m in modalities)
         or not set(modalities) <= {"text", "audio"}
         or "text" not in modalities
     ):
@@ -222,6 +270,12 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
         audio_ref = msg.get("audio")
         if msg["role"] == "assistant" and audio_ref is not None:
             ref = audio_ref.get("id") if isinstance(audio_ref, dict) else None
+            if not isinstance(ref, str):
+                raise ServiceError(
+                    f"messages[{i}].audio.id must be the id of an earlier reply's audio (a string), got {ref!r}.",
+                    param=f"messages[{i}].audio.id",
+                    code="invalid_type",
+                )
             if ref not in store:
                 raise ServiceError(
                     f"Audio with id {ref!r} was not found or has expired.",

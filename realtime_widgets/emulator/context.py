@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .faults import Faults
 from .identity import TokenIssuer
+from .limits import Limits
 from .replies import ReplyFn, default_reply
 
 
@@ -18,6 +19,9 @@ class Stats:
     responses: int = 0
     client_events: int = 0
     server_events: int = 0
+    # Connections the emulator ended: a client that stopped reading, or went idle.
+    slow_clients_closed: int = 0
+    idle_sessions_closed: int = 0
 
 
 @dataclass
@@ -27,6 +31,7 @@ class Context:
     reply: ReplyFn = default_reply
     faults: Faults = field(default_factory=Faults)
     stats: Stats = field(default_factory=Stats)
+    limits: Limits = field(default_factory=Limits)
     # Output audio is produced this many times faster than real time (the service is faster than
     # real time too); a finite pace leaves room for barge-in and cancel while audio streams.
     output_pace: float = 4.0

@@ -14,6 +14,7 @@ from . import recognizer
 from .context import Context, Stats
 from .faults import Faults
 from .identity import IDENTITY_PATH
+from .limits import Limits
 from .replies import ReplyFn, default_reply
 from .server import build_app
 from .tls import EmulatorCertificate
@@ -49,6 +50,7 @@ class Emulator:
         deployments: Iterable[str] | None = None,
         reply: ReplyFn | None = None,
         faults: Faults | None = None,
+        limits: Limits | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         output_pace: float = 4.0,
@@ -75,6 +77,7 @@ class Emulator:
             deployments=deps,
             reply=reply or default_reply,
             faults=faults or Faults(),
+            limits=limits or Limits(),
             output_pace=output_pace,
             recognize=recognize,
         )
@@ -137,6 +140,11 @@ class Emulator:
     @property
     def faults(self) -> Faults:
         return self._ctx.faults
+
+    @property
+    def limits(self) -> Limits:
+        """Frame and request sizes, JSON depth, and the write, idle and handshake timeouts."""
+        return self._ctx.limits
 
     @property
     def stats(self) -> Stats:
@@ -256,8 +264,13 @@ class Emulator:
             loop.close()
 
     async def _startup(self) -> None:
+        # keepalive_timeout also runs from the first byte, so a half-sent request is dropped after it.
         self._runner = web.AppRunner(
-            build_app(self._ctx), handle_signals=False, access_log=None, shutdown_timeout=1.0
+            build_app(self._ctx),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=self._ctx.limits.handshake_timeout_s,
         )
         await self._runner.setup()
         ssl_context = self._certificate.server_context() if self._certificate is not None else None

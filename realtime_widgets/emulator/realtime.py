@@ -22,6 +22,7 @@ from .context import Context
 from .errors import ServiceError
 from .input_audio import InputAudio, decode_audio
 from .items import Items, check_previous, client_item
+from .limits import check_depth, unreadable
 from .responses import Responder
 from .wire import Dropped, Wire, consume, new_id
 
@@ -82,7 +83,10 @@ class RealtimeSession:
             self._spawn(self.wire.expire(self.ctx.faults.max_session_seconds))
         try:
             await self.wire.send({"type": "session.created", "session": self.session})
-            async for msg in self.wire.ws:
+            while True:
+                msg = await self.wire.receive(busy=lambda: self.responses.active)
+                if msg is None:
+                    break
                 if msg.type == WSMsgType.TEXT:
                     stats.client_events += 1
                     await self.handle_text(msg.data)
@@ -93,7 +97,7 @@ class RealtimeSession:
                             code="invalid_type",
                         )
                     )
-                elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE, WSMsgType.CLOSING):
+                elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                     break
         except (Dropped, ConnectionResetError):
             pass
@@ -116,13 +120,8 @@ class RealtimeSession:
     async def handle_text(self, data: str) -> None:
         try:
             event = json.loads(data)
-        except ValueError as exc:
-            await self.wire.error(
-                ServiceError(
-                    f"The event is not valid JSON ({exc}); send one JSON object per message.",
-                    code="invalid_json",
-                )
-            )
+        except (ValueError, RecursionError) as exc:
+            await self.wire.error(unreadable(exc, self.ctx.limits.max_json_depth))
             return
         if not isinstance(event, dict):
             await self.wire.error(
@@ -133,6 +132,7 @@ class RealtimeSession:
         client_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         handler = self.handlers.get(kind) if isinstance(kind, str) else None
         try:
+            check_depth(event, self.ctx.limits.max_json_depth)
             if handler is None:
                 raise self._unknown_event(kind)
             await handler(event)

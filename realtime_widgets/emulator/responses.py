@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import reply_text, session_config, usage
@@ -14,6 +15,8 @@ from .items import client_item
 from .output_items import Message, function_call
 from .voice import seconds_per_word
 from .wire import Dropped, consume, new_id
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .realtime import RealtimeSession
@@ -56,6 +59,7 @@ class Responder:
     def _checked(self, options: dict[str, Any]) -> dict[str, Any]:
         """The response's options, checked; `input` items are parsed into `_context`."""
         ga = self.s.protocol == "ga"
+        session_config.check_response(self.s.protocol, options)
         mod_key = "output_modalities" if ga else "modalities"
         if mod_key in options:
             session_config.modalities_valid(self.s.protocol, options[mod_key], f"response.{mod_key}")
@@ -193,6 +197,11 @@ class Responder:
             if s.closing:
                 raise
             status, details = "cancelled", {"type": "cancelled", "reason": self.cancel_reason}
+        except (Dropped, ConnectionResetError):
+            raise
+        except Exception as exc:  # a response always ends: failed, saying why, as the service reports it
+            log.exception("emulator response %s failed", response_id)
+            status, details = "failed", _failure(exc)
         response.update(
             status=status,
             status_details=details,
@@ -214,4 +223,15 @@ def _assistant_item(item_id: str) -> dict[str, Any]:
         "role": "assistant",
         "status": "in_progress",
         "content": [],
+    }
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    return {
+        "type": "failed",
+        "error": {
+            "type": "server_error",
+            "code": "server_error",
+            "message": f"The emulator could not finish this response: {type(exc).__name__}: {exc}",
+        },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from ..protocol import REALTIME_PREVIEW_API_VERSIONS, Protocol
 from . import completions
@@ -16,6 +16,15 @@ from .realtime import RealtimeSession
 CTX_KEY: web.AppKey[Context] = web.AppKey("ctx", Context)
 # Browsers cannot set headers on a WebSocket; they pass the key as a subprotocol instead.
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
+
+
+class _Socket(web.WebSocketResponse):
+    """aiohttp closes an oversized message with 1009 and no reason; this one says the limit."""
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = f"message too big: limit {self._max_msg_size} bytes".encode()
+        return await super().close(code=code, message=message, drain=drain)
 
 
 def error_response(
@@ -113,8 +122,11 @@ async def _realtime(
             400, "BadRequest", f"Missing required query parameter '{param}' (the deployment name)."
         )
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    ws = web.WebSocketResponse(
-        max_msg_size=0, protocols=[p for p in offered if p == "realtime"], autoping=True
+    # aiohttp refuses an oversized frame from its header, before reading the payload.
+    ws = _Socket(
+        max_msg_size=ctx.limits.max_frame_bytes,
+        protocols=[p for p in offered if p == "realtime"],
+        autoping=True,
     )
     await ws.prepare(request)
     await RealtimeSession(ws, request, protocol, deployment, ctx).run()
@@ -159,7 +171,7 @@ async def azure_shaped_errors(request: web.Request, handler: Any) -> web.StreamR
 
 
 def build_app(ctx: Context) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[azure_shaped_errors])
+    app = web.Application(client_max_size=ctx.limits.max_request_bytes, middlewares=[azure_shaped_errors])
     app[CTX_KEY] = ctx
     app.router.add_get("/", index)
     app.router.add_get(IDENTITY_PATH, make_token_route(ctx.tokens))

@@ -171,6 +171,39 @@ def modalities_valid(protocol: Protocol, value: Any, param: str) -> list[str]:
     return list(value)
 
 
+def check_response(protocol: Protocol, options: dict[str, Any]) -> None:
+    """The session fields a `response.create` may override for itself, checked like session.update's,
+    so a bad value is an error before the response starts (its voice, format and `input` are read by
+    the responder)."""
+    ga = protocol == "ga"
+    if "tools" in options:
+        fields.tools(options["tools"], "response.tools")
+    if "tool_choice" in options:
+        fields.tool_choice(options["tool_choice"], "response.tool_choice", allow_name=not ga)
+    limit_key = "max_output_tokens" if ga else "max_response_output_tokens"
+    if limit_key in options:
+        fields.max_tokens(options[limit_key], f"response.{limit_key}")
+    if options.get("conversation") is not None:
+        conversation = options["conversation"]
+        if not isinstance(conversation, str) or not conversation:
+            raise fields.error(
+                "response.conversation", 'response.conversation must be "auto" or "none"', "invalid_type"
+            )
+    if options.get("metadata") is not None:
+        fields.obj(options["metadata"], "response.metadata")
+    if not ga and "temperature" in options:
+        fields.number(options["temperature"], "response.temperature", *TEMPERATURE_RANGE)
+    if ga and options.get("audio") is not None:
+        audio = fields.obj(options["audio"], "response.audio")
+        fields.known(audio, {"output"}, "response.audio")
+        if audio.get("output") is not None:
+            fields.known(
+                fields.obj(audio["output"], "response.audio.output"),
+                {"format", "voice"},
+                "response.audio.output",
+            )
+
+
 # -- GA ---------------------------------------------------------------------------------------
 
 _GA_TOP = {

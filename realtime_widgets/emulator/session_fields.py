@@ -189,11 +189,38 @@ def tools(value: Any, param: str) -> list[Any]:
             raise error(
                 f"{where}.name", f"Missing required parameter: '{where}.name'.", "missing_required_parameter"
             )
-        if not isinstance(tool.get("parameters", {}), dict):
-            raise error(
-                f"{where}.parameters", f"{where}.parameters must be a JSON schema object", "invalid_type"
-            )
+        function_parameters(tool, f"{where}.parameters")
     return value
+
+
+def function_parameters(tool: dict[str, Any], param: str) -> None:
+    """A function's `parameters`: a JSON Schema (checked against its metaschema) of type "object"."""
+    schema = tool.get("parameters", {})
+    if not isinstance(schema, dict):
+        raise error(
+            param, f"{param} must be a JSON schema object, got {type(schema).__name__}", "invalid_type"
+        )
+    if not schema:
+        return  # no parameters
+    if schema.get("type") != "object":
+        raise error(
+            param,
+            f"Invalid schema for function '{tool['name']}': schema must be a JSON Schema of "
+            f"'type: \"object\"', got 'type: \"{schema.get('type')}\"'.",
+            "invalid_function_parameters",
+        )
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
+        raise error(
+            param,
+            f"Invalid schema for function '{tool['name']}': at {param}{at}: {exc.message}.",
+            "invalid_function_parameters",
+        ) from None
 
 
 def string(value: Any, param: str) -> str:

@@ -62,8 +62,13 @@ def _call(tool: dict[str, Any], user_text: str | None) -> Call:
     schema = tool.get("parameters") or {}
     properties = schema.get("properties") or {}
     wanted = schema.get("required") or list(properties)
-    arguments = {key: _value(properties.get(key) or {}, user_text or "") for key in wanted}
+    # A property's schema may be a boolean (true: anything goes).
+    arguments = {key: _value(_as_object(properties.get(key)), user_text or "") for key in wanted}
     return Call(tool["name"], json.dumps(arguments))
+
+
+def _as_object(schema: Any) -> dict[str, Any]:
+    return schema if isinstance(schema, dict) else {}
 
 
 def _value(schema: dict[str, Any], text: str) -> Any:

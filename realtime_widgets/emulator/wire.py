@@ -2,7 +2,8 @@
 
 Events are built with GA names and translated to the preview protocol's names here, on the way out.
 The fault settings (delay, drop after N events, maximum session length) act here too, so every event
-the engine sends meets them in the same place.
+the engine sends meets them in the same place; so do the limits on a client that stops reading (write
+timeout) or sends nothing (idle timeout).
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMessage, web
 
 from ..protocol import Protocol, to_wire_event_type
 from .context import Context
 from .errors import ServiceError
+from .limits import timeout
 
 # Events only the GA protocol has; they are not sent on the preview wire.
 _GA_ONLY = {"conversation.item.done", "output_audio_buffer.cleared", "input_audio_buffer.timeout_triggered"}
 _CLOSE_GOING_AWAY = 1001
+_CLOSE_POLICY_VIOLATION = 1008
 log = logging.getLogger(__name__)
 
 
@@ -68,14 +72,17 @@ class Wire:
             delay = self.ctx.faults.event_delay_ms
             if delay > 0:
                 await asyncio.sleep(delay / 1000.0)
-            await self.ws.send_str(data)
+            try:
+                async with timeout(self.ctx.limits.write_timeout_s):
+                    await self.ws.send_str(data)
+            except asyncio.TimeoutError:
+                await self._drop_slow_client()
+                raise Dropped() from None
             self._sent += 1
             self.ctx.stats.server_events += 1
             if self._drop_after is not None and self._sent >= self._drop_after:
                 # A network drop: no close frame, the socket just goes away.
-                transport = self.request.transport
-                if transport is not None:
-                    transport.abort()
+                self._abort()
                 raise Dropped()
 
     async def error(self, exc: ServiceError, client_event_id: str | None = None) -> None:
@@ -88,3 +95,40 @@ class Wire:
         with contextlib.suppress(Exception):
             await self.error(ServiceError(message, code="session_expired"))
         await self.ws.close(code=_CLOSE_GOING_AWAY, message=message.encode()[:120])
+
+    async def receive(self, busy: Callable[[], bool]) -> WSMessage | None:
+        """The client's next frame; None once the session sat idle too long and was closed.
+
+        A ping counts as activity (aiohttp answers it inside `receive`), as does a running response.
+        """
+        idle = self.ctx.limits.idle_timeout_s
+        while True:
+            try:
+                return await self.ws.receive(timeout=idle)
+            except asyncio.TimeoutError:
+                if busy():
+                    continue
+                self.ctx.stats.idle_sessions_closed += 1
+                message = f"The session was idle for {idle:g} seconds (no client event) and is closed."
+                with contextlib.suppress(Exception):
+                    async with timeout(1.0):
+                        await self.ws.close(code=_CLOSE_GOING_AWAY, message=message.encode()[:120])
+                self._abort()
+                return None
+
+    async def _drop_slow_client(self) -> None:
+        """The client read nothing for the write timeout: say why (if it ever reads again) and cut it off,
+        so its unsent events and the session's audio are freed."""
+        self.ctx.stats.slow_clients_closed += 1
+        seconds = self.ctx.limits.write_timeout_s
+        log.info("emulator: closing a session whose client read nothing for %g s", seconds)
+        message = f"The client read nothing for {seconds:g} seconds; the session is closed."
+        with contextlib.suppress(Exception):
+            async with timeout(0.5):
+                await self.ws.close(code=_CLOSE_POLICY_VIOLATION, message=message.encode()[:120], drain=False)
+        self._abort()
+
+    def _abort(self) -> None:
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()

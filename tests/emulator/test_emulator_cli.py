@@ -66,3 +66,15 @@ def test_cli_rejects_bad_arguments():
         cwd=ROOT,
     )
     assert r.returncode == 2 and "port must be" in r.stderr
+
+
+def test_cli_limits_are_checked():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "0", "--write-timeout", "-1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert r.returncode == 2 and "write_timeout_s must be a positive number" in r.stderr
