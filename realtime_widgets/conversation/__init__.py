@@ -13,12 +13,14 @@ payloads are replaced by references into the streams (see `events.py`).
 | `conversation.py` | `Conversation`: applies events, owns the audio, tells listeners; `replay` |
 | `stream.py` | `PcmStream`: one append-only PCM16 stream, older audio in a file |
 | `turn.py` | `Turn`, `ToolCall`: one exchange, what widgets and plots read |
+| `alignment.py` | `align_words`, `WordTime`: where each transcript word is spoken in the audio |
 | `book.py` | `TurnBook`: turns, items and the indexes that find them |
 | `user_side.py`, `response_side.py` | the event readers of each side of a turn |
 | `event_list.py` | `EventList`: the recorded events, older ones as JSON lines in a file |
 | `store.py` | `save` / `load` (events.jsonl + input.wav + output.wav) |
 """
 
+from .alignment import WordTime, align_words
 from .conversation import AudioListener, Conversation, replay
 from .event_list import EventList
 from .store import EVENTS_FILE, STREAMS
@@ -34,5 +36,7 @@ __all__ = [
     "PcmStream",
     "ToolCall",
     "Turn",
+    "WordTime",
+    "align_words",
     "replay",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..protocol import SAMPLE_RATE
+from .alignment import WordTime, align_words
 from .stream import PcmStream
 
 
@@ -77,6 +78,7 @@ class Turn:
     _user_range: tuple[int, int | None] | None = field(default=None, repr=False)
     _out_segments: list[tuple[int, int]] = field(default_factory=list, repr=False)
     _out_samples: int = field(default=0, repr=False)
+    _aligned: dict[str, tuple[tuple[Any, ...], list[WordTime]]] = field(default_factory=dict, repr=False)
 
     @property
     def audio(self) -> np.ndarray:
@@ -117,12 +119,45 @@ class Turn:
         return self._out_samples / SAMPLE_RATE
 
     @property
+    def word_times(self) -> list[WordTime]:
+        """The assistant's words, each with where it is spoken in `audio` (aligned to the audio's
+        energy between the deltas' arrival positions: see `conversation/alignment.py`)."""
+        key = (self._out_samples, len(self.transcript_deltas), self.transcript)
+        return self._aligned_words("assistant", key, self.audio, self.transcript_deltas, self.transcript)
+
+    @property
+    def user_word_times(self) -> list[WordTime]:
+        """The user's transcript words, each with where it is spoken in `user_audio`."""
+        transcript = self.user_transcript or ""
+        key = (self._user_range, len(self._input) if self._input is not None else 0, transcript)
+        return self._aligned_words("user", key, self.user_audio, (), transcript)
+
+    def _aligned_words(
+        self, side: str, key: tuple[Any, ...], audio: np.ndarray, deltas: Any, transcript: str
+    ) -> list[WordTime]:
+        cached = self._aligned.get(side)
+        if cached is None or cached[0] != key:
+            cached = (key, align_words(audio, SAMPLE_RATE, deltas, transcript))
+            self._aligned[side] = cached
+        return cached[1]
+
+    @property
     def heard_transcript(self) -> str:
-        """The transcript pieces that were played before a truncation (all of it otherwise)."""
+        """The words whose audio began playing before a truncation (all of the transcript otherwise)."""
         if self.truncated_ms is None:
             return self.transcript
-        limit = self.truncated_ms / 1000.0
-        return "".join(text for _, text, pos in self.transcript_deltas if pos <= limit)
+        return " ".join(w.word for w in self._words_played(True))
+
+    @property
+    def unheard_transcript(self) -> str:
+        """The words generated but never played because of a truncation ("" without one)."""
+        if self.truncated_ms is None:
+            return ""
+        return " ".join(w.word for w in self._words_played(False))
+
+    def _words_played(self, played: bool) -> list[WordTime]:
+        limit = (self.truncated_ms or 0) / 1000.0
+        return [w for w in self.word_times if (w.start_s < limit) == played]
 
     @property
     def done(self) -> bool:

@@ -117,6 +117,8 @@ class TurnSnapshot(TypedDict):
     user_pending: bool
     user_audio_s: float
     assistant: str
+    heard: str  # of an interrupted turn: the words played ("" otherwise)
+    unheard: str  # of an interrupted turn: the words generated but never played
     status: str
     interrupted: str
     latency: str | None
@@ -161,8 +163,12 @@ class TranscriptPlay(TypedDict):
 
 
 class TranscriptSpectrogramRequest(TypedDict):
+    """Show one turn's spectrogram, drawn for the page's theme and `width` (CSS px × pixel ratio)."""
+
     kind: Literal["spectrogram"]
     index: int
+    theme: NotRequired[Literal["light", "dark"]]
+    width: NotRequired[float]
 
 
 # -- CaptionsView, SecretInput (config form) ---------------------------------------------------

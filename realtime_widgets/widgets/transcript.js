@@ -1,5 +1,19 @@
 // TranscriptView front end: one block per turn, user row then assistant row.
 // Rows carry data-role="user"|"assistant" and role="listitem" for tests and screen readers.
+// An interrupted turn shows the words heard, then the rest struck through as "not played".
+
+// JupyterLab marks the theme on <body>; elsewhere the background's lightness decides.
+function pageTheme(node) {
+  const light = document.body.dataset.jpThemeLight;
+  if (light === "true" || light === "false") return light === "true" ? "light" : "dark";
+  for (let e = node; e; e = e.parentElement) {
+    const m = getComputedStyle(e).backgroundColor.match(/rgba?\(([\d.]+), ([\d.]+), ([\d.]+)(?:, ([\d.]+))?/);
+    if (m && (m[4] === undefined || Number(m[4]) > 0)) {
+      return 0.299 * m[1] + 0.587 * m[2] + 0.114 * m[3] < 128 ? "dark" : "light";
+    }
+  }
+  return "light";
+}
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -23,7 +37,9 @@ function render({ model, el: root }) {
     row.dataset.turn = String(index);
     row.setAttribute("role", "listitem");
     row.setAttribute("aria-label", `${role} turn ${index + 1}`);
-    row.append(el("span", "rw-tr-who", role === "user" ? "You" : "Assistant"), el("span", "rw-tr-text"));
+    const body = el("div", "rw-tr-body");
+    body.append(el("span", "rw-tr-text"));
+    row.append(el("span", "rw-tr-who", role === "user" ? "You" : "Assistant"), body);
     return row;
   }
 
@@ -37,18 +53,33 @@ function render({ model, el: root }) {
   function fill(block, s) {
     const [userRow, asstRow] = block.rows;
     userRow.hidden = !s.user;
-    const utext = userRow.children[1];
+    const utext = userRow.querySelector(".rw-tr-text");
     utext.textContent = s.user;
     utext.classList.toggle("rw-tr-pending", s.user_pending);
     const umeta = block.userMeta;
     umeta.textContent = s.user_audio_s ? `${s.user_audio_s} s` : "";
 
-    const atext = asstRow.children[1];
+    const atext = asstRow.querySelector(".rw-tr-text");
     const waiting = !s.assistant && (s.status === "pending" || s.status === "in_progress");
-    atext.textContent = s.assistant || (waiting ? "…" : "");
+    atext.textContent = "";
+    if (s.unheard) {
+      // Heard words as usual, then what was generated but never played, struck and labelled.
+      const unheard = el("del", "rw-tr-unheard", s.unheard);
+      unheard.title = "generated but not played: playback was interrupted";
+      atext.append(
+        el("span", "rw-tr-heard", s.heard),
+        s.heard ? " " : "",
+        unheard,
+        el("span", "rw-tr-unheard-label", "not played"),
+      );
+    } else {
+      atext.textContent = s.assistant || (waiting ? "…" : "");
+    }
     atext.classList.toggle("rw-tr-pending", waiting);
-    block.mark.textContent = s.interrupted + (s.error ? ` ${s.error}` : "");
-    block.mark.classList.toggle("rw-tr-error", !!s.error);
+    block.mark.textContent = s.interrupted;
+    block.mark.hidden = !s.interrupted;
+    block.error.textContent = s.error;
+    block.error.hidden = !s.error;
     const meta = [];
     if (s.latency) meta.push(`first audio ${s.latency}`);
     if (s.latency_done) meta.push(`done ${s.latency_done}`);
@@ -71,19 +102,41 @@ function render({ model, el: root }) {
     const userMeta = el("span", "rw-tr-meta");
     const playUser = button("▶", () => model.send({ kind: "play", index: s.index, side: "user" }));
     playUser.setAttribute("aria-label", `Play your turn ${s.index + 1}`);
-    userRow.append(userMeta, playUser);
+    const userActions = el("span", "rw-tr-actions");
+    userActions.append(userMeta, playUser);
+    userRow.append(userActions);
     const mark = el("span", "rw-tr-mark");
+    mark.hidden = true;
+    const error = el("div", "rw-tr-error");
+    error.hidden = true;
+    asstRow.querySelector(".rw-tr-body").append(mark, error);
     const meta = el("span", "rw-tr-meta");
     const play = button("▶ play", () => model.send({ kind: "play", index: s.index, side: "assistant" }));
     play.setAttribute("aria-label", `Play assistant turn ${s.index + 1}`);
-    const specBtn = button("spectrogram", () => {
-      spec.textContent = "rendering…";
-      model.send({ kind: "spectrogram", index: s.index });
-    });
-    asstRow.append(mark, meta, play, specBtn);
     const spec = el("div", "rw-tr-spec");
+    spec.hidden = true;
+    const specBtn = button("spectrogram", () => {
+      if (!spec.hidden) {
+        spec.hidden = true; // a second click closes it
+        spec.textContent = "";
+        specBtn.setAttribute("aria-expanded", "false");
+        specBtn.textContent = "spectrogram";
+        return;
+      }
+      spec.hidden = false;
+      spec.textContent = "rendering…";
+      specBtn.setAttribute("aria-expanded", "true");
+      specBtn.textContent = "hide spectrogram";
+      const cssWidth = (spec.clientWidth || div.clientWidth) - 8; // inside the padding
+      const width = Math.round(cssWidth * (window.devicePixelRatio || 1));
+      model.send({ kind: "spectrogram", index: s.index, theme: pageTheme(root), width });
+    });
+    specBtn.setAttribute("aria-expanded", "false");
+    const actions = el("span", "rw-tr-actions");
+    actions.append(meta, play, specBtn);
+    asstRow.append(actions);
     div.append(userRow, asstRow, spec);
-    block = { div, rows: [userRow, asstRow], userMeta, playUser, mark, meta, play, spec };
+    block = { div, rows: [userRow, asstRow], userMeta, playUser, mark, error, meta, play, spec };
     blocks.set(s.index, block);
     // keep turn order even if a later turn arrives first
     let before = null;
@@ -116,7 +169,7 @@ function render({ model, el: root }) {
       root.scrollTop = root.scrollHeight;
     } else if (msg.kind === "spectrogram") {
       const block = blocks.get(msg.index);
-      if (!block) return;
+      if (!block || block.spec.hidden) return; // closed before it came
       block.spec.textContent = "";
       if (msg.error) {
         block.spec.append(el("span", "rw-tr-error", msg.error));

@@ -1,9 +1,10 @@
 """TranscriptView: the conversation's turns, user then assistant, as they happen.
 
 Per turn: the user's text or transcript ("(transcribing…)" while it is pending), the assistant's
-transcript, "(interrupted at N ms)" when playback was cut, latency, a play button and a
-"spectrogram" button that shows `plot_spectrogram(turn)` inline. Turn snapshots go to the front
-end as batched custom messages (at most every ~100 ms), never as a growing synced list.
+transcript (of an interrupted turn, the words heard, then the rest marked as not played, with an
+"interrupted at N ms" badge), latency, a play button and a "spectrogram" button that toggles
+`plot_spectrogram(turn)` inline, drawn for the page's theme and width. Turn snapshots go to the
+front end as batched custom messages (at most every ~100 ms), never as a growing synced list.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ Side = Literal["assistant", "user"]
 FLUSH_INTERVAL_S = 0.1
 TRANSCRIBING = "(transcribing…)"
 SPEAKING = "(speaking…)"
+SPECTROGRAM_DPI = 80
+
+
+def _dpi_for(fig: Any, width_px: float | None) -> float:
+    """The resolution that makes the figure `width_px` wide (sharp at the page's pixel ratio)."""
+    if not width_px:
+        return SPECTROGRAM_DPI
+    return float(np.clip(width_px / fig.get_figwidth(), 40, 220))
 
 
 def _fmt_s(value: float | None) -> str | None:
@@ -45,6 +54,7 @@ def turn_snapshot(index: int, turn: Turn) -> TurnSnapshot:
             for c in turn.tool_calls
         )
     truncated = turn.truncated_ms
+    unheard = turn.unheard_transcript if truncated is not None and turn.transcript else ""
     error = turn.error
     error_text = (
         (error.get("message") or error.get("code") or str(error)) if isinstance(error, dict) else error
@@ -55,8 +65,10 @@ def turn_snapshot(index: int, turn: Turn) -> TurnSnapshot:
         "user_pending": user_pending,
         "user_audio_s": round(user_audio / SAMPLE_RATE, 2),
         "assistant": assistant,
+        "heard": turn.heard_transcript if unheard else "",
+        "unheard": unheard,
         "status": turn.status or "",
-        "interrupted": f"(interrupted at {int(truncated)} ms)" if truncated is not None else "",
+        "interrupted": f"interrupted at {int(truncated)} ms" if truncated is not None else "",
         "latency": _fmt_s(turn.latency_first_audio_s),
         "latency_done": _fmt_s(turn.latency_done_s),
         "audio_s": round(turn.audio_samples / SAMPLE_RATE, 2),
@@ -190,7 +202,13 @@ class TranscriptView(anywidget.AnyWidget):
         elif kind == "play" and isinstance(index, int):
             self.play(index, content.get("side", "assistant"))
         elif kind == "spectrogram" and isinstance(index, int):
-            self.show_spectrogram(index)
+            theme = content.get("theme")
+            width = content.get("width")
+            self.show_spectrogram(
+                index,
+                theme=theme if theme in ("light", "dark") else "light",
+                width_px=float(width) if isinstance(width, int | float) and width > 0 else None,
+            )
 
     # -- actions ---------------------------------------------------------------------------
     def _turn(self, index: int) -> Turn:
@@ -217,25 +235,19 @@ class TranscriptView(anywidget.AnyWidget):
         pcm = np.ascontiguousarray(audio, dtype="<i2").tobytes()
         self._to_page({"kind": "audio", "index": index, "side": side, "rate": SAMPLE_RATE}, [pcm])
 
-    def spectrogram_png(self, index: int) -> bytes:
-        """PNG of `plot_spectrogram(turn)` for one turn."""
-        import matplotlib.pyplot as plt
-
+    def spectrogram_png(self, index: int, theme: str = "light", width_px: float | None = None) -> bytes:
+        """PNG of `plot_spectrogram(turn, theme=theme)` for one turn, `width_px` pixels wide when given."""
         from ..plots import plot_spectrogram
 
-        result = plot_spectrogram(self._turn(index))
-        fig = getattr(result, "figure", result)
-        if isinstance(result, np.ndarray):  # an array of Axes
-            fig = result.flat[0].figure
+        fig = plot_spectrogram(self._turn(index), theme=theme)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
+        fig.savefig(buf, format="png", dpi=_dpi_for(fig, width_px))
         return buf.getvalue()
 
-    def show_spectrogram(self, index: int) -> bytes:
+    def show_spectrogram(self, index: int, theme: str = "light", width_px: float | None = None) -> bytes:
         """Render the turn's spectrogram inline under its row; returns the PNG."""
         try:
-            png = self.spectrogram_png(index)
+            png = self.spectrogram_png(index, theme, width_px)
         except Exception as exc:  # shown in the row: a click must never fail silently
             self._to_page({"kind": "spectrogram", "index": index, "error": f"{type(exc).__name__}: {exc}"})
             raise

@@ -76,9 +76,26 @@ def test_snapshot_marks():
     assert turn_snapshot(0, growing)["user_pending"] is False
     cut = Turn(index=1, user_text="hi", transcript="Hello there", status="truncated", truncated_ms=1234)
     snap = turn_snapshot(1, cut)
-    assert snap["interrupted"] == "(interrupted at 1234 ms)" and snap["assistant"] == "Hello there"
+    assert snap["interrupted"] == "interrupted at 1234 ms" and snap["assistant"] == "Hello there"
+    assert snap["unheard"] == ""  # no audio received: nothing can be said to be unplayed
     failed = Turn(index=2, user_text="x", status="failed", error={"message": "rate limited"})
     assert turn_snapshot(2, failed)["error"] == "rate limited"
+
+
+async def test_an_interrupted_turn_row_shows_the_heard_words_then_the_rest(session, front_end):
+    view = TranscriptView(session.conversation)
+    turn = await session.send_text("Please tell me a long story about a turtle on a journey.")
+    await session.interrupt(played_ms=1200)
+    row = view.rows()[-1]
+    assert row["interrupted"] == "interrupted at 1200 ms"
+    assert row["heard"] == turn.heard_transcript and row["unheard"] == turn.unheard_transcript
+    assert row["heard"] and row["unheard"]
+    assert f"{row['heard']} {row['unheard']}".split() == row["assistant"].split()
+    page_sends(view, {"kind": "spectrogram", "index": turn.index, "theme": "dark", "width": 700})
+    msg, buffers = view.comm.custom_with_buffers("spectrogram")[-1]
+    png = bytes(buffers[0])
+    assert msg == {"kind": "spectrogram", "index": turn.index} and png.startswith(b"\x89PNG")
+    assert int.from_bytes(png[16:20], "big") == 700  # drawn as wide as the page asked
 
 
 async def test_spoken_turn_without_transcription_says_so(emulator):
