@@ -337,7 +337,7 @@ def _panels(
         label = f"turn {index + 1}" if isinstance(index, int) else ""
         assistant = _assistant_panel(obj, label)
         user_samples = _as_samples(getattr(obj, "user_audio", None))
-        if user_samples.size or getattr(obj, "user_text", None):
+        if user_samples.size:
             return [[_user_panel(obj, label)], [assistant]], title or "", 12.0
         if assistant.samples.size == 0:
             raise ValueError("this reply has no audio yet; plot it once audio arrived")

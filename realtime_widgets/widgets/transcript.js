@@ -177,6 +177,14 @@ function render({ model, el: root }) {
         const img = document.createElement("img");
         img.alt = `Spectrogram of turn ${msg.index + 1}`;
         img.src = URL.createObjectURL(new Blob([buffers[0]], { type: "image/png" }));
+        img.addEventListener(
+          "load",
+          () => {
+            URL.revokeObjectURL(img.src); // decoded: the blob can go
+            img.scrollIntoView({ block: "nearest" });
+          },
+          { once: true },
+        );
         block.spec.append(img);
       }
     } else if (msg.kind === "audio" && buffers && buffers.length) {

@@ -239,7 +239,9 @@ class TranscriptView(anywidget.AnyWidget):
         """PNG of `plot_spectrogram(turn, theme=theme)` for one turn, `width_px` pixels wide when given."""
         from ..plots import plot_spectrogram
 
-        fig = plot_spectrogram(self._turn(index), theme=theme)
+        turn = self._turn(index)
+        rows = 2 if len(turn.user_audio) else 1
+        fig = plot_spectrogram(turn, theme=theme, figsize=(12, 2.4 * rows))  # compact: it sits in the list
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=_dpi_for(fig, width_px))
         return buf.getvalue()
