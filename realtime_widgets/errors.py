@@ -8,7 +8,8 @@ The tree (every class is exported by `realtime_widgets`, and tests/test_exported
     ├── ConnectionFailed                  the service refused the connection or request (.status, .retry_after)
     ├── ServerError                       an `error` event from the server (.code, .param, .event)
     │   └── SessionUpdateError            a rejected `session.update`; the previous settings stay
-    └── SessionClosed                     the WebSocket closed (.code, .reason)
+    ├── SessionClosed                     the WebSocket closed (.code, .reason, .restored)
+    └── RequestTimeout (+ TimeoutError)   a call's answer did not come in time (.awaited, .timeout)
 
     FutureWarning
     └── PreviewRetiredWarning             the retired preview realtime protocol was chosen
@@ -34,6 +35,7 @@ __all__ = [
     "ConnectionFailed",
     "PreviewRetiredWarning",
     "RealtimeWidgetsError",
+    "RequestTimeout",
     "ServerError",
     "ServiceTarget",
     "SessionClosed",
@@ -121,10 +123,27 @@ class SessionUpdateError(ServerError):
 class SessionClosed(RealtimeWidgetsError):
     """The WebSocket closed (`.code`, `.reason`); the conversation recorded so far is kept."""
 
-    def __init__(self, message: str, *, code: int | None = None, reason: str = ""):
+    def __init__(
+        self, message: str, *, code: int | None = None, reason: str = "", restored: bool | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.reason = reason
+        # For a call that was waiting when its connection went: whether a reconnect brought the
+        # session back (the call's request was lost with the old connection); None: not known.
+        self.restored = restored
+
+
+class RequestTimeout(RealtimeWidgetsError, TimeoutError):
+    """A call waited `.timeout` s for `.awaited` (an event name) and it did not come.
+
+    The message says what was awaited and what was done about it (a running response is cancelled).
+    """
+
+    def __init__(self, message: str, *, awaited: str, timeout: float):
+        super().__init__(message)
+        self.awaited = awaited
+        self.timeout = timeout
 
 
 # --- explaining HTTP statuses ------------------------------------------------------------------

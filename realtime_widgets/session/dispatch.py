@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ..errors import ServerError
+from ..errors import RequestTimeout, ServerError
 from ..events import RealtimeEvent
 from ..protocol import to_ga_event_type
 
@@ -31,6 +31,9 @@ class Waiter:
         self.event_ids = event_ids
         self.catch_any_error = catch_any_error
         self.future: asyncio.Future[RealtimeEvent] = asyncio.get_running_loop().create_future()
+        # A call that stopped waiting (cancelled, or failed before its wait) leaves no
+        # "Future exception was never retrieved" behind: the error is in s.errors or was raised.
+        self.future.add_done_callback(_retrieve)
 
 
 class Dispatch:
@@ -124,6 +127,11 @@ class Dispatch:
         return err
 
     # -- waiting ---------------------------------------------------------------------------
+    @property
+    def waiting(self) -> int:
+        """How many calls are waiting for an event (0 when the session is idle)."""
+        return len(self._waiters)
+
     def expect(self, done: Predicate, event_ids: set[str], *, catch_any_error: bool = False) -> Waiter:
         """Register before sending, so a fast reply is never missed."""
         waiter = Waiter(done, event_ids, catch_any_error)
@@ -139,9 +147,11 @@ class Dispatch:
         try:
             return await asyncio.wait_for(asyncio.shield(waiter.future), timeout or self.timeout)
         except asyncio.TimeoutError:
-            raise TimeoutError(
-                f"no {what} from {self._describe()} within {timeout or self.timeout:g} s "
-                "(s.event_log shows what did arrive)"
+            seconds = timeout or self.timeout
+            raise RequestTimeout(
+                f"no {what} from {self._describe()} within {seconds:g} s (s.event_log shows what did arrive)",
+                awaited=what,
+                timeout=seconds,
             ) from None
         finally:
             self.forget(waiter)
@@ -159,10 +169,27 @@ class Dispatch:
         )
         return await self.wait(waiter, event_type, timeout)
 
-    def close(self, exc: BaseException) -> None:
-        """The session ended: pending calls raise `exc`, iterators stop."""
-        for waiter in self._waiters:
+    def detach(self) -> list[Waiter]:
+        """The calls waiting on a connection that is gone: they see no more events; `release` them."""
+        waiters, self._waiters = self._waiters, []
+        return [w for w in waiters if not w.future.done()]
+
+    @staticmethod
+    def release(waiters: list[Waiter], exc: BaseException) -> None:
+        for waiter in waiters:
             if not waiter.future.done():
                 waiter.future.set_exception(exc)
+
+    def end_iterators(self) -> None:
         for queue in self._iterators:
             queue.put_nowait(None)
+
+    def close(self, exc: BaseException) -> None:
+        """The session ended: pending calls raise `exc`, iterators stop."""
+        self.release(self.detach(), exc)
+        self.end_iterators()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

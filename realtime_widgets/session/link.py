@@ -123,6 +123,11 @@ class Link:
                 except BaseException:  # cancelled or already failed: recorded elsewhere
                     pass
         self._recv_task = self._send_task = None
+        outbox, self._outbox = self._outbox, None
+        while outbox is not None and not outbox.empty():  # queued, never sent: their callers must not hang
+            _, future = outbox.get_nowait()
+            if not future.done():
+                future.set_exception(SessionClosed("the connection closed before this event was sent"))
         manager, self._manager, self._conn = self._manager, None, None
         if manager is not None:
             try:
@@ -142,7 +147,8 @@ class Link:
     def enqueue(self, raw: dict[str, Any], wire: str | None = None) -> asyncio.Future[Any]:
         """Record a client event and queue it for sending, in order. `wire` is its JSON if already made."""
         self._record(RealtimeEvent.from_raw(raw, "client", self.time()))
-        assert self._outbox is not None and self._loop is not None
+        if self._outbox is None or self._loop is None:
+            raise SessionClosed("the connection is closed; `await s.reconnect()` opens a new one")
         future = self._loop.create_future()
         self._outbox.put_nowait((wire if wire is not None else json.dumps(raw), future))
         return future

@@ -1,4 +1,5 @@
-"""Reconnecting: the SDK's policy (which closes are recoverable, its hook), backoff, history replay."""
+"""Reconnecting: the SDK's policy (which closes are recoverable, its hook), backoff that honours
+Retry-After, one reconnect at a time, and history replay."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..conversation import Turn
-from ..errors import ServerError
+from ..errors import ConnectionFailed, ServerError
 from . import client_events
 from .dispatch import Dispatch
 from .link import Link
@@ -58,22 +59,36 @@ class ReconnectPolicy:
         return self.auto and status == "closed" and is_recoverable_close(close_code)
 
     async def run(
-        self, close_code: int, reconnect: Callable[[], Awaitable[object]], closing: Callable[[], bool]
-    ) -> None:
-        """Reopen with exponential backoff, asking `on_reconnecting` before each attempt."""
+        self,
+        close_code: int,
+        reconnect: Callable[[], Awaitable[object]],
+        closing: Callable[[], bool],
+        connected: Callable[[], bool],
+    ) -> bool:
+        """Reopen with exponential backoff, asking `on_reconnecting` before each attempt.
+
+        A refusal that says when to come back (HTTP 429 or 503 with Retry-After) delays the next
+        attempt at least that long. Returns whether the session is connected again (by this loop, or
+        by a `reconnect()` call while it waited).
+        """
+        retry_after = 0.0
         for attempt in range(1, self.max_attempts + 1):
-            delay = min(0.5 * 2 ** (attempt - 1), 8.0)
+            delay = max(min(0.5 * 2 ** (attempt - 1), 8.0), retry_after)
             if self.on_reconnecting is not None and not self._ask(attempt, delay, close_code):
-                return
+                return False
             await asyncio.sleep(delay)
             if closing():
-                return
+                return False
+            if connected():
+                return True
             try:
                 await reconnect()
-                return
+                return True
             except Exception as exc:
+                retry_after = (exc.retry_after or 0.0) if isinstance(exc, ConnectionFailed) else 0.0
                 log.warning("reconnect attempt %d/%d failed: %s", attempt, self.max_attempts, exc)
         log.error("gave up reconnecting after %d attempts", self.max_attempts)
+        return False
 
     def _ask(self, attempt: int, delay: float, close_code: int) -> bool:
         """The hook's answer: False to stop; its overrides apply to the next handshake."""

@@ -21,7 +21,8 @@ from . import client_events
 from .barge_in import AudioOutput, BargeIn
 from .dispatch import Dispatch
 from .link import Link
-from .reconnect import OnReconnecting, ReconnectPolicy, replay_history
+from .reconnect import OnReconnecting, ReconnectPolicy
+from .reconnector import Reconnector
 from .tools import ToolCalling
 from .user_turns import SpeechEnd, UserTurns
 
@@ -54,7 +55,12 @@ class RealtimeSession:
         """`auto_reconnect` (or an `on_reconnecting` handler) reopens the session after a recoverable
         close (the SDK's policy: 1001, 1006, 1011-1014), with backoff, up to `max_reconnect_attempts`.
         `on_reconnecting(event)` is the SDK's hook: it sees each attempt and may return
-        `{"abort": True}` or `extra_query` / `extra_headers` for the next handshake."""
+        `{"abort": True}` or `extra_query` / `extra_headers` for the next handshake; a refusal with
+        Retry-After delays the next attempt at least that long.
+
+        `timeout` (seconds) is how long a call waits for each answer from the service, counted from
+        when its request was sent (for a clip: from its last append; an append itself may wait that
+        long for the socket). A response that does not finish in time is cancelled (`RequestTimeout`)."""
         if connection is None:
             from ..config import ConnectionConfig
 
@@ -69,13 +75,15 @@ class RealtimeSession:
         self.server_session: dict[str, Any] | None = None  # the server's latest view of the session
         self._reconnect = ReconnectPolicy(auto_reconnect, on_reconnecting, max_reconnect_attempts)
         self._dispatch = Dispatch(timeout, connection.describe)
-        self._link = Link(connection, timeout, self._record, self._lost)
+        self._link = Link(connection, timeout, self._record, lambda closed: self._reconnects.lost(closed))
         current = lambda: self.config  # noqa: E731 - the parts read the config of the moment
         self._tools = ToolCalling(self.conversation, self._link, self._dispatch)
         self._user = UserTurns(
             self.conversation, self._link, self._dispatch, current, self.create_response, self._tools.follow
         )
         self._barge_in = BargeIn(self.conversation, self._link, self._dispatch, current, self.cancel)
+        self._reconnects = Reconnector(self._reconnect, self._link, self._dispatch, self.connect, current)
+        self._reconnects.replay_to(self.conversation, self._user.held, self._user.send_held)
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -128,9 +136,10 @@ class RealtimeSession:
 
     async def close(self) -> None:
         """Close the WebSocket (the conversation and event log stay)."""
-        if self.status == "closed" and not self._link.is_open:
+        if self.status == "closed" and not self._link.is_open and not self._reconnects.auto_running:
             return
         self._link.closing = True
+        await self._reconnects.stop()
         await self._link.teardown()
         self._link.status = "closed"
         self._dispatch.close(SessionClosed("the session was closed", code=1000))
@@ -141,13 +150,12 @@ class RealtimeSession:
         The recorded conversation continues. The service starts a new session that remembers nothing,
         so with `replay=True` what was said is created again as text items, under the same item ids:
         the user's words (or their transcripts), what the assistant said up to where it was cut off,
-        and function calls with their outputs. Audio is not sent again.
+        and function calls with their outputs. Audio is not sent again. One reconnect runs at a time:
+        one asked for while another (or auto-reconnect) runs waits for it, and does nothing more if
+        that one restored the session. Calls waiting on the old connection raise `SessionClosed`
+        once the outcome is known (`.restored`); audio appended meanwhile is sent once it is back.
         """
-        await self._link.teardown()
-        self._link.status = "closed"
-        await self.connect()
-        if replay and not self.config.is_transcription:  # a transcription session takes no items
-            await replay_history(self.conversation.turns, self._link, self._dispatch)
+        await self._reconnects.reconnect(replay)
         return self
 
     def _record(self, event: RealtimeEvent) -> None:
@@ -166,12 +174,6 @@ class RealtimeSession:
             elif event.type == "response.done" and turn is not None:
                 self._tools.after_response(turn)
         self._dispatch.deliver(event)
-
-    def _lost(self, closed: SessionClosed) -> None:
-        self._dispatch.close(closed)
-        code = closed.code or 1006
-        if self._reconnect.wants(self.status, code):
-            self._dispatch.spawn(self._reconnect.run(code, self.reconnect, lambda: self._link.closing))
 
     # -- events ----------------------------------------------------------------------------
     def on(self, event_type: str, fn: Callable[[RealtimeEvent], Any]) -> Callable[[], None]:

@@ -8,6 +8,7 @@ import base64
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -15,12 +16,14 @@ import numpy as np
 
 from .. import audio
 from ..conversation import Conversation, Turn
-from ..errors import AudioInputError, ServerError, SessionClosed
+from ..errors import AudioInputError, RequestTimeout, ServerError, SessionClosed
 from ..protocol import CHUNK_MS, MIN_COMMIT_MS, SAMPLE_RATE
 from ..session_config import SessionConfig
 from . import client_events
 from .dispatch import Dispatch, Predicate
+from .held_audio import HeldAudio
 from .link import Link
+from .timeouts import abandon_response
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ SpeechEnd = Literal["committed", "discarded", "none"]
 _SEMANTIC_SILENCE_MS = 1200
 # A clip "ends in silence" when its last stretch stays below this level (about -50 dBFS).
 _SILENCE_RMS = 100.0
+# Appends queued but not yet written to the socket, at most: a long clip streams in bounded memory.
+APPENDS_IN_FLIGHT = 32
 
 
 class UserTurns:
@@ -51,6 +56,7 @@ class UserTurns:
         self._config = config
         self._create_response = create_response
         self._follow_tools = follow_tools
+        self.held = HeldAudio()  # audio appended (nowait) while the session reconnects
 
     async def send_text(self, text: str, respond: bool) -> Turn:
         link = self._link
@@ -60,16 +66,27 @@ class UserTurns:
         waiter = self._dispatch.expect(
             lambda e: bool(holder) and response_done_for(holder[0])(e), {item_id, response_id}
         )
-        future = link.enqueue(client_events.item_create(client_events.user_text(text), item_id))
+        sent = [link.enqueue(client_events.item_create(client_events.user_text(text), item_id))]
         holder.append(self._conversation.turns[-1])
         if respond:
-            link.enqueue(client_events.response_create(response_id))
-        await future
+            sent.append(link.enqueue(client_events.response_create(response_id)))
+        try:
+            await asyncio.gather(*sent)
+        except BaseException:
+            self._dispatch.forget(waiter)
+            raise
         if not respond:
             self._dispatch.forget(waiter)
             return holder[0]
-        await self._dispatch.wait(waiter, "response.done")
+        await self._wait_response(waiter, holder[0])
         return await self._follow_tools(holder[0])
+
+    async def _wait_response(self, waiter: Any, turn: Turn | None, timeout: float | None = None) -> None:
+        """Wait for `turn`'s response.done; on timeout cancel the response and say so."""
+        try:
+            await self._dispatch.wait(waiter, "response.done", timeout)
+        except RequestTimeout as err:
+            raise await abandon_response(turn, err, self._link, self._dispatch) from None
 
     # -- appending -------------------------------------------------------------------------
     def _append_now(self, pcm: np.ndarray) -> list[asyncio.Future[Any]]:
@@ -88,9 +105,28 @@ class UserTurns:
         return futures
 
     async def append_audio(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
-        futures = self._append_now(await _pcm_async(x, rate))
-        if futures:
-            await asyncio.gather(*futures)
+        await self._stream(await _pcm_async(x, rate))
+
+    async def _stream(self, pcm: np.ndarray) -> None:
+        """Append `pcm` in 100 ms events, each encoded as it is queued, with at most
+        APPENDS_IN_FLIGHT not yet written: memory stays bounded, whatever the clip's length."""
+        link, timeout = self._link, self._dispatch.timeout
+        wire = pcm.astype("<i2", copy=False)
+        in_flight: deque[asyncio.Future[Any]] = deque()
+        try:
+            for start in range(0, wire.size, CHUNK_SAMPLES):
+                if len(in_flight) >= APPENDS_IN_FLIGHT:
+                    await _written(in_flight.popleft(), timeout)
+                link.require_open()
+                event_id = link.new_id()
+                audio = base64.b64encode(wire[start : start + CHUNK_SAMPLES].tobytes()).decode("ascii")
+                raw = client_events.input_audio_append(event_id, audio)
+                in_flight.append(link.enqueue(raw, client_events.input_audio_append_json(event_id, audio)))
+            while in_flight:
+                await _written(in_flight.popleft(), timeout)
+        finally:
+            for future in in_flight:
+                future.add_done_callback(_consume)
 
     def append_audio_nowait(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
         pcm = to_wire_pcm(x, rate)
@@ -100,6 +136,9 @@ class UserTurns:
             self._link.hand_off(self._append_quietly, pcm)
 
     def _append_quietly(self, pcm: np.ndarray, raise_errors: bool = False) -> None:
+        if self.held.active:  # reconnecting: sent once the session is back
+            self.held.add(pcm)
+            return
         try:
             for future in self._append_now(pcm):
                 future.add_done_callback(_consume)
@@ -107,6 +146,11 @@ class UserTurns:
             if raise_errors:
                 raise
             log.warning("audio dropped: the session is not connected")
+
+    def send_held(self) -> None:
+        """Append what was held during a reconnect, in order, before anything newer."""
+        for pcm in self.held.take():
+            self._append_quietly(pcm)
 
     async def _append_paced(self, pcm: np.ndarray, realtime: bool) -> None:
         if not realtime:
@@ -199,27 +243,35 @@ class UserTurns:
         if not manual:
             pcm = with_closing_silence(pcm, config.silence_duration_ms)
         await self._append_paced(pcm, realtime)
-        timeout = self._dispatch.timeout + pcm.size / SAMPLE_RATE
+        # From here each wait gets the session's whole timeout, counted from the last append.
         if manual:
             turn = await self.commit()
             if config.is_transcription:
-                return await self.wait_for_turn(first_turn, timeout=timeout)
+                return await self.wait_for_turn(first_turn)
             if not respond:
                 return turn
             ids: set[str] = set()
             waiter = self._dispatch.expect(response_done_for(turn), ids)
-            ids.add(await self._create_response())
-            await self._dispatch.wait(waiter, "response.done", timeout)
+            try:
+                ids.add(await self._create_response())
+            except BaseException:
+                self._dispatch.forget(waiter)
+                raise
+            await self._wait_response(waiter, turn)
             return turn
         try:
-            return await self.wait_for_turn(first_turn, respond=respond, timeout=timeout)
-        except TimeoutError:
+            return await self.wait_for_turn(first_turn, respond=respond)
+        except RequestTimeout as err:
             if len(self._conversation.turns) == first_turn:
-                raise TimeoutError(
-                    "server VAD detected no speech in the clip; check its level (it may be too quiet) "
-                    "or use SessionConfig(turn_detection='manual')"
+                raise RequestTimeout(
+                    f"{err}: server VAD detected no speech in the clip; check its level (it may be too "
+                    "quiet) or use SessionConfig(turn_detection='manual')",
+                    awaited=err.awaited,
+                    timeout=err.timeout,
                 ) from None
-            raise
+            raise await abandon_response(
+                self._conversation.turns[-1], err, self._link, self._dispatch
+            ) from None
 
     async def wait_for_turn(self, since: int, *, respond: bool = True, timeout: float | None = None) -> Turn:
         config, dispatch = self._config(), self._dispatch
@@ -278,6 +330,19 @@ async def _pcm_async(x: Any, rate: int | None) -> np.ndarray:
     if isinstance(x, (str, os.PathLike)) or (isinstance(x, (bytes, bytearray)) and len(x) > 1_000_000):
         return await asyncio.to_thread(to_wire_pcm, x, rate)  # decoding a file must not block the loop
     return to_wire_pcm(x, rate)
+
+
+async def _written(future: asyncio.Future[Any], timeout: float) -> None:
+    """Wait until the queued event `future` stands for is written to the socket."""
+    try:
+        await asyncio.wait_for(asyncio.shield(future), timeout)
+    except asyncio.TimeoutError:
+        raise RequestTimeout(
+            f"an audio append waited more than {timeout:g} s to be written to the socket "
+            "(the connection is stalled; nothing more was queued)",
+            awaited="input_audio_buffer.append written",
+            timeout=timeout,
+        ) from None
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -29,6 +29,7 @@ _HERE = pathlib.Path(__file__).parent
 CHUNK_MS_RANGE = (20, 200)
 MODES = ("toggle", "push")
 
+_SINK_FAILED = "A chunk callback failed: "
 ChunkCallback = Callable[[np.ndarray], object]
 AudioInput = str | PathLike[str] | bytes | np.ndarray  # what to_pcm16 decodes or converts
 
@@ -250,11 +251,15 @@ class MicRecorder(anywidget.AnyWidget):
             self._stopped()
 
     def _deliver(self, samples: np.ndarray) -> None:
+        failed = False
         for fn in list(self._sinks):
             try:
                 fn(samples)
             except Exception as exc:  # a sink's bug must not stop the microphone
-                self.error = f"A chunk callback failed: {type(exc).__name__}: {exc}"
+                failed = True
+                self.error = f"{_SINK_FAILED}{type(exc).__name__}: {exc}"
+        if not failed and self.error.startswith(_SINK_FAILED):
+            self.error = ""  # the sinks take chunks again (e.g. the session is back)
         self.chunks_received += 1
         now = time.monotonic()
         if now - self._last_level_sync >= 0.1 and samples.size:
