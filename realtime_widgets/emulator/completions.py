@@ -94,7 +94,13 @@ async def _complete(request: web.Request, deployment: str | None) -> web.StreamR
                 return problem
         completion = await _answer(ctx, body, deployment)
     except ServiceError as exc:
-        return _error(exc)
+        answer = _error(exc)
+        if exc.status in (408, 413):
+            # Answer, then close without waiting (aiohttp would linger 10 s) for the rest of the body.
+            await answer.prepare(request)
+            await answer.write_eof()
+            request.protocol.force_close()
+        return answer
     if body.get("stream") is not True:
         return web.json_response(completion)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

@@ -27,18 +27,18 @@ from websockets.exceptions import ConnectionClosed
 
 from realtime_widgets.emulator import Emulator, Limits
 
-LIMITS = Limits(
-    max_frame_bytes=1024 * 1024,
-    max_request_bytes=2 * 1024 * 1024,
-    write_timeout_s=1.0,
-    idle_timeout_s=1.0,
-    handshake_timeout_s=1.0,
-)
-
 
 @pytest.fixture(scope="module")
 def emu():
-    with Emulator(limits=LIMITS, output_pace=0, recognize=False) as e:
+    limits = Limits(max_frame_bytes=1024 * 1024, max_request_bytes=2 * 1024 * 1024, write_timeout_s=1.0)
+    with Emulator(limits=limits, output_pace=0, recognize=False) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def impatient():
+    """Short idle and handshake timeouts (alone, so a slow moment in another test cannot trip them)."""
+    with Emulator(limits=Limits(idle_timeout_s=1.0, handshake_timeout_s=1.0), recognize=False) as e:
         yield e
 
 
@@ -395,9 +395,9 @@ async def test_frozen_clients_are_closed_after_the_write_timeout_and_their_memor
     assert peak > 6e6, "the frozen sessions should have held their speech while blocked"
 
 
-async def test_an_idle_session_is_closed_with_a_reason_and_a_pinging_one_is_not(emu):
-    idle = await raw(emu, ping_interval=None)
-    pinging = await raw(emu, ping_interval=0.3, ping_timeout=5)
+async def test_an_idle_session_is_closed_with_a_reason_and_a_pinging_one_is_not(impatient):
+    idle = await raw(impatient, ping_interval=None)
+    pinging = await raw(impatient, ping_interval=0.3, ping_timeout=5)
     start = time.monotonic()
     with pytest.raises(ConnectionClosed) as closed:
         await asyncio.wait_for(idle.recv(), 10)
@@ -410,8 +410,8 @@ async def test_an_idle_session_is_closed_with_a_reason_and_a_pinging_one_is_not(
     await pinging.close()
 
 
-def test_a_half_sent_request_is_dropped_after_the_handshake_timeout(emu):
-    with socket.create_connection(("127.0.0.1", emu.port)) as sock:
+def test_a_half_sent_request_is_dropped_after_the_handshake_timeout(impatient):
+    with socket.create_connection(("127.0.0.1", impatient.port)) as sock:
         sock.sendall(
             b"GET /openai/v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: web"
         )
@@ -422,16 +422,18 @@ def test_a_half_sent_request_is_dropped_after_the_handshake_timeout(emu):
     assert waited < 1.0 + 4.0, waited
 
 
-def test_a_half_sent_chat_body_gets_408_after_the_handshake_timeout(emu):
+def test_a_half_sent_chat_body_gets_408_after_the_handshake_timeout(impatient):
     head = (
         "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
         "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
     )
-    with socket.create_connection(("127.0.0.1", emu.port)) as sock:
+    with socket.create_connection(("127.0.0.1", impatient.port)) as sock:
         sock.sendall(head.encode() + b'{"model": "gpt-')
         sock.settimeout(10)
         start = time.monotonic()
-        reply = sock.recv(4096)
+        reply = b""
+        while chunk := sock.recv(4096):  # then the server closes: it does not wait for the rest
+            reply += chunk
         waited = time.monotonic() - start
     assert reply.startswith(b"HTTP/1.1 408"), reply[:100]
     assert b"request_timeout" in reply
