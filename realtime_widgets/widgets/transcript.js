@@ -124,12 +124,9 @@ function render({ model, el: root }) {
         return;
       }
       spec.hidden = false;
-      spec.textContent = "rendering…";
       specBtn.setAttribute("aria-expanded", "true");
       specBtn.textContent = "hide spectrogram";
-      const cssWidth = (spec.clientWidth || div.clientWidth) - 8; // inside the padding
-      const width = Math.round(cssWidth * (window.devicePixelRatio || 1));
-      model.send({ kind: "spectrogram", index: s.index, theme: pageTheme(root), width });
+      requestSpectrogram(s.index, spec, div);
     });
     specBtn.setAttribute("aria-expanded", "false");
     const actions = el("span", "rw-tr-actions");
@@ -144,6 +141,20 @@ function render({ model, el: root }) {
     root.insertBefore(div, before);
     return block;
   }
+
+  // Drawn by the kernel for this page's theme, as wide as the turn (in device pixels: sharp).
+  function requestSpectrogram(index, spec, div) {
+    spec.textContent = "rendering…";
+    const cssWidth = (spec.clientWidth || div.clientWidth) - 8; // inside the padding
+    const width = Math.round(cssWidth * (window.devicePixelRatio || 1));
+    model.send({ kind: "spectrogram", index, theme: pageTheme(root), width });
+  }
+
+  // An open figure follows a change of JupyterLab's theme.
+  const themeWatch = new MutationObserver(() => {
+    for (const [index, b] of blocks) if (!b.spec.hidden) requestSpectrogram(index, b.spec, b.div);
+  });
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
 
   function playPcm(buffer, rate) {
     audioCtx = audioCtx || new AudioContext();
@@ -196,6 +207,7 @@ function render({ model, el: root }) {
   model.send({ kind: "ready" });
   return () => {
     model.off("msg:custom", onMessage);
+    themeWatch.disconnect();
     if (audioCtx) audioCtx.close();
   };
 }

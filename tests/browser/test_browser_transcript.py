@@ -3,6 +3,8 @@ page's theme; an interrupted turn shows the words heard and strikes through the 
 
 from __future__ import annotations
 
+import time
+
 from browser_harness import REPO, KernelProbe, run_all_cells, write_notebook
 
 ARTIFACTS = REPO / "artifacts"
@@ -109,3 +111,14 @@ def test_spectrogram_fits_toggles_and_follows_the_theme(page, jupyter_server) ->
         page.screenshot(path=str(ARTIFACTS / "transcript-spectrogram-dark.png"), full_page=True)
     finally:
         _set_theme(page, "JupyterLab Light")
+    # The open figure follows the theme back to light, without a click.
+    redrawn = page.locator('.rw-tr-turn[data-turn="1"] .rw-tr-spec img')
+    deadline = time.monotonic() + 30
+    pixel = dark_pixel
+    while time.monotonic() < deadline and min(pixel[:3]) <= 230:
+        time.sleep(0.3)
+        if redrawn.count():
+            pixel = redrawn.evaluate(
+                f"img => img.complete && img.naturalWidth ? ({CORNER_PIXEL})(img) : [0, 0, 0]"
+            )
+    assert min(pixel[:3]) > 230, pixel
