@@ -163,7 +163,7 @@ def _message_content(
                     param=f"{param}.image_url",
                 )
             parts.append({"type": ptype, "image_url": url, "detail": part.get("detail", "auto")})
-        elif ptype in _ASSISTANT_PARTS and role == "assistant":
+        elif isinstance(ptype, str) and ptype in _ASSISTANT_PARTS and role == "assistant":
             key = "text" if ptype.endswith("text") else "transcript"
             if ptype.endswith("audio") and part.get("audio") is not None:
                 decode(part["audio"], f"{param}.audio")  # checked, not kept: history audio is context only

@@ -164,7 +164,12 @@ def modalities_valid(protocol: Protocol, value: Any, param: str) -> list[str]:
         if value not in (["audio"], ["text"]):
             raise fields.error(param, f'{param} must be ["audio"] or ["text"], got {value!r}')
     else:
-        if not isinstance(value, list) or not value or not set(value) <= {"text", "audio"}:
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) for v in value)
+            or not set(value) <= {"text", "audio"}
+        ):
             raise fields.error(param, f'{param} must be ["text"] or ["text", "audio"], got {value!r}')
         if value == ["audio"]:
             raise fields.error(param, f'{param}: audio output needs text too; use ["text", "audio"]')

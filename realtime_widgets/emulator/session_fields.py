@@ -14,6 +14,7 @@ from ..protocol import (
     TRANSCRIPTION_MODELS,
     VOICES,
 )
+from . import tool_schema
 from .errors import ServiceError
 
 REASONING_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
@@ -194,33 +195,15 @@ def tools(value: Any, param: str) -> list[Any]:
 
 
 def function_parameters(tool: dict[str, Any], param: str) -> None:
-    """A function's `parameters`: a JSON Schema (checked against its metaschema) of type "object"."""
+    """A function's `parameters`: empty (no parameters), or a JSON Schema of type "object"."""
     schema = tool.get("parameters", {})
-    if not isinstance(schema, dict):
-        raise error(
-            param, f"{param} must be a JSON schema object, got {type(schema).__name__}", "invalid_type"
-        )
-    if not schema:
-        return  # no parameters
-    if schema.get("type") != "object":
-        raise error(
-            param,
-            f"Invalid schema for function '{tool['name']}': schema must be a JSON Schema of "
-            f"'type: \"object\"', got 'type: \"{schema.get('type')}\"'.",
-            "invalid_function_parameters",
-        )
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
+    if schema == {}:
+        return
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
-        raise error(
-            param,
-            f"Invalid schema for function '{tool['name']}': at {param}{at}: {exc.message}.",
-            "invalid_function_parameters",
-        ) from None
+        tool_schema.check_parameters(schema, param)
+    except tool_schema.SchemaProblem as exc:
+        code = "invalid_type" if not isinstance(schema, dict) else "invalid_function_parameters"
+        raise error(param, f"Invalid schema for function '{tool['name']}': {exc}.", code) from None
 
 
 def string(value: Any, param: str) -> str:

@@ -172,6 +172,47 @@ async def test_a_deep_tracing_field_is_refused_by_name_and_later_updates_work(em
         await ws.close()
 
 
+# -- values of the wrong JSON type where a name is expected (found by a field-by-field probe) ------
+
+TEXT = [{"type": "input_text", "text": "hi"}]
+UNHASHABLE = [
+    (
+        "ga",
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": [{"type": {}}]},
+        },
+        "item.content[0].type",
+    ),
+    (
+        "ga",
+        {
+            "type": "response.create",
+            "response": {"input": [{"type": "message", "role": "user", "content": [{"type": [1]}]}]},
+        },
+        "item.content[0].type",
+    ),
+    ("preview", {"type": "session.update", "session": {"modalities": [["text"]]}}, "session.modalities"),
+    ("preview", {"type": "response.create", "response": {"modalities": [{}]}}, "response.modalities"),
+]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "event", "param"), UNHASHABLE, ids=[f"{p}-{e['type']}" for p, e, _ in UNHASHABLE]
+)
+async def test_an_object_where_a_name_belongs_is_an_invalid_request_error(emu, protocol, event, param):
+    url = ga_url(emu)
+    if protocol == "preview":
+        url = f"ws://127.0.0.1:{emu.port}/openai/realtime?api-version=2025-04-01-preview&deployment=d"
+    async with websockets.connect(url, additional_headers={"api-key": emu.api_key}) as ws:
+        assert json.loads(await ws.recv())["type"] == "session.created"
+        await ws.send(json.dumps(event))
+        ev = await next_event(ws)
+        assert ev["type"] == "error", ev
+        assert ev["error"]["type"] == "invalid_request_error", ev["error"]["message"]
+        assert ev["error"]["param"] == param
+
+
 # -- schemas and per-response fields (official SDK) ------------------------------------------------
 
 
