@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..conversation import Conversation, ToolCall, Turn
+from ..errors import RequestTimeout
 from . import client_events
 from .dispatch import Dispatch
 from .link import Link
+from .timeouts import abandon_response
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,11 @@ class ToolCalling:
         if not respond:
             self._dispatch.forget(waiter)
             return owner
-        await self._dispatch.wait(waiter, "response.done")
+        try:
+            await self._dispatch.wait(waiter, "response.done")
+        except RequestTimeout as err:
+            reply = lambda: turns[first] if len(turns) > first else None  # noqa: E731
+            raise await abandon_response(reply, err, link, self._dispatch) from None
         return turns[first]
 
     def after_response(self, turn: Turn) -> None:
@@ -90,9 +96,11 @@ class ToolCalling:
             try:
                 turn = await asyncio.wait_for(asyncio.shield(self._reply(turn)), timeout)
             except asyncio.TimeoutError:
-                raise TimeoutError(
+                raise RequestTimeout(
                     f"no reply after the tool calls {[c.name for c in turn.tool_calls]} within {timeout:g} s "
-                    "(a handler may still be running; s.event_log shows what did arrive)"
+                    "(a handler may still be running; s.event_log shows what did arrive)",
+                    awaited="the reply after the tool calls",
+                    timeout=timeout,
                 ) from None
         return turn
 

@@ -86,7 +86,7 @@ class UserTurns:
         try:
             await self._dispatch.wait(waiter, "response.done", timeout)
         except RequestTimeout as err:
-            raise await abandon_response(turn, err, self._link, self._dispatch) from None
+            raise await abandon_response(lambda: turn, err, self._link, self._dispatch) from None
 
     # -- appending -------------------------------------------------------------------------
     def _append_now(self, pcm: np.ndarray) -> list[asyncio.Future[Any]]:
@@ -269,9 +269,8 @@ class UserTurns:
                     awaited=err.awaited,
                     timeout=err.timeout,
                 ) from None
-            raise await abandon_response(
-                self._conversation.turns[-1], err, self._link, self._dispatch
-            ) from None
+            last = self._conversation.turns[-1]
+            raise await abandon_response(lambda: last, err, self._link, self._dispatch) from None
 
     async def wait_for_turn(self, since: int, *, respond: bool = True, timeout: float | None = None) -> Turn:
         config, dispatch = self._config(), self._dispatch

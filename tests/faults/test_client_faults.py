@@ -90,6 +90,20 @@ async def test_a_response_that_dies_server_side_times_out_cancelled_and_the_sess
         assert not [e for e in s.errors if e.code == "conversation_already_has_active_response"]
 
 
+async def test_a_tool_output_whose_reply_dies_times_out_cancelled(emulator) -> None:
+    weather = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    config = SessionConfig(tools=[weather], output_modalities=["text"])
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator), config, timeout=1.0) as s:
+        call_turn = await s.send_text("Use get weather")
+        emulator.faults.event_delay_ms = 400  # the reply crawls: ten events take 4 s
+        with pytest.raises(RequestTimeout) as info:
+            await s.send_tool_output(call_turn.tool_calls[0], "sunny")
+        assert info.value.awaited == "response.done" and "response.cancel was sent" in str(info.value)
+        emulator.faults.reset()
+        thanks = await s.send_text("Thanks")  # the cancelled reply does not stand in its way
+        assert thanks.status == "completed" and s.errors == []
+
+
 async def test_manual_reconnect_during_auto_reconnect_opens_one_connection(emulator, caplog) -> None:
     caplog.set_level(logging.WARNING)
     async with RealtimeSession(ConnectionConfig.for_emulator(emulator), TEXT, auto_reconnect=True) as s:
