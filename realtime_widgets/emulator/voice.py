@@ -2,19 +2,18 @@
 
 eSpeak keeps global state and is not thread-safe: one thread owns the engine (loaded on first use,
 which keeps `Emulator()` start-up fast) and synthesises one slice of text at a time, in the order
-slices were asked for. A caller asks for its next slice only when the last one is done, so callers
-take turns: no session waits behind another's whole reply, only behind one slice per busy session.
+slices were asked for, a reply's first slice before the slices made ahead of streaming. A caller
+asks for its next slice only when the last one is done, so callers take turns: no session waits
+behind another's whole reply, only behind one slice per busy session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import os
-import queue
 import re
-import sys
 import threading
+from collections import deque
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -164,48 +163,55 @@ def slices(text: str, max_words: int = SLICE_WORDS) -> list[str]:
 
 
 class _Synthesizer:
-    """The thread that owns eSpeak: slices are synthesised one at a time, first asked first done."""
+    """The thread that owns eSpeak: slices are synthesised one at a time, first asked first done,
+    except that a reply's first slice (someone waits for its first audio) goes before the slices
+    made ahead while earlier ones stream."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Future[Speech], str, str, int]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._first: deque[_Job] = deque()
+        self._ahead: deque[_Job] = deque()
+        self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def submit(self, text: str, voice: str, rate: int) -> Future[Speech]:
-        job: Future[Speech] = Future()
-        with self._lock:
+    def submit(self, text: str, voice: str, rate: int, first: bool = True) -> Future[Speech]:
+        job = _Job(Future(), text, voice, rate)
+        with self._ready:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="emulator-voice", daemon=True)
                 self._thread.start()
-        self._jobs.put((job, text, voice, rate))
-        return job
+            (self._first if first else self._ahead).append(job)
+            self._ready.notify()
+        return job.done
+
+    def _next(self) -> _Job:
+        with self._ready:
+            while not (self._first or self._ahead):
+                self._ready.wait()
+            return (self._first or self._ahead).popleft()
 
     def _run(self) -> None:
-        _lower_this_threads_priority()
         engine: _Engine | None = None
         while True:
-            job, text, voice, rate = self._jobs.get()
-            if not job.set_running_or_notify_cancel():
+            job = self._next()
+            if not job.done.set_running_or_notify_cancel():
                 continue  # its session stopped listening (cancelled response, closed socket)
             try:
                 engine = engine or _Engine()
-                raw, events = engine.speak(text, voice)
-                audio = _resample(raw, engine.rate, rate)
-                if rate == SAMPLE_RATE:
-                    own_speech.remember(audio, text)
-                job.set_result(Speech(audio=audio, rate=rate, words=_word_times(text, events)))
+                raw, events = engine.speak(job.text, job.voice)
+                audio = _resample(raw, engine.rate, job.rate)
+                if job.rate == SAMPLE_RATE:
+                    own_speech.remember(audio, job.text)
+                job.done.set_result(Speech(audio=audio, rate=job.rate, words=_word_times(job.text, events)))
             except BaseException as exc:  # noqa: BLE001 - the caller gets it; the thread serves the next
-                job.set_exception(exc)
+                job.done.set_exception(exc)
 
 
-def _lower_this_threads_priority() -> None:
-    """Synthesis is background work: on Linux a thread has its own nice value, so the event loop's
-    thread wins the CPU when both want it (elsewhere the call would name a process: skipped)."""
-    if sys.platform == "linux":
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
-        except OSError:
-            pass
+@dataclass
+class _Job:
+    done: Future[Speech]
+    text: str
+    voice: str
+    rate: int
 
 
 _synthesizer = _Synthesizer()
@@ -221,7 +227,9 @@ def _check(voice: str, rate: int) -> None:
 def speak(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> Speech:
     """Synthesize `text` and report word start times (used to interleave transcript deltas)."""
     _check(voice, rate)
-    parts = [_synthesizer.submit(part, voice, rate).result() for part in slices(text)]
+    parts = [
+        _synthesizer.submit(part, voice, rate, first=not i).result() for i, part in enumerate(slices(text))
+    ]
     return _joined(parts, rate)
 
 
@@ -239,7 +247,9 @@ async def speak_slices(
         for i in range(len(parts)):
             assert making is not None  # noqa: S101 - one is submitted for every part
             speech = await asyncio.wrap_future(making)
-            making = _synthesizer.submit(parts[i + 1], voice, rate) if i + 1 < len(parts) else None
+            making = (
+                _synthesizer.submit(parts[i + 1], voice, rate, first=False) if i + 1 < len(parts) else None
+            )
             yield speech
     finally:
         if making is not None:
