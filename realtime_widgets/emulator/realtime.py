@@ -27,9 +27,6 @@ from .responses import Responder
 from .wire import Dropped, Wire, consume, new_id
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-# Events already received are handled without the loop serving anyone else, so a flood on one
-# connection would hold it: after this long in a row a session lets the other sessions run.
-TURN_SECONDS = 0.002
 
 
 class RealtimeSession:
@@ -86,15 +83,10 @@ class RealtimeSession:
             self._spawn(self.wire.expire(self.ctx.faults.max_session_seconds))
         try:
             await self.wire.send({"type": "session.created", "session": self.session})
-            loop = asyncio.get_running_loop()
-            turn_ends = loop.time() + TURN_SECONDS
             while True:
                 msg = await self.wire.receive(busy=lambda: self.responses.active)
                 if msg is None:
                     break
-                if loop.time() > turn_ends:
-                    await asyncio.sleep(0)
-                    turn_ends = loop.time() + TURN_SECONDS
                 if msg.type == WSMsgType.TEXT:
                     stats.client_events += 1
                     await self.handle_text(msg.data)

@@ -26,6 +26,8 @@ from .limits import timeout
 # Events only the GA protocol has; they are not sent on the preview wire.
 _GA_ONLY = {"conversation.item.done", "output_audio_buffer.cleared", "input_audio_buffer.timeout_triggered"}
 _CLOSE_GOING_AWAY = 1001
+# One connection's frames are handled for this long at most before the other sessions run.
+TURN_SECONDS = 0.002
 _CLOSE_POLICY_VIOLATION = 1008
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class Wire:
         self.ctx = ctx
         self._lock = asyncio.Lock()
         self._sent = 0
+        self._turn_ends = 0.0  # when this connection has had its turn at the loop (see receive)
         self._drop_after = ctx.faults.drop_after_events
 
     async def send(self, event: dict[str, Any]) -> None:
@@ -100,7 +103,13 @@ class Wire:
         """The client's next frame; None once the session sat idle too long and was closed.
 
         A ping counts as activity (aiohttp answers it inside `receive`), as does a running response.
+        Frames already received come without the loop serving anyone else, so a flood would hold it:
+        after `TURN_SECONDS` of one connection's frames, the other sessions run first.
         """
+        loop = asyncio.get_running_loop()
+        if loop.time() > self._turn_ends:
+            await asyncio.sleep(0)
+            self._turn_ends = loop.time() + TURN_SECONDS
         idle = self.ctx.limits.idle_timeout_s
         while True:
             try:
