@@ -41,6 +41,7 @@ class Link:
         self.status = "closed"  # "closed" | "connecting" | "connected" | "failed"
         self.last_error: BaseException | None = None
         self.closing = False
+        self.reconnecting = False  # a reconnect (automatic or asked for) is under way
         self._record = record
         self._on_lost = on_lost
         self._manager: Any = None
@@ -138,6 +139,11 @@ class Link:
     # -- sending ---------------------------------------------------------------------------
     def require_open(self) -> None:
         if self.status != "connected" and not (self.status == "connecting" and self._conn is not None):
+            if self.reconnecting:
+                raise SessionClosed(
+                    f"the session is {self.status}: a reconnect is under way; try again once "
+                    "s.status is 'connected' (what was recorded is kept)"
+                )
             why = f" ({self.last_error})" if isinstance(self.last_error, SessionClosed) else ""
             raise SessionClosed(
                 f"the session is {self.status}{why}; use `async with RealtimeSession(...)` or "
@@ -150,6 +156,9 @@ class Link:
         if self._outbox is None or self._loop is None:
             raise SessionClosed("the connection is closed; `await s.reconnect()` opens a new one")
         future = self._loop.create_future()
+        # A caller that does not await the write (fire and forget) leaves no "Future exception was
+        # never retrieved": a failed write means a lost connection, which is reported on its own.
+        future.add_done_callback(_retrieve)
         self._outbox.put_nowait((wire if wire is not None else json.dumps(raw), future))
         return future
 
@@ -226,6 +235,11 @@ class Link:
         self.status = "failed" if self.status == "connecting" else "closed"
         log.warning("%s", closed)
         self._on_lost(closed)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def closed_error(exc: BaseException) -> SessionClosed:

@@ -63,6 +63,7 @@ class Reconnector:
                 return  # another reconnect restored the session while this one waited
             self._orphans += self._dispatch.detach()
             self._held.start()
+            self._link.reconnecting = True
             await self._link.teardown()
             self._link.status = "closed"
             try:
@@ -90,6 +91,7 @@ class Reconnector:
             self._dropped = closed
             self._orphans += self._dispatch.detach()
             self._held.start()
+            self._link.reconnecting = True
             self._auto = asyncio.ensure_future(self._run_auto(code))
         else:  # no reconnect coming, or a drop during one (its attempt fails and the loop retries)
             self._dispatch.release(self._dispatch.detach(), closed)
@@ -118,6 +120,7 @@ class Reconnector:
                 self._give_up(f"auto-reconnect gave up after {self._policy.max_attempts} attempt(s)")
 
     def _restored(self) -> None:
+        self._link.reconnecting = False
         auto = self._auto
         if auto is not None and not auto.done() and auto is not asyncio.current_task():
             auto.cancel()  # a reconnect() restored the session while the automatic loop waited
@@ -139,6 +142,7 @@ class Reconnector:
         self._send_held()
 
     def _give_up(self, why: str) -> None:
+        self._link.reconnecting = False
         dropped, self._dropped = self._dropped, None
         self._held.stop()
         if not self._orphans:

@@ -117,6 +117,8 @@ async def test_manual_reconnect_during_auto_reconnect_opens_one_connection(emula
             created = _types(s).count("session.created")
             pending = asyncio.ensure_future(s.send_text("Tell me a story"))
             await _until(lambda: s.status != "connected")
+            with pytest.raises(SessionClosed, match="a reconnect is under way"):
+                await s.send_text("Too early")  # auto-reconnect waits out its backoff (0.5 s)
             await asyncio.sleep(pause)
             await asyncio.gather(s.reconnect(), s.reconnect())
             with pytest.raises(SessionClosed) as info:
