@@ -50,7 +50,10 @@ _PORTAL = {
     "AZURE_OPENAI_DEPLOYMENT_NAME": "Azure AI Foundry portal → Deployments (the deployment name)",
     "AZURE_OPENAI_API_KEY": "Azure portal → your Azure OpenAI resource → Keys and Endpoint",
     "OPENAI_API_VERSION": "the model's page in Azure AI Foundry (e.g. 2025-04-01-preview)",
+    "AZURE_OPENAI_AUDIO_DEPLOYMENT_NAME": "Azure AI Foundry portal → Deployments (your gpt-4o-audio-preview deployment)",
 }
+# The audio chat completions deployment (speak, AudioChat, evaluate_clips), beside the realtime one.
+CHAT_DEPLOYMENT_VARIABLE = "AZURE_OPENAI_AUDIO_DEPLOYMENT_NAME"
 
 
 PREVIEW_RETIRED = (
@@ -193,6 +196,8 @@ class ConnectionConfig:
 
         - AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT_NAME (required with an endpoint),
           OPENAI_API_VERSION (preview protocol), AZURE_OPENAI_API_KEY (else keyless Entra ID).
+        - AZURE_OPENAI_AUDIO_DEPLOYMENT_NAME: the audio chat completions deployment
+          (default gpt-4o-audio-preview), whatever the endpoint.
         - OPENAI_API_KEY alone: api.openai.com.
         - nothing: the shared in-process emulator (one line says so).
         `overrides` replace any field (e.g. deployment="my-realtime").
@@ -204,6 +209,9 @@ class ConnectionConfig:
                 f"ConnectionConfig has no field(s) {', '.join(unknown)}; fields: {', '.join(sorted(names))}"
             )
         env = os.environ
+        chat_deployment = env.get(CHAT_DEPLOYMENT_VARIABLE, "").strip()
+        if chat_deployment and "chat_deployment" not in overrides:
+            overrides["chat_deployment"] = chat_deployment
         endpoint = overrides.pop("endpoint", None) or env.get("AZURE_OPENAI_ENDPOINT") or None
         api_version = overrides.pop("api_version", None) or env.get("OPENAI_API_VERSION") or None
         if endpoint is None:

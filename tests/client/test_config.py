@@ -225,3 +225,12 @@ def test_choosing_preview_warns_once_that_azure_retired_it(azure_env, monkeypatc
     text = str(warning.message)
     assert "\n" not in text and "30 April 2026" in text and "protocol='ga'" in text
     assert warning.filename == __file__  # it points at the caller's line, not at the package
+
+
+def test_audio_chat_deployment_from_its_variable(azure_env, monkeypatch):
+    assert ConnectionConfig.from_env().chat_deployment == "gpt-4o-audio-preview"
+    azure_env.setenv("AZURE_OPENAI_AUDIO_DEPLOYMENT_NAME", "my-audio-chat")
+    assert ConnectionConfig.from_env().chat_deployment == "my-audio-chat"
+    assert ConnectionConfig.from_env(chat_deployment="explicit").chat_deployment == "explicit"
+    azure_env.delenv("AZURE_OPENAI_ENDPOINT")
+    assert ConnectionConfig.from_env().chat_deployment == "my-audio-chat"  # the emulator too
