@@ -17,7 +17,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from ..protocol import Protocol
-from . import session_config, transcription
+from . import memory, session_config, transcription
 from .context import Context
 from .errors import ServiceError
 from .input_audio import InputAudio, decode_audio
@@ -109,6 +109,8 @@ class RealtimeSession:
             for transcript in self.transcripts.values():
                 transcript.cancel()  # audio nobody waits for any more leaves the recognizer's queue
             stats.live_sessions -= 1
+            if stats.live_sessions == 0:
+                memory.give_back()
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
