@@ -8,8 +8,9 @@ function render({ model, el }) {
   input.spellcheck = false;
   input.className = "widget-input";
   input.setAttribute("aria-label", model.get("label"));
+  // ipywidgets' own classes for a labelled text row: the label column and gap of the rows above.
   const label = document.createElement("label");
-  label.className = "widget-label";
+  label.className = "widget-label jupyter-widget-label";
   label.style.width = "150px";
   label.textContent = model.get("label");
   const send = () => {
@@ -24,8 +25,8 @@ function render({ model, el }) {
   input.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
   model.on("change:has_value", show);
   show();
-  el.style.display = "flex";
-  el.style.gap = "4px";
+  el.classList.add("jupyter-widgets", "widget-inline-hbox", "jupyter-widget-inline-hbox", "widget-text", "jupyter-widget-text");
+  el.style.width = "420px";
   el.append(label, input);
   return () => model.off("change:has_value", show);
 }

@@ -190,11 +190,14 @@ class SessionConfigForm(w.VBox):
         self.status.value = status_html("Applying…")
         session = self.session
         voice_kept = None
+        current = getattr(session, "config", None)
+        if self.voice.disabled and isinstance(current, SessionConfig) and config.voice != current.voice:
+            voice_kept = current.voice  # known to be refused: not asked (no error event in the log)
+            config = config.replace(voice=voice_kept)
         try:
             try:
                 result = await session.update(config)
             except SessionUpdateError as exc:
-                current = getattr(session, "config", None)
                 if exc.code != "cannot_update_voice" or not isinstance(current, SessionConfig):
                     raise
                 # The other edits of this Apply still go through, with the voice the session has.
@@ -226,7 +229,7 @@ class SessionConfigForm(w.VBox):
 
     def _schedule(self, coro: Coroutine[Any, Any, Any]) -> None:
         # Button callbacks return at once; the coroutine finishes on a loop afterwards.
-        self._pending = run_soon(coro, self.session)
+        self._pending = run_soon(coro, getattr(self.session, "loop", None))
         if self._pending is None:
             self.status.value = status_html(
                 "Not sent: no running event loop; use `await form.apply()`", "error"

@@ -58,16 +58,20 @@ def status_html(text: str, kind: StatusKind = "info") -> str:
     return f'<span class="rw-form-status" data-kind="{kind}" style="color:{color}">{html.escape(text)}</span>'
 
 
-def run_soon(coro: Coroutine[Any, Any, Any], session: object = None) -> asyncio.Future | Future | None:
-    """Run `coro` after a button click returns: on the running loop (the kernel's), else on the
-    session's loop thread (scripts with `run_sync`); None (and the coroutine closed) when neither runs."""
+def run_soon(
+    coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop | None = None
+) -> asyncio.Future | Future | None:
+    """Run `coro` after a button click returns, on `loop` (the session's) when it runs: ipykernel 7
+    may call comm handlers on a loop of its own, and scripts with `run_sync` run the session on a
+    thread. Else on the running loop; None (and the coroutine closed) when neither runs."""
     try:
-        return asyncio.get_running_loop().create_task(coro)
+        here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    session_loop = getattr(session, "loop", None)  # the session's own loop thread, when not ours
-    if session_loop is not None and session_loop.is_running():
-        return asyncio.run_coroutine_threadsafe(coro, session_loop)
+        here = None
+    if loop is not None and loop.is_running() and loop is not here:
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+    if here is not None:
+        return here.create_task(coro)
     coro.close()
     return None
 

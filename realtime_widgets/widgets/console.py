@@ -11,6 +11,7 @@ import asyncio
 import html
 import os
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -21,6 +22,7 @@ from ..session import with_closing_silence
 from ..session_config import SessionConfig
 from ._closing import close_soon, close_when_collected
 from .config_form import SessionConfigForm
+from .connection_fields import run_soon
 from .event_log import EventLog
 from .transcript import TranscriptView
 
@@ -28,7 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import ConnectionConfig
     from ..conversation import Turn
     from ..session import RealtimeSession
+    from .player import AudioPlayer
 
+AudioInput = str | os.PathLike[str] | np.ndarray
 _PLACEHOLDER = "Type a message (Enter sends)"
 _CLOSED = "The console is closed: press Reconnect to talk again"
 # What the status line says after Stop, by how the turn ended (RealtimeSession.end_speech).
@@ -53,7 +57,7 @@ def _default_config() -> SessionConfig:
 class MessageBox(w.HBox):
     """The "Type a message" box and its Send button; Enter sends too."""
 
-    def __init__(self, send: Callable[[], None]) -> None:
+    def __init__(self, send: Callable[[], object]) -> None:
         self._send = send
         self.text = w.Text(placeholder=_PLACEHOLDER, layout=w.Layout(flex="1 1 auto", width="auto"))
         self.text.add_class("rw-console-text")
@@ -92,8 +96,9 @@ class RealtimeConsole(w.VBox):
         self._start_task: asyncio.Task[RealtimeConsole] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._disconnects: list[Callable[[], None]] = []
-        self._ending: asyncio.Task[None] | None = None
+        self._ending: asyncio.Future[Any] | Future[Any] | None = None
         self._closed = False
+        self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the console's session runs on
         self.last_error: str = ""
 
         from .player import AudioPlayer
@@ -103,7 +108,7 @@ class RealtimeConsole(w.VBox):
         self.recorder.on_stop(self._recording_stopped)
         self.player = AudioPlayer()
         self.form = SessionConfigForm()
-        self.form.on_connect(self._reconnect)
+        self.form.on_connect(lambda connection: self._schedule(self._reconnect(connection)))
         self.transcript = TranscriptView(player=self.player)
         self.event_log = EventLog()
         self.connect(session)
@@ -138,6 +143,7 @@ class RealtimeConsole(w.VBox):
             except RuntimeError:
                 self.status.value = _line("Not connected yet: run `await console.start()`")
             else:
+                self._home_loop = loop
                 self._start_task = loop.create_task(self.start())
         else:
             self._show_status()
@@ -153,6 +159,7 @@ class RealtimeConsole(w.VBox):
             return self
         if self._closed:
             raise SessionClosed(_CLOSED)
+        self._home_loop = asyncio.get_running_loop()
         self.status.value = _line("Connecting…")
         try:
             await self.session.connect()
@@ -205,8 +212,13 @@ class RealtimeConsole(w.VBox):
         self._disconnects = []
 
     def _detach(self) -> None:
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # no running loop (garbage collection)
+            current = None
         for task in list(getattr(self, "_tasks", ())):
-            task.cancel()
+            if task is not current:  # Reconnect closes the console from inside its own task
+                task.cancel()
         start = getattr(self, "_start_task", None)
         if start is not None and not start.done():
             start.cancel()
@@ -286,7 +298,7 @@ class RealtimeConsole(w.VBox):
     # -- speech ----------------------------------------------------------------------------
     async def say(
         self,
-        audio: str | os.PathLike[str] | np.ndarray,
+        audio: AudioInput,
         *,
         barge_in: bool = False,
         realtime: bool = False,
@@ -310,25 +322,20 @@ class RealtimeConsole(w.VBox):
             raise ValueError("say() needs server or semantic VAD; with manual turns use session.send_audio()")
         speech = np.asarray(to_pcm16(audio), dtype=np.int16)
         if not barge_in:
-            await self._answer_heard()
+            await _answer_heard(self.session, self.player)
         since = len(self.session.conversation.turns)
         await self.recorder.feed(with_closing_silence(speech, config.silence_duration_ms), realtime=realtime)
         turn = await self.session.wait_for_turn(since, timeout=timeout)
-        if self._ending is not None:
-            await self._ending  # the end of the recording is settled before the next say()
+        ending = self._ending  # the end of the recording is settled before the next say()
+        if ending is not None:
+            await (asyncio.wrap_future(ending) if isinstance(ending, Future) else ending)
         return turn
 
     def _recording_stopped(self) -> None:
         """Stop was pressed (or a feed ended): the turn ends now, committed or discarded."""
         if self.session.status != "connected" or self._closed:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._ending = loop.create_task(self._end_speech())
-        self._tasks.add(self._ending)
-        self._ending.add_done_callback(self._tasks.discard)
+        self._ending = self._schedule(self._end_speech())
 
     async def _end_speech(self) -> None:
         try:
@@ -344,24 +351,17 @@ class RealtimeConsole(w.VBox):
         else:
             self._show_status()
 
-    async def _answer_heard(self, timeout: float = 120.0) -> None:
-        """Until the answer in progress is done and the player has played it to its end."""
-        session = self.session
-        while any(t.status == "in_progress" for t in session.conversation.turns):
-            await session.wait_for("response.done", timeout=timeout)
-        await self.player.wait_until_played(timeout)
-
-    def _schedule(self, coro: Coroutine[Any, Any, Any]) -> None:
-        # Button clicks arrive on the kernel's loop; run the coroutine there after the click returns.
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
+    def _schedule(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any] | Future[Any] | None:
+        """Run `coro` after a click or a page message returns, on the session's loop: ipykernel 7
+        handles comm messages on a loop of its own, where the session's futures cannot be awaited."""
+        task = run_soon(coro, self._home_loop or self.session.loop)
+        if task is None:
             self.status.value = _line("No running event loop: use `await console.send_text(...)`", "error")
-            return
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            return None
+        if isinstance(task, asyncio.Future):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return task
 
     def __repr__(self) -> str:
         status = "closed" if self._closed else self.session.status
@@ -377,3 +377,10 @@ def _console_words(exc: BaseException, closed: bool) -> str:
     if isinstance(exc, SessionClosed):
         return "the session is not connected; press Reconnect (or Connect in Session settings)"
     return str(exc)
+
+
+async def _answer_heard(session: RealtimeSession, player: AudioPlayer, timeout: float = 120.0) -> None:
+    """Until the answer in progress is done and the player has played it to its end."""
+    while any(t.status == "in_progress" for t in session.conversation.turns):
+        await session.wait_for("response.done", timeout=timeout)
+    await player.wait_until_played(timeout)

@@ -17,7 +17,7 @@ from ..protocol import (
     VOICES,
 )
 from ..session_config import SessionConfig
-from .connection_fields import STYLE, WIDE
+from .connection_fields import STYLE
 
 _TURN_DETECTION_OPTIONS = [
     ("Server VAD", "server_vad"),
@@ -29,7 +29,7 @@ _OFF = "off"
 _NOISE_OPTIONS = [("Off", _OFF)] + [(n.replace("_", " ").capitalize(), n) for n in NOISE_REDUCTION_TYPES]
 _TRANSCRIPTION_OPTIONS = [("Off", _OFF)] + [(m, m) for m in TRANSCRIPTION_MODELS]
 _MS_SLIDER_MAX = 2000
-VOICE_LOCKED = "locked: the assistant has spoken in this voice, and the service keeps it for the session"
+VOICE_LOCKED = "locked: the service keeps the voice once the assistant has spoken"
 
 
 def _or_off(value: str | None) -> str:
@@ -41,8 +41,8 @@ def _none_if_off(value: str) -> str | None:
 
 
 def _slider(kind: type[w.FloatSlider] | type[w.IntSlider], description: str, **range_: float) -> w.Widget:
-    # As wide as the text fields: with the 150 px label, a default-width slider keeps ~55 px of track.
-    return kind(description=description, style=STYLE, layout=WIDE, **range_)
+    # With the 150 px label column, a default-width slider kept ~55 px of track; this keeps ~230.
+    return kind(description=description, style=STYLE, layout=w.Layout(width="480px"), **range_)
 
 
 class SettingsControls:

@@ -66,6 +66,13 @@ async def test_a_refused_voice_change_keeps_the_other_edits_and_locks_the_voice(
     assert "Not applied yet" in _status(form)
     form.instructions.value = "Answer in French."  # back to what is in effect: nothing pending
     assert "Not applied yet" not in _status(form)
+    # Not known to be locked (another view of the session): the service's refusal, then the rest.
+    form.controls.lock_voice(None)
+    form.voice.value, form.instructions.value = "coral", "Answer in Italian."
+    await form.apply()
+    errors = [e for e in session.errors if e.code == "cannot_update_voice"]
+    assert errors and session.config.instructions == "Answer in Italian." and session.config.voice == "ash"
+    assert form.voice.disabled and "voice stays ash" in _status(form)
 
 
 def test_off_is_a_visible_choice_in_the_dropdowns():

@@ -230,8 +230,9 @@ async def test_enter_sends_and_a_closed_console_keeps_the_text_and_says_so(emula
     assert "async with" not in console.status.value
     with pytest.raises(Exception, match="console is closed"):
         await console.say(np.zeros(2400, np.int16))
-    await console.reopen()
-    assert console.session.status == "connected" and not console.send_button.disabled
+    console.reconnect_button.click()  # as a person would: a task that closes and reopens
+    await _until(lambda: console.session.status == "connected")
+    assert not console.send_button.disabled
     assert console.reconnect_button.layout.display == "none"
     turn = await console.send_text()
     assert turn is not None and turn.user_text == "kept" and console.text.value == ""
