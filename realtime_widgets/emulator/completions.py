@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import inspect
 import json
 import time
 import uuid
@@ -32,6 +31,7 @@ from ..protocol import (
 from . import audio_io, recognizer
 from .errors import ServiceError
 from .limits import Limits, check_depth, timeout
+from .replies import Prompt, reply_for
 from .voice import synthesize
 
 AUDIO_TTL_S = 3600  # message.audio.expires_at: how long a reply's audio id may be referenced
@@ -259,6 +259,7 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
         del store[key]
     user_text: str | None = None
     user_audio: np.ndarray | None = None
+    instructions: list[str] = []
     prompt_text_words = 0
     total_audio_bytes = 0
     for i, msg in enumerate(messages):
@@ -315,21 +316,21 @@ async def _answer(ctx: Any, body: dict[str, Any], deployment: str) -> dict[str, 
                 param=f"messages[{i}].content",
             )
         prompt_text_words += sum(len(t.split()) for t in texts)
+        if msg["role"] in ("system", "developer"):
+            instructions.extend(texts)
         if msg["role"] == "user":
             user_text = " ".join(texts) if texts else None
             user_audio = np.concatenate(audio_parts) if audio_parts else None
 
     seconds = 0.0
+    heard: str | None = None
     if user_audio is not None and len(user_audio):
         seconds = len(user_audio) / SAMPLE_RATE
-        # With audio, the text part is an instruction about it ("describe this"): the reply is
-        # about what was heard, as a model's would be.
-        heard = await recognizer.transcribe_async(user_audio) if ctx.recognize else None
-        user_text = heard or None
-    reply = ctx.reply(user_text, seconds)
-    if inspect.isawaitable(reply):
-        reply = await reply
-    reply = " ".join(str(reply).split())
+        # With audio, the text part is a request about it ("describe this"): the reply is about
+        # what was heard, as a model's would be.
+        heard = (await recognizer.transcribe_async(user_audio) if ctx.recognize else None) or None
+    prompt = Prompt(" ".join(instructions), user_text, heard, seconds)
+    reply = await reply_for(ctx.reply, prompt)
 
     message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None, "annotations": []}
     audio_tokens_out = 0

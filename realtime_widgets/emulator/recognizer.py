@@ -1,7 +1,8 @@
 """Optional local speech recognition with pocketsphinx (its English model ships in the wheel).
 
 It is weak on synthetic voices; callers keep its result only when non-empty. Speech the
-emulator synthesized itself is recognised exactly, without pocketsphinx (`own_speech`).
+emulator synthesized itself is recognised exactly by its fingerprint, without pocketsphinx, even
+after resampling, gain or a lossy codec (`own_speech`).
 
 Decoding holds the GIL for about a fifth of the audio's duration, which would freeze a
 Jupyter kernel hosting the embedded emulator; so it runs in a worker process (`_asr_worker`),
@@ -226,10 +227,9 @@ async def transcribe_async(samples: np.ndarray, rate: int = SAMPLE_RATE, owner: 
 
 def _prepare(samples: np.ndarray, rate: int) -> str | None | list[bytes]:
     """The text when the emulator said it itself, None without a recognizer, else the slices to decode."""
-    if rate == SAMPLE_RATE:
-        known = own_speech.recall(samples)
-        if known is not None:
-            return known
+    known = own_speech.recall(samples, rate)
+    if known is not None:
+        return known
     if _unavailable is not None:
         return None
     return [part.tobytes() for part in slices(_to_16k(samples, rate))]

@@ -8,11 +8,11 @@ once; a function call output is answered by reading the result aloud; tools may 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import tools
+from . import session_config, tools
+from .replies import Prompt, reply_for
 
 if TYPE_CHECKING:
     from .realtime import RealtimeSession
@@ -56,6 +56,7 @@ async def choose(s: RealtimeSession, options: dict[str, Any], context: list[dict
         answered.add(user["id"])  # answered earlier (e.g. history a client created again)
     text: str | None = None
     seconds = 0.0
+    instructions = options.get("instructions") or session_config.instructions(s.session)
     if user is not None and (context is not None or user["id"] not in answered):
         answered.add(user["id"])
         texts = [p["text"] for p in user["content"] if p["type"] == "input_text"]
@@ -69,7 +70,6 @@ async def choose(s: RealtimeSession, options: dict[str, Any], context: list[dict
     call = tools.choose_call(fn_tools, choice, text, answering_output=False)
     if call is not None:
         return Reply("", seconds, call)
-    result = s.ctx.reply(text, seconds)
-    if inspect.isawaitable(result):
-        result = await result
-    return Reply(" ".join(str(result).split()), seconds)
+    # Typed words win over a transcript in the (rare) item carrying both.
+    reply = await reply_for(s.ctx.reply, Prompt(instructions, text, text, seconds))
+    return Reply(reply, seconds)

@@ -199,8 +199,7 @@ class _Synthesizer:
                 engine = engine or _Engine()
                 raw, events = engine.speak(job.text, job.voice)
                 audio = _resample(raw, engine.rate, job.rate)
-                if job.rate == SAMPLE_RATE:
-                    own_speech.remember(audio, job.text)
+                own_speech.remember(audio, job.text, job.rate)
                 job.done.set_result(Speech(audio=audio, rate=job.rate, words=_word_times(job.text, events)))
             except BaseException as exc:  # noqa: BLE001 - the caller gets it; the thread serves the next
                 job.done.set_exception(exc)

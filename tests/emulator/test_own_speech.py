@@ -1,41 +1,131 @@
-"""The emulator knows the sentences it spoke itself; other audio goes to the real recognizer."""
+"""The emulator knows the sentences it spoke itself, by their sound; other audio goes to the real recognizer."""
 
 from __future__ import annotations
 
 import base64
 
 import numpy as np
+import pytest
 from openai import AzureOpenAI
+from scipy.signal import resample_poly
 
 from realtime_widgets.audio import wav_bytes
 from realtime_widgets.emulator import own_speech, synthesize
+from realtime_widgets.emulator.audio_io import decode, encode
+from realtime_widgets.emulator.g711 import decode as g711_decode
+from realtime_widgets.emulator.g711 import encode as g711_encode
+
+SENTENCES = [
+    ("How long should I boil an egg?", "echo"),
+    ("Recommend a calm piece of piano music.", "cedar"),
+    ("Why is the sky blue?", "coral"),
+    ("what is the circle", "alloy"),
+]
 
 
-def test_recall_finds_its_own_speech_inside_longer_audio():
+def _int16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def resampled(x: np.ndarray) -> np.ndarray:
+    """24 kHz -> 48 kHz -> 24 kHz, as a browser or a sound editor would."""
+    return _int16(resample_poly(resample_poly(x.astype(np.float64), 2, 1), 1, 2))
+
+
+def quieter(x: np.ndarray) -> np.ndarray:
+    return _int16(x * 10 ** (-12 / 20))
+
+
+def noisy(x: np.ndarray) -> np.ndarray:
+    """White noise 30 dB below the speech's power."""
+    power = np.mean(x.astype(np.float64) ** 2)
+    return _int16(x + np.random.default_rng(7).normal(0, np.sqrt(power / 1000), x.size))
+
+
+TRANSFORMS = {
+    "resampled 24k-48k-24k": resampled,
+    "gain -12 dB": quieter,
+    "G.711 mu-law": lambda x: g711_decode(g711_encode(x, "ulaw"), "ulaw"),
+    "G.711 A-law": lambda x: g711_decode(g711_encode(x, "alaw"), "alaw"),
+    "noise at 30 dB SNR": noisy,
+    "MP3": lambda x: decode(encode(x, "mp3"), "mp3"),
+    "Opus": lambda x: decode(encode(x, "opus"), "ogg"),
+    "all of them": lambda x: noisy(quieter(resampled(decode(encode(x, "mp3"), "mp3")))),
+}
+
+
+@pytest.mark.parametrize("change", TRANSFORMS, ids=list(TRANSFORMS))
+def test_recall_is_exact_after_the_audio_changed(change):
+    for text, voice in SENTENCES:
+        changed = TRANSFORMS[change](synthesize(text, voice=voice))
+        assert own_speech.recall(changed) == text, f"{text!r} in {voice} after {change}"
+
+
+def test_recall_at_other_rates_and_inside_longer_audio():
     first = synthesize("the red kite circles slowly", voice="ash")
-    second = synthesize("over the green valley", voice="coral")
+    second = synthesize("over the green valley", voice="coral", rate=48_000)
     gap = np.zeros(7200, np.int16)
-    assert own_speech.recall(np.concatenate([gap, first, gap, second])) == (
+    second_24k = _int16(resample_poly(second.astype(np.float64), 1, 2))
+    assert own_speech.recall(np.concatenate([gap, first, gap, second_24k])) == (
         "the red kite circles slowly over the green valley"
     )
+    assert own_speech.recall(second, rate=48_000) == "over the green valley"
 
 
-def test_recall_ignores_altered_audio():
-    speech = synthesize("a sentence nobody sent back unchanged", voice="sage")
-    noisy = (speech.astype(np.int32) + np.random.default_rng(0).integers(-2, 3, speech.size)).astype(np.int16)
-    assert own_speech.recall(noisy) is None
+def _unremembered(text: str, voice: str) -> np.ndarray:
+    speech = synthesize(text, voice=voice)
+    own_speech.forget(text)
+    return speech
+
+
+@pytest.mark.parametrize(
+    ("remembered", "other", "voice"),
+    [
+        ("what is the circle", "what is the square", "alloy"),
+        ("Hello, what time is it?", "Hello, what day is it?", "alloy"),
+        ("Hello, what time is it?", "Hello, what time was it?", "alloy"),
+        ("Why is the sky blue?", "Why is the sea blue?", "coral"),
+        ("Will it rain in Seattle tomorrow?", "Will it rain in Boston tomorrow?", "alloy"),
+    ],
+)
+def test_other_words_in_the_same_voice_are_not_recalled(remembered, other, voice):
+    unknown = _unremembered(other, voice)
+    synthesize(remembered, voice=voice)
+    for heard in (unknown, noisy(unknown), TRANSFORMS["MP3"](unknown)):
+        assert own_speech.recall(heard) is None
+
+
+def test_the_same_words_in_another_voice_are_not_recalled():
+    synthesize("Hello, what time is it?", voice="alloy")
+    assert own_speech.recall(_unremembered("Hello, what time is it?", "echo")) is None
+
+
+def test_speech_it_cannot_account_for_goes_to_the_recognizer():
+    known = synthesize("will it rain tomorrow", voice="sage")
+    unknown = _unremembered("and bring an umbrella", "sage")
+    gap = np.zeros(4800, np.int16)
+    assert own_speech.recall(np.concatenate([known, gap, unknown])) is None, "part of it is unknown"
+    assert own_speech.recall(known[: len(known) // 2]) is None, "half an utterance is not the utterance"
     assert own_speech.recall(np.zeros(48000, np.int16)) is None
-    from scipy.signal import resample_poly
+    assert own_speech.recall(noisy(np.full(48000, 1000, np.int16))) is None
 
-    round_trip = resample_poly(resample_poly(speech.astype(np.float64), 2, 1), 1, 2)
-    assert own_speech.recall(np.round(round_trip).astype(np.int16)) is None, "resampled audio is not the same"
+
+def test_memory_is_a_bounded_lru(monkeypatch):
+    monkeypatch.setattr(own_speech, "_memory", own_speech._Memory())  # the other tests' speech stays
+    monkeypatch.setattr(own_speech, "MAX_UTTERANCES", 4)
+    clips = [
+        (f"number {n} of the list", synthesize(f"number {n} of the list", voice="ash")) for n in range(6)
+    ]
+    assert own_speech.remembered() == 4
+    assert own_speech.recall(clips[0][1]) is None and own_speech.recall(clips[1][1]) is None
+    assert [own_speech.recall(clip) for _, clip in clips[2:]] == [text for text, _ in clips[2:]]
 
 
 def test_audio_completion_answers_about_the_audio_not_the_instruction(emulator):
     client = AzureOpenAI(
         azure_endpoint=emulator.endpoint, api_key=emulator.api_key, api_version="2025-01-01-preview"
     )
-    question = synthesize("how tall is mount everest", voice="echo")
+    question = resampled(synthesize("how tall is mount everest", voice="echo"))
     completion = client.chat.completions.create(
         model="gpt-4o-audio-preview",
         modalities=["text", "audio"],
