@@ -9,8 +9,9 @@ from realtime_widgets.emulator import own_speech, recognizer, synthesize
 
 
 async def test_recognition_runs_outside_this_process_and_never_blocks_it():
-    speech = synthesize("the quick brown fox jumps over the lazy dog near the river bank", voice="alloy")
-    own_speech.forget("the quick brown fox jumps over the lazy dog near the river bank")  # pocketsphinx listens
+    text = "the quick brown fox jumps over the lazy dog near the river bank"
+    speech = synthesize(text, voice="alloy")
+    own_speech.forget(text)  # not remembered as its own speech, so pocketsphinx listens
     await recognizer.transcribe_async(speech[:4800])  # the worker has loaded its model
     gaps: list[float] = []
     stop = threading.Event()
