@@ -15,18 +15,23 @@ all of its speech; otherwise `recall` returns None and the real recognizer liste
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import sys
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 from scipy.ndimage import maximum_filter
 from scipy.signal import resample_poly
 
 _RATE = 8000  # everything is compared at telephone rate: G.711 keeps nothing above 4 kHz
 _WINDOW = 256  # 32 ms
 _HOP = 80  # 10 ms: one frame
+_HANN = np.hanning(_WINDOW).astype(np.float32)
 _LOW_BIN, _HIGH_BIN = 4, 112  # 125 Hz to 3.5 kHz
 _BANDS = 27  # verification bands: 4 FFT bins (125 Hz) each
 _PEAK_SHAPE = (7, 9)  # a peak is the maximum of 70 ms x 280 Hz around it
@@ -45,6 +50,7 @@ _UNEXPLAINED_FRAMES = 15  # 150 ms of speech outside every match: someone else s
 
 MAX_UTTERANCES = 1024
 _FRESH_LIMIT = 64  # utterances in the small index before both are merged
+_BACKLOG_LIMIT = 256  # clips waiting for a fingerprint before `remember` makes them itself
 MAX_FRAMES = 540_000  # 90 minutes of remembered speech in all (about 20 MB of fingerprints)
 
 
@@ -73,7 +79,7 @@ def _frames_db(samples: np.ndarray, rate: int) -> np.ndarray:
     if x.size < _WINDOW:
         return np.zeros((0, _HIGH_BIN - _LOW_BIN), np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, _WINDOW)[::_HOP]
-    spectrum = np.abs(np.fft.rfft(frames * np.hanning(_WINDOW).astype(np.float32), axis=1))
+    spectrum = np.abs(scipy.fft.rfft(frames * _HANN, axis=1))
     return (20 * np.log10(spectrum[:, _LOW_BIN:_HIGH_BIN] + 1e-3)).astype(np.float32)
 
 
@@ -181,9 +187,9 @@ class _Memory:
             return self._main, self._fresh_index, live
 
     def forget(self, text: str | None) -> None:
-        """Drop the utterances saying `text` (None: all of them); the indexes skip them from now on."""
+        """Drop the utterances saying `text` or part of it (None: all); the indexes skip them from now on."""
         with self.lock:
-            for key in [k for k, u in self.utterances.items() if text is None or u.text == text]:
+            for key in [k for k, u in self.utterances.items() if text is None or u.text in text]:
                 self.frames -= len(self.utterances.pop(key).spectra)
             self._fresh_index = None
 
@@ -191,11 +197,70 @@ class _Memory:
 _memory = _Memory()
 
 
+class _Backlog:
+    """Clips waiting for their fingerprints. A thread of its own makes them, so synthesis never
+    waits; a lookup first finishes what is left, so it knows every clip remembered before it."""
+
+    def __init__(self) -> None:
+        self._clips: deque[tuple[np.ndarray, str, int]] = deque()
+        self._in_hand = 0
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def put(self, samples: np.ndarray, text: str, rate: int) -> None:
+        with self._changed:
+            self._clips.append((samples, text, rate))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="emulator-own-speech", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+            behind = len(self._clips) > _BACKLOG_LIMIT
+        if behind:
+            self._fingerprint_next()  # the thread is starved: the caller helps, memory stays bounded
+
+    def _run(self) -> None:
+        if sys.platform == "linux":  # background work, behind synthesis (nice 5) and the event loop
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        while True:
+            with self._changed:
+                while not self._clips:
+                    self._changed.wait()
+            self._fingerprint_next()
+
+    def _fingerprint_next(self) -> bool:
+        with self._changed:
+            if not self._clips:
+                return False
+            clip = self._clips.popleft()
+            self._in_hand += 1
+        try:
+            _fingerprint(*clip)
+        finally:
+            with self._changed:
+                self._in_hand -= 1
+                self._changed.notify_all()
+        return True
+
+    def finish(self) -> None:
+        """Fingerprint what waits, in this thread, then wait for the clips other threads hold."""
+        while self._fingerprint_next():
+            pass
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_hand == 0 and not self._clips)
+
+
+_backlog = _Backlog()
+
+
 def remember(samples: np.ndarray, text: str, rate: int = 24_000) -> None:
-    """Note that `samples` (PCM16 at `rate`) say `text`."""
+    """Note that `samples` (PCM16 at `rate`) say `text`; the fingerprint is made in the background."""
     text = " ".join(text.split())
-    if not text:
-        return
+    if text and len(samples):
+        _backlog.put(samples, text, rate)
+
+
+def _fingerprint(samples: np.ndarray, text: str, rate: int) -> None:
     features = _features(samples, rate)
     if len(features.level) == 0 or len(features.hashes) == 0:
         return
@@ -215,12 +280,15 @@ def remember(samples: np.ndarray, text: str, rate: int = 24_000) -> None:
 
 
 def forget(text: str | None = None) -> None:
-    """Forget the speech saying `text`, or all speech (None): it goes to the real recognizer again."""
+    """Forget the speech saying `text` (each slice of it), or all speech (None): the real recognizer
+    hears it from now on."""
+    _backlog.finish()
     _memory.forget(None if text is None else " ".join(text.split()))
 
 
 def remembered() -> int:
     """How many utterances are remembered (at most MAX_UTTERANCES)."""
+    _backlog.finish()
     return len(_memory.utterances)
 
 
@@ -247,6 +315,7 @@ def recall(samples: np.ndarray, rate: int = 24_000) -> str | None:
     features = _features(samples, rate)
     if len(features.hashes) == 0:
         return None
+    _backlog.finish()
     main, fresh, live = _memory.indexes()
     candidates = sorted(main.votes(features) + fresh.votes(features), key=lambda c: -c[0])
     matches: list[tuple[int, int, str]] = []  # (start frame, length, text)
