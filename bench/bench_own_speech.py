@@ -69,8 +69,10 @@ def main() -> None:
         )
     speech = synthesize(known_text, "echo")
     t = time.perf_counter()
-    own_speech.remember(speech, known_text)
-    print(f"remember a {speech.size / 24_000:.1f} s utterance: {(time.perf_counter() - t) * 1000:.1f} ms")
+    own_speech._fingerprint(speech, known_text, 24_000)  # what the background thread does per clip
+    print(
+        f"fingerprint of a {speech.size / 24_000:.1f} s utterance: {(time.perf_counter() - t) * 1000:.1f} ms"
+    )
     t = time.perf_counter()
     memory._main = type(memory._main)(kept)
     print(

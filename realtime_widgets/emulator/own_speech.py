@@ -219,7 +219,7 @@ class _Backlog:
             self._fingerprint_next()  # the thread is starved: the caller helps, memory stays bounded
 
     def _run(self) -> None:
-        if sys.platform == "linux":  # background work, behind synthesis (nice 5) and the event loop
+        if sys.platform == "linux":  # background work: the event loop and synthesis go first
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while True:
