@@ -10,7 +10,11 @@ ms ahead of its audio). So the words are aligned to the audio itself:
 3. a dynamic programme picks one onset per word, in order, minimising the squared log-ratio of each
    word's speaking time to its share, plus penalties for weak dips, for a word that follows
    punctuation without a pause, and for an onset before the word's arrival anchor (text arrives no
-   later than its audio: see docs/emulator-fidelity.md).
+   later than its audio: see docs/emulator-fidelity.md);
+4. a second pass also penalises an onset later than the anchor plus the lead of the text this turn
+   shows (a high percentile of the first pass's onsets past their anchors; a lead that grows along
+   the turn is fitted as a line), which stops a run of words drifting late. Anchors shared by many
+   words (text that came in a burst) bound nothing.
 
 Without audio (or when the transcript does not match the deltas) the words fall back to their anchors
 or to an even spread by length.
@@ -35,6 +39,10 @@ MIN_DIP_DB = 3.0  # a valley this deep (prominence) is an onset candidate
 ANCHOR_SLACK_S = 0.03
 LATE_SLACK_S = 0.05
 LEAD_PERCENTILE = 75
+MIN_ANCHOR_SPAN_S = 0.5  # anchors closer together than this carry no timing
+MAX_WORDS_PER_ANCHOR = 3  # more on one anchor: the text came in a burst, its anchor says little
+MID_PAUSE_COST = 0.3  # an onset after a pause where no punctuation calls for one
+FINAL_LENGTHENING = 1.3  # a phrase-final word is said more slowly
 MAX_WORD_S = 2.5  # speaking time of the longest word considered
 DURATION_COST = 4.0  # per squared log-ratio of a word's speaking time to its share
 WEAK_DIP_COST = 0.5  # for an onset at the shallowest dip (0 at a pause or a 15 dB valley)
@@ -182,13 +190,29 @@ class _Envelope:
 
 
 def _latest_onsets(anchors: list[float | None], first_pass: list[float]) -> list[float | None]:
-    """How late each word may start: its anchor plus the lead of the text over the audio that this
-    turn shows (a high percentile of the first pass's onsets past their anchors), plus slack."""
-    leads = [s - a for s, a in zip(first_pass, anchors, strict=True) if a is not None]
-    if not leads:
+    """How late each word may start, from how this turn's first-pass onsets follow their anchors
+    (None: not bounded)."""
+    from collections import Counter
+
+    from scipy.stats import theilslopes
+
+    shared = Counter(a for a in anchors if a is not None)
+    # More words on one anchor than a delta's audio can hold: the text came in a burst there.
+    tracking = [a is not None and shared[a] <= MAX_WORDS_PER_ANCHOR for a in anchors]
+    pairs = np.array([(a, s) for a, s, ok in zip(anchors, first_pass, tracking, strict=True) if ok])
+    if len(pairs) < 3 or np.ptp(pairs[:, 0]) < max(MIN_ANCHOR_SPAN_S, 0.3 * np.ptp(first_pass)):
         return [None] * len(anchors)
-    lead = max(0.0, float(np.percentile(leads, LEAD_PERCENTILE)))
-    return [None if a is None else a + lead + LATE_SLACK_S for a in anchors]
+    # The audio keeps pace with the text (slope 1: a constant lead) unless the turn clearly shows
+    # the text running further ahead as it goes (the slope's 95% interval above 1).
+    slope, intercept, low, _ = theilslopes(pairs[:, 1], pairs[:, 0])
+    if low <= 1.05:
+        slope, intercept = 1.0, 0.0
+    residuals = pairs[:, 1] - (intercept + slope * pairs[:, 0])
+    margin = max(0.0, float(np.percentile(residuals, LEAD_PERCENTILE)))
+    return [
+        float(intercept + slope * a) + margin + LATE_SLACK_S if ok and a is not None else None
+        for a, ok in zip(anchors, tracking, strict=True)
+    ]
 
 
 def _best_onsets(
@@ -200,7 +224,9 @@ def _best_onsets(
     clock = env.clock[env.frames]
     if m < n:  # too few candidates: spread over the speaking time instead
         return [w.start_s for w in _fallback(words, [None] * n, float(env.times[-1]))]
-    weights = np.array([spoken_weight(w) for w in words])
+    weights = np.array(
+        [spoken_weight(w) * (FINAL_LENGTHENING if w.endswith(_PUNCTUATION) else 1.0) for w in words]
+    )
     per_weight = env.speech_s / weights.sum()
     # Banded: a word's onset follows the previous one by at most `band` candidates (MAX_WORD_S).
     band = max(1, int(np.max(np.arange(m) - np.searchsorted(clock, clock - MAX_WORD_S))))
@@ -214,7 +240,9 @@ def _best_onsets(
         cost: np.ndarray = weak.copy()
         if i > 0:
             ends_phrase = words[i - 1].endswith(_PUNCTUATION)
-            cost += np.where(env.after_pause, -0.5 if ends_phrase else 0.3, 1.0 if ends_phrase else 0.0)
+            cost += np.where(
+                env.after_pause, -0.5 if ends_phrase else MID_PAUSE_COST, 1.0 if ends_phrase else 0.0
+            )
         first, last = earliest[i], latest[i]
         if first is not None:
             cost += (np.maximum(0.0, first - ANCHOR_SLACK_S - times) / 0.05) ** 2

@@ -38,6 +38,23 @@ def test_onsets_beat_the_arrival_positions(voice):
     assert all(a.start_s <= b.start_s for a, b in zip(aligned, aligned[1:], strict=False))
 
 
+@pytest.mark.parametrize("arrival", ["in one burst", "ever further ahead"])
+def test_text_that_runs_ahead_of_the_audio_bounds_nothing_it_cannot(arrival):
+    # The service may send the text long before its audio: all at once, or faster than it is spoken.
+    # Such anchors must not pull words off their sound: no worse than no anchors at all.
+    text = "Thanks for waiting! Your order has shipped and should arrive on Thursday afternoon."
+    speech = speak(text, "ballad")
+    ahead = 0.0 if arrival == "in one burst" else 0.6
+    deltas = [
+        (0.0, (" " if i else "") + word, np.floor(ahead * start / 0.25) * 0.25)
+        for i, (word, start) in enumerate(speech.words)
+    ]
+    errors = onset_errors(align_words(speech.audio, RATE, deltas, text), speech)
+    unanchored = onset_errors(align_words(speech.audio, RATE, (), text), speech)
+    assert np.median(errors) <= np.median(unanchored) + 0.01, (errors, unanchored)
+    assert np.max(errors) <= np.max(unanchored) + 0.05, (errors, unanchored)
+
+
 def test_without_deltas_the_audio_alone_places_the_words():
     speech = speak("Spectrograms show how the energy of a sound is spread over frequency and time.", "sage")
     words = align_words(speech.audio, RATE, (), " ".join(w for w, _ in speech.words))
