@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	@# ipywebrtc (ClipRecorder's front end until 2026-11, unmaintained since 2021) put a JupyterLab
+	@# extension on every page that warns about its @jupyter-widgets/base range: an older .venv drops it.
+	$(BIN)/python -m pip uninstall -q -y ipywebrtc 2>/dev/null || true
 	touch $@
 
 # Chromium for the real-browser tests (Debian's package; no browser download at run time).

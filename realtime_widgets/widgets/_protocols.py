@@ -171,6 +171,22 @@ class TranscriptSpectrogramRequest(TypedDict):
     width: NotRequired[float]
 
 
+# -- ClipRecorder ------------------------------------------------------------------------------
+class ClipRecorded(TypedDict):
+    """buffers[0]: the whole recording as the browser's MediaRecorder made it (webm/opus mostly)."""
+
+    kind: Literal["clip"]
+    mime: str
+    seconds: float
+
+
+class ClipFailed(TypedDict):
+    """The browser could not record (no permission, no microphone, an insecure page): why."""
+
+    kind: Literal["error"]
+    message: str
+
+
 # -- CaptionsView, SecretInput (config form) ---------------------------------------------------
 class CaptionsClear(TypedDict):
     kind: Literal["clear"]
@@ -186,6 +202,7 @@ class SecretValue(TypedDict):
 RecorderFromPage = RecorderStart | RecorderChunk | RecorderStop
 EventLogFromPage = EventLogReady | EventLogDetailRequest | EventLogExportRequest
 TranscriptFromPage = TranscriptReady | TranscriptPlay | TranscriptSpectrogramRequest
+ClipFromPage = ClipRecorded | ClipFailed
 RecorderToPage = RecorderAck
 EventLogToPage = EventLogRows | EventLogDetail | EventLogExport
 TranscriptToPage = TranscriptTurns | TranscriptSpectrogram | TranscriptAudio
@@ -196,6 +213,7 @@ FROM_PAGE: dict[str, Any] = {
     "TranscriptView": TranscriptFromPage,
     "CaptionsView": CaptionsClear,
     "SecretInput": SecretValue,
+    "ClipRecorder": ClipFromPage,
 }
 TO_PAGE: dict[str, Any] = {
     "MicRecorder": RecorderToPage,

@@ -1,45 +1,49 @@
-"""ClipRecorder: record a whole clip with ipywebrtc's AudioRecorder, decoded to PCM16 24 kHz.
+"""ClipRecorder: record a whole clip in the browser (MediaRecorder), decoded to PCM16 24 kHz.
 
 The simple "record, stop, send" flow of the design card: the browser records webm/opus, the
-bytes arrive in the kernel when recording stops, and PyAV decodes them into the same audio type
-every other part of the package uses (np.int16 mono at 24 kHz), ready for
-`session.send_audio(clip.clip)` or audio chat completions.
+file reaches the kernel in one message when recording stops, and PyAV decodes it into the same
+audio type every other part of the package uses (np.int16 mono at 24 kHz), ready for
+`session.send_audio(clip.clip)` or audio chat completions. The front end is this widget's own ESM,
+loaded only where a ClipRecorder is shown.
 """
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Callable
 from typing import Any
 
-import ipywidgets as widgets
+import anywidget
 import numpy as np
+import traitlets as t
 
 from ..audio import to_pcm16
 from ..errors import AudioInputError
 from ..protocol import SAMPLE_RATE
 
 ClipCallback = Callable[[np.ndarray], object]
+PROMPT = "Press Record clip, speak, then press Stop."
 
 
-class ClipRecorder(widgets.VBox):
-    """ipywebrtc's record button plus a line saying what was recorded.
+class ClipRecorder(anywidget.AnyWidget):
+    """A record button and a line saying what was recorded.
 
     `clip` holds the latest recording (np.int16 at 24 kHz, empty before the first);
     `on_clip(fn)` calls `fn(clip)` after each recording; `load(data)` decodes encoded bytes
     (or a path) through the same path as a browser recording, for headless use.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        from ipywebrtc import AudioRecorder, CameraStream
+    _esm = pathlib.Path(__file__).parent / "clip.js"
+    _css = pathlib.Path(__file__).parent / "clip.css"
 
-        stream = CameraStream(constraints={"audio": True, "video": False})
-        self.recorder = AudioRecorder(stream=stream, format="webm", codecs="opus")
-        self.label = widgets.Label("Press the record button, speak, then press it again to stop.")
+    message = t.Unicode(PROMPT).tag(sync=True)  # what the line under the button says
+    error = t.Unicode("").tag(sync=True)  # why the last recording failed, or ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.clip: np.ndarray = np.zeros(0, dtype=np.int16)
-        self.error = ""
         self._callbacks: list[ClipCallback] = []
-        super().__init__(children=[self.recorder, self.label], **kwargs)
-        self.recorder.audio.observe(self._on_value, names="value")
+        self.on_msg(self._on_front_msg)
 
     def __repr__(self) -> str:
         return f"ClipRecorder(clip={self.duration_s:.2f} s)"
@@ -60,30 +64,36 @@ class ClipRecorder(widgets.VBox):
 
         return unsubscribe
 
-    def load(self, data: bytes | str) -> np.ndarray:
+    def load(self, data: bytes | str | pathlib.Path) -> np.ndarray:
         """Decode a recording (webm/opus or any format PyAV reads, as bytes or a path)."""
         if isinstance(data, (bytes, bytearray, memoryview)):
-            self.recorder.audio.value = bytes(data)  # the path a browser recording takes
+            self._on_front_msg(self, {"kind": "clip"}, [bytes(data)])  # the path a browser recording takes
         else:
-            self._decode(data)
+            self._decode(str(data))
         if self.error:
             raise AudioInputError(self.error)
         return self.clip
 
-    def _on_value(self, change: dict) -> None:
-        data = change["new"]
-        if data:
-            self._decode(bytes(data))
+    def _on_front_msg(self, _widget: Any, content: dict, buffers: list) -> None:
+        kind = content.get("kind") if isinstance(content, dict) else None
+        if kind == "clip":
+            if not buffers or not len(buffers[0]):
+                self.error = (
+                    "The browser sent an empty recording: press Record clip and speak a little longer."
+                )
+                return
+            self._decode(bytes(buffers[0]))
+        elif kind == "error":
+            self.error = str(content.get("message") or "The browser could not record.")
 
     def _decode(self, data: bytes | str) -> None:
         try:
             clip = to_pcm16(data)
         except (AudioInputError, FileNotFoundError, ValueError) as exc:
             self.error = f"The recording could not be decoded: {exc}"
-            self.label.value = self.error
             return
         self.error = ""
         self.clip = clip
-        self.label.value = f"Recorded {self.duration_s:.1f} s."
+        self.message = f"Recorded {self.duration_s:.1f} s."
         for fn in list(self._callbacks):
             fn(clip)

@@ -7,9 +7,10 @@ import io
 import av
 import numpy as np
 import pytest
+from page_messages import page_sends
 
 from realtime_widgets.errors import AudioInputError
-from realtime_widgets.widgets.clip import ClipRecorder
+from realtime_widgets.widgets.clip import PROMPT, ClipRecorder
 
 
 def _webm_opus(samples: np.ndarray, rate: int = 48_000) -> bytes:
@@ -31,7 +32,7 @@ def _dominant_hz(x: np.ndarray, rate: int = 24_000) -> float:
     return float(np.fft.rfftfreq(x.size, 1 / rate)[spectrum.argmax()])
 
 
-def test_browser_recording_is_decoded_to_pcm16_at_24k() -> None:
+def test_browser_recording_is_decoded_to_pcm16_at_24k(front_end) -> None:
     t = np.arange(48_000 * 3 // 2) / 48_000  # 1.5 s at 48 kHz
     tone = (np.sin(2 * np.pi * 660 * t) * 12_000).astype(np.int16)
     data = _webm_opus(tone)
@@ -40,17 +41,30 @@ def test_browser_recording_is_decoded_to_pcm16_at_24k() -> None:
     clip = ClipRecorder()
     got: list[np.ndarray] = []
     clip.on_clip(got.append)
-    clip.recorder.audio.value = data  # exactly what ipywebrtc does when recording stops
+    assert clip.message == PROMPT
+    # exactly what clip.js sends when MediaRecorder stops
+    page_sends(clip, {"kind": "clip", "mime": "audio/webm;codecs=opus", "seconds": 1.5}, [data])
     assert len(got) == 1 and got[0] is clip.clip
     assert clip.clip.dtype == np.int16
     assert abs(clip.duration_s - 1.5) < 0.05
     assert abs(_dominant_hz(clip.clip) - 660) < 5
-    assert "Recorded 1.5 s" in clip.label.value and clip.error == ""
+    assert clip.message == "Recorded 1.5 s." and clip.error == ""
 
 
-def test_undecodable_bytes_say_so() -> None:
+def test_the_page_says_why_it_could_not_record(front_end) -> None:
+    clip = ClipRecorder()
+    page_sends(
+        clip,
+        {"kind": "error", "message": "Microphone permission was denied. Allow it, then press Record again."},
+    )
+    assert clip.error.startswith("Microphone permission was denied") and clip.clip.size == 0
+    page_sends(clip, {"kind": "clip", "mime": "audio/webm", "seconds": 0.0}, [b""])
+    assert "empty recording" in clip.error
+
+
+def test_undecodable_bytes_say_so(front_end) -> None:
     clip = ClipRecorder()
     with pytest.raises(AudioInputError, match="could not be decoded"):
         clip.load(b"\x1aE\xdf\xa3" + b"\x00" * 64)
-    assert "could not be decoded" in clip.label.value
+    assert "could not be decoded" in clip.error
     assert clip.clip.size == 0

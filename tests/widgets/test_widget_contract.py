@@ -19,6 +19,7 @@ from realtime_widgets.emulator import synthesize
 from realtime_widgets.events import RealtimeEvent
 from realtime_widgets.widgets import (
     CaptionsView,
+    ClipRecorder,
     EventLog,
     MicRecorder,
     SessionConfigForm,
@@ -36,6 +37,7 @@ ESM_OF = {
     "TranscriptView": "transcript.js",
     "CaptionsView": "captions.js",
     "SecretInput": "config_form.js",
+    "ClipRecorder": "clip.js",
 }
 OWN_FILES = [
     *ESM_OF.values(),
@@ -43,6 +45,7 @@ OWN_FILES = [
     "event_log.css",
     "transcript.css",
     "captions.css",
+    "clip.css",
     "recorder.py",
     "event_log.py",
     "transcript.py",
@@ -73,7 +76,14 @@ def test_the_esm_sends_and_handles_only_typed_kinds(widget: str) -> None:
 
 
 def test_every_anywidget_has_its_own_esm_file() -> None:
-    for cls in (MicRecorder, EventLog, TranscriptView, CaptionsView, connection_fields.SecretInput):
+    for cls in (
+        MicRecorder,
+        EventLog,
+        TranscriptView,
+        CaptionsView,
+        connection_fields.SecretInput,
+        ClipRecorder,
+    ):
         # anywidget wraps a path in FileContents; an inline string would not be one
         assert isinstance(cls._esm, FileContents), cls
         assert str(cls._esm) == (WIDGETS / ESM_OF[cls.__name__]).read_text()
