@@ -41,6 +41,8 @@ class Emulator:
 
     `tls=True` serves https/wss with a certificate made at start; `emu.env()` then holds the
     variables that make Python clients trust it (`emu.ca_file` is the CA alone).
+    `limits=Limits(...)` sets the frame and request sizes, JSON depth and the write, idle and
+    handshake timeouts (the request size and handshake timeout are read at start, the rest per event).
     """
 
     def __init__(
@@ -66,6 +68,8 @@ class Emulator:
             raise TypeError("reply must be a callable fn(text_or_None, audio_seconds) -> str")
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0 (any free port) or 1-65535, got {port}")
+        if limits is not None and not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits(...) or None, got {type(limits).__name__}")
         if not isinstance(tls, bool):
             raise TypeError(f"tls must be True or False, got {tls!r}")
         self.host = host
