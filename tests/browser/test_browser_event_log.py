@@ -81,6 +81,9 @@ def test_event_log_controls_columns_and_empty_filter(page, jupyter_server) -> No
     longest = page.locator(f'.rw-ev-row[data-type="{full}"] .rw-ev-type')
     assert longest.get_attribute("title") == full
     assert longest.inner_text() == "…input_audio_transcription.completed"  # the end says what happened
+    longest.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / "event-log-long-names-light.png"))
     delta = page.locator('.rw-ev-row[data-type="response.output_audio_transcript.delta"] .rw-ev-type').first
     assert delta.inner_text() == "response.output_audio_transcript.delta"
     assert delta.evaluate("e => e.scrollWidth <= e.clientWidth")  # not cut
