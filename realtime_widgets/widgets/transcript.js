@@ -37,9 +37,12 @@ function render({ model, el: root }) {
     row.dataset.turn = String(index);
     row.setAttribute("role", "listitem");
     row.setAttribute("aria-label", `${role} turn ${index + 1}`);
+    // who | main: the text, then the actions (which wrap under the text when it is long)
     const body = el("div", "rw-tr-body");
     body.append(el("span", "rw-tr-text"));
-    row.append(el("span", "rw-tr-who", role === "user" ? "You" : "Assistant"), body);
+    const main = el("div", "rw-tr-main");
+    main.append(body);
+    row.append(el("span", "rw-tr-who", role === "user" ? "You" : "Assistant"), main);
     return row;
   }
 
@@ -78,8 +81,15 @@ function render({ model, el: root }) {
     atext.classList.toggle("rw-tr-pending", waiting);
     block.mark.textContent = s.interrupted;
     block.mark.hidden = !s.interrupted;
-    block.error.textContent = s.error;
-    block.error.hidden = !s.error;
+    if (s.error && !block.error) {
+      block.error = el("div", "rw-tr-error"); // present only while the turn has an error
+      asstRow.querySelector(".rw-tr-body").append(block.error);
+    }
+    if (block.error && s.error) block.error.textContent = s.error;
+    else if (block.error) {
+      block.error.remove();
+      block.error = null;
+    }
     const meta = [];
     if (s.latency) meta.push(`first audio ${s.latency}`);
     if (s.latency_done) meta.push(`done ${s.latency_done}`);
@@ -104,12 +114,10 @@ function render({ model, el: root }) {
     playUser.setAttribute("aria-label", `Play your turn ${s.index + 1}`);
     const userActions = el("span", "rw-tr-actions");
     userActions.append(userMeta, playUser);
-    userRow.append(userActions);
+    userRow.querySelector(".rw-tr-main").append(userActions);
     const mark = el("span", "rw-tr-mark");
     mark.hidden = true;
-    const error = el("div", "rw-tr-error");
-    error.hidden = true;
-    asstRow.querySelector(".rw-tr-body").append(mark, error);
+    asstRow.querySelector(".rw-tr-body").append(mark);
     const meta = el("span", "rw-tr-meta");
     const play = button("▶ play", () => model.send({ kind: "play", index: s.index, side: "assistant" }));
     play.setAttribute("aria-label", `Play assistant turn ${s.index + 1}`);
@@ -131,9 +139,9 @@ function render({ model, el: root }) {
     specBtn.setAttribute("aria-expanded", "false");
     const actions = el("span", "rw-tr-actions");
     actions.append(meta, play, specBtn);
-    asstRow.append(actions);
+    asstRow.querySelector(".rw-tr-main").append(actions);
     div.append(userRow, asstRow, spec);
-    block = { div, rows: [userRow, asstRow], userMeta, playUser, mark, error, meta, play, spec };
+    block = { div, rows: [userRow, asstRow], userMeta, playUser, mark, error: null, meta, play, spec };
     blocks.set(s.index, block);
     // keep turn order even if a later turn arrives first
     let before = null;

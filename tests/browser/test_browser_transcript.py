@@ -57,6 +57,8 @@ def test_spectrogram_fits_toggles_and_follows_the_theme(page, jupyter_server) ->
     jupyter_server.start_kernel_for(name)
     page.goto(jupyter_server.lab_url(name))
     run_all_cells(page)
+    if page.evaluate("document.body.dataset.jpThemeLight") != "true":
+        _set_theme(page, "JupyterLab Light")  # an earlier test may have left the server's Lab dark
     unheard = page.locator(".rw-tr-unheard")
     unheard.wait_for(timeout=90_000)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -122,3 +124,15 @@ def test_spectrogram_fits_toggles_and_follows_the_theme(page, jupyter_server) ->
                 f"img => img.complete && img.naturalWidth ? ({CORNER_PIXEL})(img) : [0, 0, 0]"
             )
     assert min(pixel[:3]) > 230, pixel
+
+    # -- a narrow window: the open figure shrinks with the cell, the interrupted text keeps its room
+    page.set_viewport_size({"width": 820, "height": 1000})
+    page.wait_for_timeout(500)
+    image_box, output_box = redrawn.bounding_box(), output.bounding_box()
+    assert image_box["x"] + image_box["width"] <= output_box["x"] + output_box["width"] + 1, (
+        image_box,
+        output_box,
+    )
+    text_box, row_box = row.locator(".rw-tr-body").bounding_box(), row.bounding_box()
+    assert text_box["width"] > 0.5 * row_box["width"], (text_box, row_box)
+    page.screenshot(path=str(ARTIFACTS / "transcript-narrow.png"), full_page=True)
