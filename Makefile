@@ -36,7 +36,7 @@ lab: $(STAMP) git-filter
 	  ../$(BIN)/jupyter lab --port $(PORT) $(ALLOW_ROOT)
 
 # Everything CI runs: lint, unit and integration tests, real-browser tests, and every notebook executed
-# (tests/test_notebook_images.py runs each one as nbmake does and checks its figures).
+# under nbmake (tests/test_notebook_images.py runs them once in a temporary copy and checks their figures).
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest tests -q -ra
 
