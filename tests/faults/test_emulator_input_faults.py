@@ -426,14 +426,19 @@ async def test_frozen_clients_are_closed_after_the_write_timeout_and_their_memor
             ws.transport.abort()
         clients = []
         # A synthesis already running in the voice's worker finishes before its audio can be freed.
-        kept = await asyncio.to_thread(traced_soon, baseline, 3e6, 20.0)
+        # Left: the voice thread's last slice and own_speech.py's fingerprints of what was said (an LRU
+        # bounded at about 20 MB, process-wide): 3.5 MB here. The sessions' speech is not among it.
+        kept = await asyncio.to_thread(traced_soon, baseline, 6e6, 20.0)
+        sessions = [
+            o for o in gc.get_objects() if type(o).__name__ == "RealtimeSession" and hasattr(o, "wire")
+        ]
     finally:
         tracemalloc.stop()
         for ws in clients:
             ws.transport.abort()
     print(f"frozen clients: closed in {seconds:.1f} s, peak +{peak / 1e6:.1f} MB, kept +{kept / 1e6:.2f} MB")
-    # What stays is process-wide (the voice thread's last slice, the clients' own objects), not per session.
-    assert peak > 6e6, "the frozen sessions should have held their speech while blocked"
+    assert peak > 3 * kept, "the frozen sessions should have held their speech while blocked"
+    assert sessions == [], "a closed session is still referenced"
 
 
 async def test_an_idle_session_is_closed_with_a_reason_and_a_pinging_one_is_not(impatient):
