@@ -36,6 +36,7 @@ WORKERS = 1
 SLICE_SECONDS = 3.0
 _RATE = 16_000
 _FRAME = _RATE // 50  # 20 ms: a cut goes in the quietest frame of the slice's last second
+_INLINE_SECONDS = 10
 
 _unavailable: str | None = None
 
@@ -217,8 +218,12 @@ async def transcribe_async(samples: np.ndarray, rate: int = SAMPLE_RATE, owner: 
     `owner` (a session) takes turns with other owners for the worker; None: a turn of its own.
     Cancelling the call drops its slices not yet decoded.
     """
-    # Searching for its own speech and resampling take milliseconds per minute of audio: off the loop.
-    prepared = await asyncio.get_running_loop().run_in_executor(None, _prepare, samples, rate)
+    # Searching for its own speech and resampling take a few ms per second of audio: a turn's worth
+    # is done here, longer audio off the loop (a thread costs the loop GIL hand-overs meanwhile).
+    if len(samples) <= _INLINE_SECONDS * rate:
+        prepared = _prepare(samples, rate)
+    else:
+        prepared = await asyncio.get_running_loop().run_in_executor(None, _prepare, samples, rate)
     if not isinstance(prepared, list):
         return prepared
     done = _pool.submit(prepared, owner if owner is not None else object())
