@@ -56,6 +56,7 @@ MAX_FRAMES = 540_000  # 90 minutes of remembered speech in all (about 20 MB of f
 
 @dataclass(frozen=True)
 class _Utterance:
+    key: bytes  # digest of the samples and text: the same clip remembered twice is one entry
     text: str
     hashes: np.ndarray  # uint32, one per peak pair
     times: np.ndarray  # int32, frame of each pair's first peak
@@ -160,12 +161,12 @@ class _Memory:
         self._fresh: list[_Utterance] = []
         self._fresh_index: _Index | None = None
 
-    def add(self, key: bytes, utterance: _Utterance) -> None:
+    def add(self, utterance: _Utterance) -> None:
         with self.lock:
-            old = self.utterances.pop(key, None)
+            old = self.utterances.pop(utterance.key, None)
             if old is not None:
                 self.frames -= len(old.spectra)
-            self.utterances[key] = utterance
+            self.utterances[utterance.key] = utterance
             self.frames += len(utterance.spectra)
             while len(self.utterances) > MAX_UTTERANCES or (
                 self.frames > MAX_FRAMES and len(self.utterances) > 1
@@ -186,6 +187,13 @@ class _Memory:
                 self._fresh_index = _Index([u for u in self._fresh if id(u) in live])
             return self._main, self._fresh_index, live
 
+    def used(self, utterances: list[_Utterance]) -> None:
+        """Recognised just now: the last to be evicted."""
+        with self.lock:
+            for u in utterances:
+                if self.utterances.get(u.key) is u:
+                    self.utterances.move_to_end(u.key)
+
     def forget(self, text: str | None) -> None:
         """Drop the utterances saying `text` or part of it (None: all); the indexes skip them from now on."""
         with self.lock:
@@ -199,55 +207,49 @@ _memory = _Memory()
 
 class _Backlog:
     """Clips waiting for their fingerprints. A thread of its own makes them, so synthesis never
-    waits; a lookup first finishes what is left, so it knows every clip remembered before it."""
+    waits; a lookup first finishes what is left, so it knows every clip remembered before it.
+    One maker at a time, oldest first: the LRU's order is the order clips were remembered in."""
 
     def __init__(self) -> None:
         self._clips: deque[tuple[np.ndarray, str, int]] = deque()
-        self._in_hand = 0
-        self._changed = threading.Condition()
+        self._waiting = threading.Condition()
+        self._making = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def put(self, samples: np.ndarray, text: str, rate: int) -> None:
-        with self._changed:
+        with self._waiting:
             self._clips.append((samples, text, rate))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="emulator-own-speech", daemon=True)
                 self._thread.start()
-            self._changed.notify_all()
+            self._waiting.notify()
             behind = len(self._clips) > _BACKLOG_LIMIT
         if behind:
-            self._fingerprint_next()  # the thread is starved: the caller helps, memory stays bounded
+            self.finish()  # the thread is starved: the caller catches up, memory stays bounded
 
     def _run(self) -> None:
         if sys.platform == "linux":  # background work: the event loop and synthesis go first
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while True:
-            with self._changed:
-                while not self._clips:
-                    self._changed.wait()
-            self._fingerprint_next()
+            with self._waiting:
+                self._waiting.wait_for(lambda: bool(self._clips))
+            with self._making:
+                self._make_next()
 
-    def _fingerprint_next(self) -> bool:
-        with self._changed:
+    def _make_next(self) -> bool:
+        with self._waiting:
             if not self._clips:
                 return False
             clip = self._clips.popleft()
-            self._in_hand += 1
-        try:
-            _fingerprint(*clip)
-        finally:
-            with self._changed:
-                self._in_hand -= 1
-                self._changed.notify_all()
+        _fingerprint(*clip)
         return True
 
     def finish(self) -> None:
-        """Fingerprint what waits, in this thread, then wait for the clips other threads hold."""
-        while self._fingerprint_next():
-            pass
-        with self._changed:
-            self._changed.wait_for(lambda: self._in_hand == 0 and not self._clips)
+        """Every clip remembered so far fingerprinted (the rest made in this thread)."""
+        with self._making:
+            while self._make_next():
+                pass
 
 
 _backlog = _Backlog()
@@ -269,14 +271,14 @@ def _fingerprint(samples: np.ndarray, text: str, rate: int) -> None:
     span = slice(int(first), int(last) + 1)  # eSpeak's leading and trailing silence dropped
     keep = (features.times >= span.start) & (features.times < span.stop)
     utterance = _Utterance(
+        key=hashlib.blake2b(np.ascontiguousarray(samples).tobytes() + text.encode(), digest_size=16).digest(),
         text=text,
         hashes=features.hashes[keep],
         times=features.times[keep] - span.start,
         spectra=np.round(features.spectra[span] * 127).astype(np.int8),
         loud=loud[span],
     )
-    key = hashlib.blake2b(np.ascontiguousarray(samples).tobytes() + text.encode(), digest_size=16).digest()
-    _memory.add(key, utterance)
+    _memory.add(utterance)
 
 
 def forget(text: str | None = None) -> None:
@@ -318,7 +320,7 @@ def recall(samples: np.ndarray, rate: int = 24_000) -> str | None:
     _backlog.finish()
     main, fresh, live = _memory.indexes()
     candidates = sorted(main.votes(features) + fresh.votes(features), key=lambda c: -c[0])
-    matches: list[tuple[int, int, str]] = []  # (start frame, length, text)
+    matches: list[tuple[int, int, _Utterance]] = []  # (start frame, length, utterance)
     tried: list[tuple[int, int]] = []  # (utterance id, offset)
     for _, utterance, offset in candidates:
         if len(tried) >= _CANDIDATES:
@@ -332,19 +334,20 @@ def recall(samples: np.ndarray, rate: int = 24_000) -> str | None:
             if (score := _verify(utterance, features.spectra, at))
         ]
         if scored:
-            matches.append((max(scored)[1], len(utterance.spectra), utterance.text))
+            matches.append((max(scored)[1], len(utterance.spectra), utterance))
     if not matches:
         return None
-    chosen: list[tuple[int, int, str]] = []
-    for start, length, text in sorted(matches, key=lambda m: -m[1]):  # longer utterances first
+    chosen: list[tuple[int, int, _Utterance]] = []
+    for start, length, utterance in sorted(matches, key=lambda m: -m[1]):  # longer utterances first
         if all(start + length <= s or s + n <= start for s, n, _ in chosen):
-            chosen.append((start, length, text))
+            chosen.append((start, length, utterance))
     speech = features.level > float(np.percentile(features.level, 99)) - _SPEECH_DB
     for start, length, _ in chosen:
         speech[max(0, start - 10) : start + length + 10] = False
     if _longest_run(speech) >= _UNEXPLAINED_FRAMES:
         return None
-    return " ".join(text for _, _, text in sorted(chosen))
+    _memory.used([u for _, _, u in chosen])
+    return " ".join(u.text for _, _, u in sorted(chosen, key=lambda m: m[0]))
 
 
 def _longest_run(mask: np.ndarray) -> int:

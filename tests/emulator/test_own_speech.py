@@ -6,7 +6,7 @@ import base64
 
 import numpy as np
 import pytest
-from openai import AzureOpenAI
+from openai import AsyncOpenAI, AzureOpenAI
 from scipy.signal import resample_poly
 
 from realtime_widgets.audio import wav_bytes
@@ -119,6 +119,10 @@ def test_memory_is_a_bounded_lru(monkeypatch):
     assert own_speech.remembered() == 4
     assert own_speech.recall(clips[0][1]) is None and own_speech.recall(clips[1][1]) is None
     assert [own_speech.recall(clip) for _, clip in clips[2:]] == [text for text, _ in clips[2:]]
+    own_speech.recall(clips[2][1])  # recognised again: now the most recently used
+    synthesize("one more for the list", voice="ash")
+    assert own_speech.recall(clips[3][1]) is None, "the least recently used went"
+    assert own_speech.recall(clips[2][1]) == clips[2][0]
 
 
 def test_audio_completion_answers_about_the_audio_not_the_instruction(emulator):
@@ -147,3 +151,37 @@ def test_audio_completion_answers_about_the_audio_not_the_instruction(emulator):
         ],
     )
     assert completion.choices[0].message.audio.transcript == "You said: how tall is mount everest"
+
+
+async def test_a_realtime_session_transcribes_its_own_voice_sent_as_g711(emulator):
+    text = "Turn on the lights in the hallway."
+    mulaw = g711_encode(resampled(synthesize(text, voice="verse")), "ulaw")
+    client = AsyncOpenAI(
+        websocket_base_url=f"ws://127.0.0.1:{emulator.port}/openai/v1", api_key=emulator.api_key
+    )
+    async with client.realtime.connect(model=emulator.deployment) as conn:
+        await conn.session.update(
+            session={
+                "type": "realtime",
+                "output_modalities": ["text"],
+                "audio": {
+                    "input": {
+                        "format": {"type": "audio/pcmu"},
+                        "transcription": {"model": "whisper-1"},
+                        "turn_detection": None,
+                    }
+                },
+            }
+        )
+        await conn.input_audio_buffer.append(audio=base64.b64encode(mulaw).decode())
+        await conn.input_audio_buffer.commit()
+        await conn.response.create()
+        transcript = reply = None
+        async for event in conn:
+            if event.type == "conversation.item.input_audio_transcription.completed":
+                transcript = event.transcript
+            if event.type == "response.done":
+                reply = event.response.output[0].content[0].text
+            if transcript is not None and reply is not None:  # the two may come in either order
+                break
+    assert (transcript, reply) == (text, f"You said: {text}")
