@@ -40,6 +40,7 @@ _EXPORTS.update(
     dict.fromkeys(
         (
             "AudioInputError",
+            "CassetteMismatch",
             "ConfigurationError",
             "ConnectionFailed",
             "PreviewRetiredWarning",
@@ -59,6 +60,7 @@ __all__ = [
     "AudioPlayer",
     "AudioReply",
     "CaptionsView",
+    "CassetteMismatch",
     "ClipRecorder",
     "ConfigurationError",
     "ConnectionConfig",
@@ -111,6 +113,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
     from .emulator import Emulator
     from .errors import (
         AudioInputError,
+        CassetteMismatch,
         ConfigurationError,
         ConnectionFailed,
         PreviewRetiredWarning,

@@ -19,8 +19,15 @@ from typing import Any
 import numpy as np
 
 from . import audio as _audio
+from . import cassette
 from .config import ConnectionConfig
-from .errors import AudioInputError, ConnectionFailed, RealtimeWidgetsError, explain_http_error
+from .errors import (
+    AudioInputError,
+    CassetteMismatch,
+    ConnectionFailed,
+    RealtimeWidgetsError,
+    explain_http_error,
+)
 from .protocol import COMPLETION_OUTPUT_FORMATS, MAX_AUDIO_FILE_BYTES, SAMPLE_RATE, VOICES
 
 __all__ = ["AudioChat", "AudioReply", "speak"]
@@ -207,15 +214,21 @@ class AudioChat:
         instructions: str | None = None,
         deployment: str | None = None,
         client: Any = None,
+        record: str | os.PathLike[str] | None = None,
+        record_mode: str | None = None,
     ) -> None:
-        """`client`: an `openai` async client to share between chats (e.g. one pool for a batch)."""
+        """`client`: an `openai` async client to share between chats (e.g. one pool for a batch).
+
+        `record=FOLDER` records each request and reply to a cassette, or replays them, by
+        `record_mode` ("none", "once" (default), "all"); REALTIME_WIDGETS_CASSETTE does it for
+        every chat of a run (docs/cassettes.md)."""
         if voice not in VOICES:
             raise ValueError(f"voice={voice!r} is not allowed; choose one of: {', '.join(VOICES)}")
         if format not in COMPLETION_OUTPUT_FORMATS:
             raise ValueError(
                 f"format={format!r} is not allowed; choose one of: {', '.join(COMPLETION_OUTPUT_FORMATS)}"
             )
-        self.connection = connection if connection is not None else ConnectionConfig.from_env()
+        self.connection, self._recorder = cassette.for_chat(connection, record, record_mode)
         self.voice = voice
         self.format = format
         self.deployment = deployment or self.connection.chat_deployment
@@ -267,7 +280,12 @@ class AudioChat:
             raise TypeError(f"on_audio must be a callable taking int16 audio, got {type(on_audio).__name__}")
         return _StreamedReply(on_audio)
 
-    def _remember(self, user: dict[str, Any], reply: AudioReply) -> AudioReply:
+    def _remember(
+        self, user: dict[str, Any], reply: AudioReply, request: dict[str, Any], answer: Any
+    ) -> AudioReply:
+        if self._recorder is not None:  # the completion (or its chunks) as the service sent it
+            body = [c.model_dump() for c in answer] if isinstance(answer, list) else answer.model_dump()
+            self._recorder.record(request, body)
         self.messages.append(user)
         if reply.id:
             self.messages.append({"role": "assistant", "audio": {"id": reply.id}})
@@ -280,6 +298,9 @@ class AudioChat:
         import openai
 
         if isinstance(exc, openai.APIStatusError):
+            body = exc.body if isinstance(exc.body, dict) else {}
+            if body.get("code") == CassetteMismatch.CODE:  # the replaying emulator: the run diverged
+                return CassetteMismatch(str(body.get("message")), code=CassetteMismatch.CODE, event=body)
             return explain_http_error(exc, self.connection)
         if isinstance(exc, openai.APIConnectionError):
             err = ConnectionFailed(
@@ -308,15 +329,18 @@ class AudioChat:
         streamed = self._streamed(on_audio)
         if self._sync_client is None:
             self._sync_client = self.connection.sync_client()
+        request = self._request(user, streamed is not None)
+        chunks: list[Any] = []
         try:
-            result = self._sync_client.chat.completions.create(**self._request(user, streamed is not None))
+            result = self._sync_client.chat.completions.create(**request)
             if streamed is None:
-                return self._remember(user, _reply_from_completion(result, self.format))
+                return self._remember(user, _reply_from_completion(result, self.format), request, result)
             for chunk in result:
                 streamed.add(chunk)
+                chunks.append(chunk)
         except (openai.APIStatusError, openai.APIConnectionError) as exc:
             raise self._translate(exc) from exc
-        return self._remember(user, streamed.reply())
+        return self._remember(user, streamed.reply(), request, chunks)
 
     async def ask_async(
         self,
@@ -333,17 +357,18 @@ class AudioChat:
         streamed = self._streamed(on_audio)
         if self._async_client is None:
             self._async_client = self.connection.chat_async_client()
+        request = self._request(user, streamed is not None)
+        chunks: list[Any] = []
         try:
-            result = await self._async_client.chat.completions.create(
-                **self._request(user, streamed is not None)
-            )
+            result = await self._async_client.chat.completions.create(**request)
             if streamed is None:
-                return self._remember(user, _reply_from_completion(result, self.format))
+                return self._remember(user, _reply_from_completion(result, self.format), request, result)
             async for chunk in result:
                 streamed.add(chunk)
+                chunks.append(chunk)
         except (openai.APIStatusError, openai.APIConnectionError) as exc:
             raise self._translate(exc) from exc
-        return self._remember(user, streamed.reply())
+        return self._remember(user, streamed.reply(), request, chunks)
 
 
 def speak(

@@ -7,7 +7,8 @@ The tree (every class is exported by `realtime_widgets`, and tests/test_exported
     ├── AudioInputError (+ ValueError)    audio that cannot be sent as given
     ├── ConnectionFailed                  the service refused the connection or request (.status, .retry_after)
     ├── ServerError                       an `error` event from the server (.code, .param, .event)
-    │   └── SessionUpdateError            a rejected `session.update`; the previous settings stay
+    │   ├── SessionUpdateError            a rejected `session.update`; the previous settings stay
+    │   └── CassetteMismatch              a replayed run left its cassette (names the turn; re-record)
     ├── SessionClosed                     the WebSocket closed (.code, .reason, .restored)
     └── RequestTimeout (+ TimeoutError)   a call's answer did not come in time (.awaited, .timeout)
 
@@ -113,11 +114,20 @@ class ServerError(RealtimeWidgetsError):
         message = err.get("message") or "the server reported an error without a message"
         param = err.get("param")
         text = f"{message} (code: {code}" + (f", param: {param})" if param else ")")
+        if cls is ServerError and code == CassetteMismatch.CODE:
+            return CassetteMismatch(text, code=code, param=param, event=dict(event))
         return cls(text, code=code, param=param, event=dict(event))
 
 
 class SessionUpdateError(ServerError):
     """The server rejected a `session.update`; the previous session settings stay in effect."""
+
+
+class CassetteMismatch(ServerError):
+    """A run replayed from a cassette sent something the recording did not: the message names the
+    turn and the difference. Re-record (`record_mode="all"`) when the change is meant."""
+
+    CODE = "cassette_mismatch"
 
 
 class SessionClosed(RealtimeWidgetsError):

@@ -21,6 +21,8 @@ for _name in (
     "OPENAI_API_VERSION",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
+    "REALTIME_WIDGETS_CASSETTE",
+    "REALTIME_WIDGETS_RECORD_MODE",
 ):
     os.environ.pop(_name, None)
 os.environ.setdefault("MPLBACKEND", "Agg")

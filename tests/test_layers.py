@@ -8,7 +8,9 @@ import graphlib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "realtime_widgets"
-LEAVES = {"realtime_widgets.protocol", "realtime_widgets.wav"}
+# cassette_format: the cassette's files, written by the client's recorder and read by the
+# emulator's replay; one definition of the format for both sides.
+LEAVES = {"realtime_widgets.protocol", "realtime_widgets.wav", "realtime_widgets.cassette_format"}
 
 
 def _package_imports(path: Path) -> set[str]:
@@ -44,6 +46,8 @@ def test_the_emulator_imports_only_the_leaf_modules():
 def test_the_leaf_modules_import_nothing_but_protocol():
     for leaf in ("protocol.py", "wav.py"):
         assert _package_imports(PACKAGE / leaf) <= {"realtime_widgets.protocol"}, leaf
+    # The cassette format reads WAV parts of chat requests through the WAV leaf.
+    assert _package_imports(PACKAGE / "cassette_format.py") <= {"realtime_widgets.wav"}
 
 
 def test_the_checker_sees_relative_imports():

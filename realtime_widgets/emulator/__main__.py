@@ -1,5 +1,5 @@
-"""`python -m realtime_widgets.emulator --port PORT [--api-key KEY] [--host 127.0.0.1] [--tls]`, and the
-limits (`--idle-timeout 60`, ...) and faults (`--event-delay-ms 200`, ...) listed by `--help`."""
+"""`python -m realtime_widgets.emulator --port PORT [--api-key KEY] [--host 127.0.0.1] [--tls]
+[--replay FOLDER [--replay-speed 0]]`, and the limits (`--idle-timeout 60`, ...) and faults (`--event-delay-ms 200`, ...) listed by `--help`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,18 @@ def _parser() -> argparse.ArgumentParser:
         "--tls",
         action="store_true",
         help="serve https/wss with a certificate made at start (prints the variables that trust it)",
+    )
+    p.add_argument(
+        "--replay",
+        default=None,
+        metavar="FOLDER",
+        help="serve this cassette (recorded sessions and chat completions) instead of answering",
+    )
+    p.add_argument(
+        "--replay-speed",
+        type=float,
+        default=1.0,
+        help="replay the recorded timing this many times faster (0 = no waiting); default 1",
     )
     d = Limits()
     lim = p.add_argument_group("limits (bad input and abandoned clients; docs/emulator-fidelity.md)")
@@ -147,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             output_pace=args.output_pace,
             recognize=not args.no_recognizer,
             tls=args.tls,
+            replay=args.replay,
+            replay_speed=args.replay_speed,
         ).start()
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print_exports(emu, key_given=args.api_key is not None)

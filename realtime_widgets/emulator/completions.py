@@ -14,7 +14,7 @@ import binascii
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -92,7 +92,14 @@ async def _complete(request: web.Request, deployment: str | None) -> web.StreamR
             problem = check_request(request, deployment) if ctx.deployments is not None else None
             if problem is not None:
                 return problem
-        completion = await _answer(ctx, body, deployment)
+        if ctx.replay is not None:
+            status, completion = ctx.replay.answer_chat(body)
+            if status != 200:
+                return web.json_response(completion, status=status)
+            if isinstance(completion, list):  # a streamed reply: its chunks as they came
+                return await _stream_chunks(request, completion)
+        else:
+            completion = await _answer(ctx, body, deployment)
     except ServiceError as exc:
         answer = _error(exc)
         if exc.status in (408, 413):
@@ -104,9 +111,13 @@ async def _complete(request: web.Request, deployment: str | None) -> web.StreamR
     if body.get("stream") is not True:
         return web.json_response(completion)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    return await _stream_chunks(request, _chunks(completion, include_usage))
+
+
+async def _stream_chunks(request: web.Request, chunks: Iterable[dict[str, Any]]) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
-    for chunk in _chunks(completion, include_usage):
+    for chunk in chunks:
         await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()

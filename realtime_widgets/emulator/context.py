@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .faults import Faults
 from .identity import TokenIssuer
 from .limits import Limits
+from .replay import Replay
 from .replies import ReplyFn, default_reply
 
 
@@ -40,6 +41,8 @@ class Context:
     audio_store: dict[str, tuple[int, str]] = field(default_factory=dict)
     # Managed identity tokens handed out by /msi/token; accepted as credentials like the key.
     tokens: TokenIssuer = field(default_factory=TokenIssuer)
+    # A cassette to serve instead of answering (Emulator(replay=FOLDER)); docs/cassettes.md.
+    replay: Replay | None = None
 
     def accepts(self, credential: str | None) -> bool:
         if not credential:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from aiohttp import web
 
+from .. import cassette_format as fmt
 from . import recognizer
 from .context import Context, Stats
 from .faults import Faults
 from .identity import IDENTITY_PATH
 from .limits import Limits
+from .replay import Replay
 from .replies import ReplyFn, default_reply
 from .server import build_app
 from .tls import EmulatorCertificate
@@ -25,6 +28,18 @@ DEFAULT_DEPLOYMENT = "gpt-realtime"
 
 _shared_lock = threading.Lock()
 _shared: Emulator | None = None
+
+
+def _cassette_to_replay() -> Path | None:
+    """The cassette the environment asks to replay (cassette.py decides the same way)."""
+    folder = os.environ.get(fmt.ENV_VARIABLE, "").strip()
+    mode = os.environ.get(fmt.MODE_VARIABLE, "once").strip().lower() or "once"
+    if not folder or mode == "all":
+        return None
+    path = Path(folder).expanduser().resolve()
+    if mode == "none" or (path / fmt.CASSETTE_FILE).is_file():
+        return path  # with mode none and no cassette, Replay says what is missing
+    return None
 
 
 def _warm_voice() -> None:
@@ -43,6 +58,8 @@ class Emulator:
     variables that make Python clients trust it (`emu.ca_file` is the CA alone).
     `limits=Limits(...)` sets the frame and request sizes, JSON depth and the write, idle and
     handshake timeouts (the request size and handshake timeout are read at start, the rest per event).
+    `replay=FOLDER` serves a cassette instead of answering (docs/cassettes.md): each connection
+    gets the next recorded session, at the recorded pace divided by `replay_speed` (0: no waits).
     """
 
     def __init__(
@@ -58,6 +75,8 @@ class Emulator:
         output_pace: float = 4.0,
         recognize: bool = True,
         tls: bool = False,
+        replay: str | os.PathLike[str] | None = None,
+        replay_speed: float = 1.0,
     ) -> None:
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must be a non-empty string, or None to accept any credential")
@@ -83,7 +102,8 @@ class Emulator:
             faults=faults or Faults(),
             limits=limits or Limits(),
             output_pace=output_pace,
-            recognize=recognize,
+            recognize=recognize and replay is None,
+            replay=Replay(replay, replay_speed) if replay is not None else None,
         )
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -97,11 +117,13 @@ class Emulator:
         """The process-wide emulator (default settings): started on first use, stopped at exit.
 
         `ConnectionConfig.from_env()` uses it when no endpoint is set; a stopped one is replaced.
+        When `REALTIME_WIDGETS_CASSETTE` names a cassette to replay (mode `none`, or `once` with
+        the cassette there), this emulator serves that cassette, so a recorded notebook runs in CI.
         """
         global _shared
         with _shared_lock:
             if _shared is None or not _shared.running:
-                _shared = Emulator().start()
+                _shared = Emulator(replay=_cassette_to_replay()).start()
                 atexit.register(_shared._stop_at_exit)
             return _shared
 

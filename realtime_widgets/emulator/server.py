@@ -129,6 +129,9 @@ async def _realtime(
         autoping=True,
     )
     await ws.prepare(request)
+    if ctx.replay is not None:
+        await ctx.replay.serve(ws, protocol)
+        return ws
     await RealtimeSession(ws, request, protocol, deployment, ctx).run()
     return ws
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ..errors import RequestTimeout, ServerError
+from ..errors import CassetteMismatch, RequestTimeout, ServerError
 from ..events import RealtimeEvent
 from ..protocol import to_ga_event_type
 
@@ -110,6 +110,9 @@ class Dispatch:
         if not isinstance(raw.get("error"), dict):  # an error without the documented object still counts
             raw = {**raw, "error": {"message": str(raw.get("error") or "") or None}}
         err = ServerError.from_event(raw)
+        if isinstance(err, CassetteMismatch):  # a replayed run left its cassette: no answer will come
+            self.release(self.detach(), err)
+            return err
         source = raw["error"].get("event_id")
         # An error without an event id goes to the newest call that asked for any error; otherwise
         # it stays recorded (log, s.errors, the turn).

@@ -21,6 +21,7 @@ from ..errors import SessionClosed, explain_connect_error
 from ..events import RealtimeEvent
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..cassette import SessionRecorder
     from ..config import ConnectionConfig
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Link:
         timeout: float,
         record: Callable[[RealtimeEvent], None],
         on_lost: Callable[[SessionClosed], None],
+        recorder: SessionRecorder | None = None,
     ) -> None:
         self.connection = connection
         self.timeout = timeout
@@ -42,7 +44,9 @@ class Link:
         self.last_error: BaseException | None = None
         self.closing = False
         self.reconnecting = False  # a reconnect (automatic or asked for) is under way
-        self._record = record
+        # A cassette's recorder sees each event first, before the conversation makes its audio a reference.
+        self._record = record if recorder is None else recorder.wrap(record)
+        self._recorder = recorder
         self._on_lost = on_lost
         self._manager: Any = None
         self._conn: Any = None
@@ -130,6 +134,8 @@ class Link:
             if not future.done():
                 future.set_exception(SessionClosed("the connection closed before this event was sent"))
         manager, self._manager, self._conn = self._manager, None, None
+        if self._recorder is not None:  # this connection's file and audio are complete
+            self._recorder.close()
         if manager is not None:
             try:
                 await manager.__aexit__(None, None, None)

@@ -9,9 +9,11 @@ react, then waiting calls, callbacks and iterators see it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import cassette
 from ..conversation import Conversation, ToolCall, Turn
 from ..errors import ServerError, SessionClosed, SessionUpdateError
 from ..events import RealtimeEvent
@@ -51,6 +53,8 @@ class RealtimeSession:
         auto_reconnect: bool = False,
         on_reconnecting: OnReconnecting | None = None,
         max_reconnect_attempts: int = 5,
+        record: str | os.PathLike[str] | None = None,
+        record_mode: str | None = None,
     ) -> None:
         """`auto_reconnect` (or an `on_reconnecting` handler) reopens the session after a recoverable
         close (the SDK's policy: 1001, 1006, 1011-1014), with backoff, up to `max_reconnect_attempts`.
@@ -60,11 +64,9 @@ class RealtimeSession:
 
         `timeout` (seconds) is how long a call waits for each answer from the service, counted from
         when its request was sent (for a clip: from its last append; an append itself may wait that
-        long for the socket). A response that does not finish in time is cancelled (`RequestTimeout`)."""
-        if connection is None:
-            from ..config import ConnectionConfig
-
-            connection = ConnectionConfig.from_env()
+        long for the socket). A response that does not finish in time is cancelled (`RequestTimeout`).
+        `record=FOLDER` records to a cassette or replays it, by `record_mode` (docs/cassettes.md)."""
+        connection, recorder = cassette.for_session(connection, record, record_mode)
         if config is not None and not isinstance(config, SessionConfig):
             raise TypeError(f"config must be a SessionConfig, got {type(config).__name__}")
         self.connection = connection
@@ -75,7 +77,7 @@ class RealtimeSession:
         self.server_session: dict[str, Any] | None = None  # the server's latest view of the session
         self._reconnect = ReconnectPolicy(auto_reconnect, on_reconnecting, max_reconnect_attempts)
         self._dispatch = Dispatch(timeout, connection.describe)
-        self._link = Link(connection, timeout, self._record, lambda closed: self._reconnects.lost(closed))
+        self._link = Link(connection, timeout, self._record, lambda c: self._reconnects.lost(c), recorder)
         current = lambda: self.config  # noqa: E731 - the parts read the config of the moment
         self._tools = ToolCalling(self.conversation, self._link, self._dispatch)
         self._user = UserTurns(
