@@ -25,6 +25,7 @@ _EXPORTS = {
     "Emulator": "realtime_widgets.emulator",
     "run_sync": "realtime_widgets.sync",
     "evaluate_clips": "realtime_widgets.batch",
+    "TokenPrices": "realtime_widgets.pricing",
     "SessionConfigForm": "realtime_widgets.widgets",
     "MicRecorder": "realtime_widgets.widgets",
     "ClipRecorder": "realtime_widgets.widgets",
@@ -49,6 +50,7 @@ _EXPORTS.update(
             "ServerError",
             "SessionClosed",
             "SessionUpdateError",
+            "UnknownModelPrices",
         ),
         "realtime_widgets.errors",
     )
@@ -81,9 +83,11 @@ __all__ = [
     "SessionConfig",
     "SessionConfigForm",
     "SessionUpdateError",
+    "TokenPrices",
     "ToolCall",
     "TranscriptView",
     "Turn",
+    "UnknownModelPrices",
     "evaluate_clips",
     "plot_latencies",
     "plot_spectrogram",
@@ -122,9 +126,11 @@ if typing.TYPE_CHECKING:  # pragma: no cover
         ServerError,
         SessionClosed,
         SessionUpdateError,
+        UnknownModelPrices,
     )
     from .events import RealtimeEvent
     from .plots import plot_latencies, plot_spectrogram
+    from .pricing import TokenPrices
     from .session import RealtimeSession
     from .session_config import SessionConfig
     from .sync import run_sync

@@ -1,25 +1,27 @@
 """Run a folder of audio clips through audio chat completions, for evaluation.
 
 Bounded concurrency (one semaphore), retry on HTTP 429 honouring Retry-After, a progress
-callback (an ipywidgets bar in notebooks), and results as a table that saves to CSV + JSON.
+callback (an ipywidgets bar in notebooks), and results as a pandas table that saves to CSV + JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import html
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import audio as _audio
 from .completions import AudioChat, AudioReply
 from .config import ConnectionConfig
 from .errors import ConnectionFailed
+from .pricing import token_counts
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["ClipResult", "BatchResults", "evaluate_clips", "AUDIO_SUFFIXES"]
 
@@ -44,28 +46,57 @@ class ClipResult:
     def ok(self) -> bool:
         return not self.error
 
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else "failed"
+
     def row(self) -> dict[str, Any]:
+        """The result as plain data: the fields, status, and the reply's tokens (None without one)."""
         row = asdict(self)
+        usage = self.reply.usage if self.reply is not None else None
+        counts = token_counts(usage) if usage is not None else None
+        row.update(
+            status=self.status,
+            input_tokens=None if counts is None else counts.input,
+            output_tokens=None if counts is None else counts.output,
+        )
         row.pop("reply")
         return row
 
 
 class BatchResults(list[ClipResult]):
-    """A list of `ClipResult` that shows as a table in a notebook and saves itself."""
+    """A list of `ClipResult` that shows as a pandas table in a notebook and saves itself."""
 
-    COLUMNS = ("clip", "input_s", "transcript", "reply_s", "latency_s", "attempts", "error")
+    # Column dtypes of `to_pandas()`: seconds as floats, tokens as nullable ints (<NA> on failure).
+    DTYPES = {
+        "clip": "string",
+        "status": "string",
+        "input_s": "float64",
+        "reply_s": "float64",
+        "latency_s": "float64",
+        "attempts": "int64",
+        "input_tokens": "Int64",
+        "output_tokens": "Int64",
+        "transcript": "string",
+        "error": "string",
+    }
+    COLUMNS = tuple(DTYPES)
 
     def rows(self) -> list[dict[str, Any]]:
         return [r.row() for r in self]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per clip, typed columns (`DTYPES`), in the order the clips were given."""
+        import pandas as pd
+
+        frame: pd.DataFrame = pd.DataFrame(self.rows(), columns=list(self.COLUMNS)).astype(self.DTYPES)
+        return frame
 
     def save(self, folder: str | Path, *, audio: bool = True) -> Path:
         """Write `results.csv`, `results.json` and (with `audio`) one reply WAV per clip."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        with open(out / "results.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows())
+        self.to_pandas().to_csv(out / "results.csv", index=False)
         (out / "results.json").write_text(json.dumps(self.rows(), indent=2))
         if audio:
             for r in self:
@@ -74,16 +105,8 @@ class BatchResults(list[ClipResult]):
         return out
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{c}</th>" for c in self.COLUMNS)
-        body = []
-        for row in self.rows():
-            cells = []
-            for c in self.COLUMNS:
-                v = row[c]
-                v = f"{v:.2f}" if isinstance(v, float) else v
-                cells.append(f"<td style='text-align:left'>{html.escape(str(v))}</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        html: str = self.to_pandas().to_html(float_format="{:.2f}".format, na_rep="", escape=True)
+        return html
 
 
 def _clip_paths(clips: str | Path | Iterable[str | Path]) -> list[Path]:

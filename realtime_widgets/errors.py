@@ -4,6 +4,7 @@ The tree (every class is exported by `realtime_widgets`, and tests/test_exported
 
     RealtimeWidgetsError                  base of every error this package raises on purpose
     ├── ConfigurationError                a setting is missing or malformed
+    │   └── UnknownModelPrices            no token prices known for a model: pass `prices=`
     ├── AudioInputError (+ ValueError)    audio that cannot be sent as given
     ├── ConnectionFailed                  the service refused the connection or request (.status, .retry_after)
     ├── ServerError                       an `error` event from the server (.code, .param, .event)
@@ -41,6 +42,7 @@ __all__ = [
     "ServiceTarget",
     "SessionClosed",
     "SessionUpdateError",
+    "UnknownModelPrices",
     "explain_connect_error",
     "explain_handshake",
     "explain_http_error",
@@ -75,6 +77,10 @@ class RealtimeWidgetsError(Exception):
 
 class ConfigurationError(RealtimeWidgetsError):
     """A setting is missing or malformed; the message names the variable and where to find it."""
+
+
+class UnknownModelPrices(ConfigurationError):
+    """No token prices are known for the model: the message says how to pass `prices=`."""
 
 
 class AudioInputError(RealtimeWidgetsError, ValueError):

@@ -18,6 +18,7 @@ payloads are replaced by references into the streams (see `events.py`).
 | `user_side.py`, `response_side.py` | the event readers of each side of a turn |
 | `event_list.py` | `EventList`: the recorded events, older ones as JSON lines in a file |
 | `store.py` | `save` / `load` (events.jsonl + input.wav + output.wav) |
+| `tables.py` | pandas tables: `TurnList.to_pandas`, the cost per turn, the events |
 """
 
 from .alignment import WordTime, align_words
@@ -25,6 +26,7 @@ from .conversation import AudioListener, Conversation, replay
 from .event_list import EventList
 from .store import EVENTS_FILE, STREAMS
 from .stream import PcmStream
+from .tables import TurnList
 from .turn import ToolCall, Turn
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "PcmStream",
     "ToolCall",
     "Turn",
+    "TurnList",
     "WordTime",
     "align_words",
     "replay",

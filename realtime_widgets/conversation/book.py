@@ -6,6 +6,7 @@ from typing import Any
 
 from ..events import RealtimeEvent
 from .stream import PcmStream
+from .tables import TurnList
 from .turn import Turn
 
 
@@ -13,7 +14,8 @@ class TurnBook:
     """Turns in order, items by id, and which turn a response, user item or assistant item belongs to."""
 
     def __init__(self, input_stream: PcmStream, output_stream: PcmStream) -> None:
-        self.turns: list[Turn] = []
+        self.turns = TurnList()
+        self.model: str | None = None  # as session.created / session.updated name it
         self.items: dict[str, dict[str, Any]] = {}  # insertion order is conversation order
         self.errors: list[dict[str, Any]] = []
         self.by_response: dict[str, Turn] = {}

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -23,8 +23,12 @@ from .event_list import DEFAULT_MEMORY_EVENTS, EventList
 from .parts import error_dict
 from .response_side import ResponseSide
 from .stream import DEFAULT_MEMORY_SECONDS, PcmStream
+from .tables import Prices, TurnList, cost_frame
 from .turn import Turn
 from .user_side import UserSide
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ class Conversation:
         self.output = PcmStream(audio_memory_seconds)
         self.events = EventList(memory_events)
         self._book = TurnBook(self.input, self.output)
-        self.turns: list[Turn] = self._book.turns
+        self.turns: TurnList = self._book.turns
         self.errors: list[dict[str, Any]] = self._book.errors
         self._user = UserSide(self._book, self.input)
         self._response = ResponseSide(self._book)
@@ -65,6 +69,20 @@ class Conversation:
     @property
     def last_turn(self) -> Turn | None:
         return self._book.last_turn
+
+    @property
+    def model(self) -> str | None:
+        """The model (on Azure, the deployment) the session events name; None before any says."""
+        return self._book.model
+
+    def cost(self, prices: Prices = None, *, model: str | None = None, total: bool = True) -> pd.DataFrame:
+        """Tokens and US dollars per turn from each `response.done` usage, with a "total" row.
+
+        Prices are `pricing.DEFAULT_PRICES` for `model` (default: the session's); `prices=` overrides
+        them (a `TokenPrices`, or a mapping of model name to prices). An unknown model raises
+        `UnknownModelPrices`, saying how to pass them. `total=False` leaves only the turns' rows.
+        """
+        return cost_frame(self.turns, model or self.model, prices, total)
 
     def on_change(self, fn: Callable[[Turn], Any]) -> Callable[[], None]:
         """Call `fn(turn)` whenever a turn is created or changes; returns a function that unsubscribes."""

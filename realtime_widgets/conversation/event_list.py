@@ -12,9 +12,13 @@ import os
 import tempfile
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import IO, overload
+from typing import IO, TYPE_CHECKING, overload
 
 from ..events import RealtimeEvent
+from .tables import events_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 # Events kept as objects before the oldest half moves to the file (a few MB).
 DEFAULT_MEMORY_EVENTS = 10_000
@@ -114,6 +118,10 @@ class EventList(Sequence[RealtimeEvent]):
 
     def __repr__(self) -> str:
         return f"<EventList {len(self)} events, {self.spilled} in its file>"
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per event: time_s, direction, type, wire_type, event_id, item_id, response_id."""
+        return events_frame(self)
 
     def close(self) -> None:
         """Let go of every event (memory and file); the list reads as empty afterwards."""

@@ -35,6 +35,8 @@ class UserSide:
 
     def session_settings(self, event: RealtimeEvent) -> Turn | None:
         session = event.raw.get("session") or {}
+        if isinstance(session.get("model"), str) and session["model"]:
+            self._book.model = session["model"]
         ga = ((session.get("audio") or {}).get("input") or {}).get("transcription")
         self.transcribing = bool(ga or session.get("input_audio_transcription"))
         self.transcription_only = (

@@ -14,14 +14,18 @@ import json
 import pathlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets as t
 
 from ..conversation.event_list import EventList
+from ..conversation.tables import events_frame
 from ..events import RealtimeEvent, parse_audio_ref
 from ._protocols import EventLogCounts, EventLogToPage, EventRowWire, EventSource, Unsubscribe
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 FLUSH_INTERVAL_S = 0.1
 # Client appends are as frequent as deltas, so they collapse the same way.
@@ -452,6 +456,10 @@ class EventLog(anywidget.AnyWidget):
             for line in self.iter_jsonl(trim):
                 f.write(line + "\n")
         return path
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Every event the export holds, one row each: time_s, direction, type, wire_type and ids."""
+        return events_frame(self._iter_events())
 
     def __repr__(self) -> str:
         return f"<EventLog {self._n_events} events, {self._next_index} rows ({len(self._rows)} kept)>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from realtime_widgets import ConnectionConfig, evaluate_clips
@@ -54,9 +55,23 @@ async def test_batch_retries_429_and_saves(emulator, clips, tmp_path):
     out = results.save(tmp_path / "results")
     rows = json.loads((out / "results.json").read_text())
     assert [row["clip"] for row in rows] == ["clip0.wav", "clip1.wav", "clip2.wav"]
-    assert (out / "results.csv").read_text().startswith("clip,input_s,transcript")
+    assert (out / "results.csv").read_text().startswith("clip,status,input_s,reply_s,latency_s,attempts")
     assert (out / "clip0.reply.wav").stat().st_size > 10_000
-    assert "<table>" in results._repr_html_()
+    frame = results.to_pandas()
+    assert len(frame) == 3 and list(frame["clip"]) == ["clip0.wav", "clip1.wav", "clip2.wav"]
+    dtypes = frame.dtypes.astype(str).to_dict()
+    assert dtypes["input_s"] == dtypes["reply_s"] == dtypes["latency_s"] == "float64"
+    assert (
+        dtypes["attempts"] == "int64" and dtypes["output_tokens"] == "Int64" and dtypes["status"] == "string"
+    )
+    assert list(frame["status"]) == ["ok"] * 3 and (frame["output_tokens"] > 0).all()
+    assert list(frame["attempts"]) == [r.attempts for r in results]
+    # The CSV reads back as the same table.
+    again = pd.read_csv(out / "results.csv", dtype=results.DTYPES, keep_default_na=False, na_values=[""])
+    assert again["latency_s"].tolist() == pytest.approx(frame["latency_s"].tolist())
+    assert again["transcript"].tolist() == frame["transcript"].tolist()
+    html = results._repr_html_()
+    assert "<table" in html and "clip1.wav" in html and "output_tokens" in html
 
 
 async def test_batch_gives_up_after_max_retries_and_goes_on(emulator, clips):
