@@ -194,7 +194,8 @@ class ReplaySession:
         loop = asyncio.get_running_loop()
         anchor_wall, anchor_t = loop.time(), 0.0
         audio_recorded = audio_sent = 0.0
-        for number, line in enumerate(fmt.read_jsonl(path), 1):
+        lines = fmt.read_jsonl(path)
+        for number, line in enumerate(lines, 1):
             event, t = line["event"], float(line["t"])
             where = f"turn {self.turn} ({self.file} line {number})"
             if line["dir"] == "server":
@@ -227,8 +228,9 @@ class ReplaySession:
                     if got.get("type") != "input_audio_buffer.append":
                         await self._refuse(
                             got,
-                            f"{where}: the recording has {audio_recorded:.2f} s of audio here and this run sent "
-                            f"{audio_sent:.2f} s, then {got.get('type')!r}; {RERECORD}",
+                            f"{where}: the recording sends {audio_recorded + _audio_ahead(lines, number):.2f} s "
+                            f"of audio here and this run sent {audio_sent:.2f} s, then {got.get('type')!r}; "
+                            f"{RERECORD}",
                         )
                         return
                     audio_sent += fmt.ref_seconds(got.get("audio"))
@@ -317,3 +319,15 @@ def _item_texts(item: dict[str, Any]) -> list[str]:
 
 def _item_audio(item: dict[str, Any]) -> float:
     return sum(fmt.ref_seconds(p.get("audio")) for p in item.get("content") or [] if isinstance(p, dict))
+
+
+def _audio_ahead(lines: list[dict[str, Any]], number: int) -> float:
+    """Seconds of audio the recording appends after line `number`, up to its next other client event."""
+    seconds = 0.0
+    for line in lines[number:]:
+        if line["dir"] != "client":
+            continue
+        if line["event"].get("type") != "input_audio_buffer.append":
+            break
+        seconds += fmt.ref_seconds(line["event"].get("audio"))
+    return seconds
