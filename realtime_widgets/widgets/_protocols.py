@@ -126,13 +126,15 @@ class TurnSnapshot(TypedDict):
     audio_s: float
     error: str
     underruns: int  # gaps the player heard in this turn's audio
+    usage: str  # the turn's tokens (and cost when the model's prices are known); "" before response.done
 
 
 class TranscriptTurns(TypedDict):
-    """Changed turns ("turns"), or every turn replacing the old ones ("reset")."""
+    """Changed turns ("turns"), or every turn replacing the old ones ("reset"), and the running total."""
 
     kind: Literal["turns", "reset"]
     turns: list[TurnSnapshot]
+    total: str  # the conversation's tokens (and cost) so far; "" before any usage
 
 
 class TranscriptSpectrogram(TypedDict):

@@ -1,6 +1,7 @@
 // TranscriptView front end: one block per turn, user row then assistant row.
 // Rows carry data-role="user"|"assistant" and role="listitem" for tests and screen readers.
 // An interrupted turn shows the words heard, then the rest struck through as "not played".
+// Under each assistant row, the turn's tokens (and cost); a footer holds the running total.
 
 // JupyterLab marks the theme on <body>; elsewhere the background's lightness decides.
 function pageTheme(node) {
@@ -27,7 +28,10 @@ function render({ model, el: root }) {
   root.setAttribute("role", "list");
   root.setAttribute("aria-label", "Transcript");
   const empty = el("div", "rw-tr-empty", "No turns yet.");
-  root.append(empty);
+  const total = el("div", "rw-tr-total");
+  total.setAttribute("aria-label", "Running total of tokens and cost");
+  total.hidden = true;
+  root.append(empty, total);
   const blocks = new Map(); // turn index -> element
   let audioCtx = null;
 
@@ -97,6 +101,8 @@ function render({ model, el: root }) {
     if (s.underruns) meta.push(`${s.underruns} underrun${s.underruns > 1 ? "s" : ""}`);
     if (s.status && s.status !== "completed") meta.push(s.status);
     block.meta.textContent = meta.join(" · ");
+    block.usage.textContent = s.usage || "";
+    block.usage.hidden = !s.usage;
     block.play.disabled = !s.audio_s;
     block.playUser.hidden = !s.user_audio_s;
     asstRow.dataset.status = s.status;
@@ -117,7 +123,9 @@ function render({ model, el: root }) {
     userRow.querySelector(".rw-tr-main").append(userActions);
     const mark = el("span", "rw-tr-mark");
     mark.hidden = true;
-    asstRow.querySelector(".rw-tr-body").append(mark);
+    const usage = el("div", "rw-tr-usage");
+    usage.hidden = true;
+    asstRow.querySelector(".rw-tr-body").append(mark, usage);
     const meta = el("span", "rw-tr-meta");
     const play = button("▶ play", () => model.send({ kind: "play", index: s.index, side: "assistant" }));
     play.setAttribute("aria-label", `Play assistant turn ${s.index + 1}`);
@@ -141,12 +149,12 @@ function render({ model, el: root }) {
     actions.append(meta, play, specBtn);
     asstRow.querySelector(".rw-tr-main").append(actions);
     div.append(userRow, asstRow, spec);
-    block = { div, rows: [userRow, asstRow], userMeta, playUser, mark, error: null, meta, play, spec };
+    block = { div, rows: [userRow, asstRow], userMeta, playUser, mark, usage, error: null, meta, play, spec };
     blocks.set(s.index, block);
     // keep turn order even if a later turn arrives first
     let before = null;
     for (const [i, b] of blocks) if (i > s.index && (!before || i < Number(before.dataset.turn))) before = b.div;
-    root.insertBefore(div, before);
+    root.insertBefore(div, before || total); // the total stays last
     return block;
   }
 
@@ -184,6 +192,8 @@ function render({ model, el: root }) {
     }
     if (msg.kind === "reset" || msg.kind === "turns") {
       for (const s of msg.turns) fill(ensure(s), s);
+      total.textContent = msg.total || "";
+      total.hidden = !msg.total;
       empty.hidden = blocks.size > 0;
       root.scrollTop = root.scrollHeight;
     } else if (msg.kind === "spectrogram") {

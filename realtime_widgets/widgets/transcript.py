@@ -2,8 +2,10 @@
 
 Per turn: the user's text or transcript ("(transcribing…)" while it is pending), the assistant's
 transcript (of an interrupted turn, the words heard, then the rest marked as not played, with an
-"interrupted at N ms" badge), latency, a play button and a "spectrogram" button that toggles
-`plot_spectrogram(turn)` inline, drawn for the page's theme and width. Turn snapshots go to the
+"interrupted at N ms" badge), latency, the tokens of its `response.done` usage (and their cost when
+the model's prices are known), a play button and a "spectrogram" button that toggles
+`plot_spectrogram(turn)` inline, drawn for the page's theme and width. A footer keeps the running
+total of tokens and cost. Turn snapshots go to the
 front end as batched custom messages (at most every ~100 ms), never as a growing synced list.
 """
 
@@ -12,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import io
 import pathlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import anywidget
 import numpy as np
 import traitlets as t
 
+from ..errors import UnknownModelPrices
+from ..pricing import PRICES_AS_OF, TokenCounts, TokenPrices, cost_usd, prices_for, token_counts
 from ..protocol import SAMPLE_RATE
 from ._protocols import TranscriptToPage, TurnPlayer, TurnSnapshot, TurnSource, Unsubscribe
 
@@ -43,7 +48,40 @@ def _fmt_s(value: float | None) -> str | None:
     return f"{value:.2f} s" if isinstance(value, int | float) else None
 
 
-def turn_snapshot(index: int, turn: Turn) -> TurnSnapshot:
+def _usd(value: float) -> str:
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def usage_line(counts: TokenCounts, prices: TokenPrices | None) -> str:
+    """`in 132 tokens (text 100, audio 32) · out 96 (text 16, audio 80) · $0.0061`."""
+    cached = counts.text_cached_in + counts.audio_cached_in
+    parts = [
+        f"in {counts.input:,} tokens (text {counts.text_in + counts.text_cached_in:,}, "
+        f"audio {counts.audio_in + counts.audio_cached_in:,}" + (f", cached {cached:,})" if cached else ")"),
+        f"out {counts.output:,} (text {counts.text_out:,}, audio {counts.audio_out:,})",
+    ]
+    if prices is not None:
+        parts.append(_usd(cost_usd(counts, prices)["cost_usd"]))
+    return " · ".join(parts)
+
+
+def total_line(turns: Sequence[Turn], model: str | None, prices: TokenPrices | None) -> str:
+    """The footer: tokens (and cost) of every turn so far, and where the prices come from."""
+    used = [token_counts(t.usage) for t in turns if t.usage is not None]
+    if not used:
+        return ""
+    total = sum(used, TokenCounts())
+    line = f"Total, {len(used)} turn{'s' if len(used) > 1 else ''}: {total.total:,} tokens"
+    line += f" (in {total.input:,}, out {total.output:,})"
+    if prices is None:
+        return line + f" · no prices for {model or 'this model'}: TranscriptView(prices=...)"
+    return (
+        line
+        + f" · {_usd(cost_usd(total, prices)['cost_usd'])} est. at {model or 'given'} prices of {PRICES_AS_OF}"
+    )
+
+
+def turn_snapshot(index: int, turn: Turn, prices: TokenPrices | None = None) -> TurnSnapshot:
     """What a turn row shows, as plain JSON (also the headless view of the transcript)."""
     user_audio = len(turn.user_audio)
     user, user_pending = _user_words(turn, user_audio)
@@ -74,6 +112,7 @@ def turn_snapshot(index: int, turn: Turn) -> TurnSnapshot:
         "audio_s": round(turn.audio_samples / SAMPLE_RATE, 2),
         "error": str(error_text) if error_text else "",
         "underruns": turn.underruns,
+        "usage": usage_line(token_counts(turn.usage), prices) if turn.usage is not None else "",
     }
 
 
@@ -98,8 +137,9 @@ def _user_words(turn: Turn, user_audio: int) -> tuple[str, bool]:
 class TranscriptView(anywidget.AnyWidget):
     """User and assistant turns of a Conversation, in order, live.
 
-    `TranscriptView(conversation, player=None)`: the play button plays a turn on `player`
-    (an AudioPlayer) when given, else in the view itself (Web Audio in the page).
+    `TranscriptView(conversation, player=None, prices=None)`: the play button plays a turn on
+    `player` (an AudioPlayer) when given, else in the view itself (Web Audio in the page). Costs use
+    `prices` (as `Conversation.cost` takes them), else the defaults for the session's model.
     """
 
     _esm = pathlib.Path(__file__).parent / "transcript.js"
@@ -108,11 +148,16 @@ class TranscriptView(anywidget.AnyWidget):
     n_turns = t.Int(0).tag(sync=True)
 
     def __init__(
-        self, conversation: TurnSource | None = None, player: TurnPlayer | None = None, **kwargs: Any
+        self,
+        conversation: TurnSource | None = None,
+        player: TurnPlayer | None = None,
+        prices: Any = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.conversation: TurnSource | None = None
         self.player = player
+        self.prices = prices
         self.played: list[tuple[int, str]] = []  # (turn index, "assistant"|"user") play requests
         self._dirty: set[int] = set()
         self._index: dict[int, int] = {}  # id(turn) -> position
@@ -177,19 +222,35 @@ class TranscriptView(anywidget.AnyWidget):
             return []
         turns = self.conversation.turns
         self.n_turns = len(turns)
-        snaps = [turn_snapshot(i, turns[i]) for i in sorted(self._dirty) if i < len(turns)]
+        prices = self._prices()
+        snaps = [turn_snapshot(i, turns[i], prices) for i in sorted(self._dirty) if i < len(turns)]
         self._dirty.clear()
         if snaps:
-            self._to_page({"kind": "turns", "turns": snaps})
+            self._to_page({"kind": "turns", "turns": snaps, "total": self.total()})
         return snaps
 
     def rows(self) -> list[TurnSnapshot]:
         """Every turn as its row shows it (headless access to what the page renders)."""
-        return [turn_snapshot(i, turn) for i, turn in enumerate(self.turns)]
+        prices = self._prices()
+        return [turn_snapshot(i, turn, prices) for i, turn in enumerate(self.turns)]
+
+    def total(self) -> str:
+        """The footer's running total of tokens (and cost) over every turn so far."""
+        return total_line(self.turns, self._model(), self._prices())
+
+    def _model(self) -> str | None:
+        model = getattr(self.conversation, "model", None)
+        return model if isinstance(model, str) else None
+
+    def _prices(self) -> TokenPrices | None:
+        try:
+            return prices_for(self._model(), self.prices)
+        except UnknownModelPrices:  # tokens only; the footer says how to give prices
+            return None
 
     def _send_reset(self) -> None:
         self._dirty.clear()
-        self._to_page({"kind": "reset", "turns": self.rows()})
+        self._to_page({"kind": "reset", "turns": self.rows(), "total": self.total()})
 
     def _to_page(self, message: TranscriptToPage, buffers: list[bytes] | None = None) -> None:
         self.send(message, buffers)

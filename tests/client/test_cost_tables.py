@@ -7,11 +7,13 @@ import pytest
 
 from realtime_widgets import TokenPrices, UnknownModelPrices
 from realtime_widgets.config import ConnectionConfig
+from realtime_widgets.conversation import replay
+from realtime_widgets.events import RealtimeEvent
 from realtime_widgets.pricing import DEFAULT_PRICES, prices_for, token_counts
 from realtime_widgets.protocol import SAMPLE_RATE
 from realtime_widgets.session import RealtimeSession
 from realtime_widgets.session_config import SessionConfig
-from realtime_widgets.widgets import EventLog
+from realtime_widgets.widgets import EventLog, TranscriptView
 
 # gpt-realtime's published prices, US dollars per million tokens (OpenAI's model page, 2026-11-23):
 # text in / cached in / out, audio in / cached in / out. Written out here, not read from the code.
@@ -175,3 +177,30 @@ async def test_turns_and_events_as_pandas(session_turns) -> None:
     log = EventLog()
     log.ingest_many(s.event_log)
     assert log.to_pandas().equals(events)
+
+
+async def test_transcript_rows_and_footer_follow_the_prices(session_turns) -> None:
+    conv = session_turns.conversation
+    usages = wire_usages(session_turns)
+    view = TranscriptView(conv)
+    assert [r["usage"].rsplit("$", 1)[1] for r in view.rows()] == [
+        f"{hand_cost(u, GPT_REALTIME):.4f}" for u in usages
+    ]
+    total_tokens = sum(u["total_tokens"] for u in usages)
+    assert view.total().startswith(f"Total, 3 turns: {total_tokens:,} tokens")
+    mine = TokenPrices(100.0, 100.0, 100.0, 100.0, 100.0, 100.0)  # $100 a million: 1e-4 a token
+    assert f"${total_tokens * 1e-4:.4f}" in TranscriptView(conv, prices=mine).total()
+    # A model without known prices: tokens only, and the footer says how to give prices.
+    bare = replay(
+        [
+            RealtimeEvent.from_raw(
+                {"type": "session.created", "session": {"model": "my-voice-bot"}}, "server", 0.0
+            )
+        ]
+    )
+    for event in conv.events:
+        if event.type == "response.done" or event.type in ("response.created", "conversation.item.added"):
+            bare.apply(event)
+    unpriced = TranscriptView(bare)
+    assert unpriced.rows() and all("$" not in r["usage"] and r["usage"] for r in unpriced.rows())
+    assert "no prices for my-voice-bot: TranscriptView(prices=...)" in unpriced.total()
