@@ -78,3 +78,49 @@ def test_cli_limits_are_checked():
         cwd=ROOT,
     )
     assert r.returncode == 2 and "write_timeout_s must be a positive number" in r.stderr
+
+
+async def test_cli_replays_a_cassette():
+    """`--replay FOLDER --replay-speed 0` serves notebook 07's committed cassette to the SDK's client."""
+    from realtime_widgets import ConnectionConfig, RealtimeSession, SessionConfig
+    from realtime_widgets.emulator import synthesize
+
+    cassette = ROOT / "notebooks" / "cassettes" / "07_research"
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    command = ["--port", str(port), "--replay", str(cassette), "--replay-speed", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widgets.emulator", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        while not (line := proc.stdout.readline()).startswith("export AZURE_OPENAI_DEPLOYMENT_NAME="):
+            assert line, f"CLI exited early: {proc.stderr.read()}"
+        connection = ConnectionConfig(
+            endpoint=f"http://127.0.0.1:{port}", deployment="gpt-realtime", api_key="k"
+        )
+        async with RealtimeSession(connection, SessionConfig(voice="ash", turn_detection="manual")) as s:
+            spoken = await s.send_audio(synthesize("What time is it in Tokyo?", voice="ash"))
+            typed = await s.send_text("And tomorrow?")
+        assert spoken.transcript.startswith("Azure speaking") and spoken.duration_s > 1
+        assert typed.transcript == "Azure speaking. You asked: And tomorrow?"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+
+
+def test_cli_says_when_the_replay_folder_is_no_cassette(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "0", "--replay", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "not a cassette" in done.stderr
