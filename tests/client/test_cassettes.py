@@ -257,3 +257,27 @@ def test_modes_none_once_all(tmp_path, azure, clip):
     assert not (folder / "chat.jsonl").exists()  # re-recording starts the cassette afresh
     again.ask("Something new")
     assert "Something new" in (folder / "chat.jsonl").read_text()
+
+
+def test_a_preview_session_replays_with_its_recorded_timing(tmp_path, azure):
+    """Wire names as recorded (preview's `response.audio.delta`), and the recorded gaps at speed 1."""
+    import warnings
+
+    async def run(connection: ConnectionConfig, **record) -> RealtimeSession:
+        async with RealtimeSession(connection, SessionConfig(turn_detection="manual"), **record) as s:
+            await s.send_text(QUESTION)
+        return s
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the preview protocol's retirement warning
+        live = asyncio.run(run(ConnectionConfig.for_emulator(azure, protocol="preview"), record=tmp_path))
+        lines = (tmp_path / "realtime-001.jsonl").read_text()
+        assert '"response.audio.delta"' in lines and '"response.output_audio.delta"' not in lines
+        with Emulator(replay=tmp_path, replay_speed=1) as paced:
+            replayed = asyncio.run(run(ConnectionConfig.for_emulator(paced, protocol="preview")))
+    want, got = live.conversation.turns[0], replayed.conversation.turns[0]
+    assert got.transcript == want.transcript and got.duration_s == pytest.approx(want.duration_s, abs=0.02)
+    recorded_span = live.event_log[-1].time - live.event_log[0].time
+    replayed_span = replayed.event_log[-1].time - replayed.event_log[0].time
+    # At speed 1 the replay takes the recorded time (at least; a busy machine may add to it).
+    assert replayed_span >= 0.8 * recorded_span > 0.2, (recorded_span, replayed_span)
