@@ -281,3 +281,23 @@ def test_a_preview_session_replays_with_its_recorded_timing(tmp_path, azure):
     replayed_span = replayed.event_log[-1].time - replayed.event_log[0].time
     # At speed 1 the replay takes the recorded time (at least; a busy machine may add to it).
     assert replayed_span >= 0.8 * recorded_span > 0.2, (recorded_span, replayed_span)
+
+
+def test_a_reconnect_records_the_next_file_and_replays(tmp_path, azure):
+    async def script(s: RealtimeSession) -> list[str]:
+        first = await s.send_text("First question")
+        await s.reconnect()  # a new connection: the next recorded session
+        second = await s.send_text("Second question")
+        return [first.transcript, second.transcript]
+
+    async def main() -> tuple[list[str], list[str]]:
+        config = SessionConfig(turn_detection="manual")
+        async with RealtimeSession(ConnectionConfig.for_emulator(azure), config, record=tmp_path) as s:
+            recorded = await script(s)
+        with Emulator(replay=tmp_path, replay_speed=0) as plain:
+            async with RealtimeSession(ConnectionConfig.for_emulator(plain), config) as s:
+                return recorded, await script(s)
+
+    recorded, replayed = asyncio.run(main())
+    assert recorded[1].startswith("Azure speaking") and replayed == recorded
+    assert {"realtime-001.jsonl", "realtime-002.jsonl"} <= {p.name for p in tmp_path.iterdir()}
