@@ -36,7 +36,7 @@ WORKERS = 1
 SLICE_SECONDS = 3.0
 _RATE = 16_000
 _FRAME = _RATE // 50  # 20 ms: a cut goes in the quietest frame of the slice's last second
-_INLINE_SECONDS = 10
+_INLINE_SECONDS = 1
 
 _unavailable: str | None = None
 
@@ -218,8 +218,8 @@ async def transcribe_async(samples: np.ndarray, rate: int = SAMPLE_RATE, owner: 
     `owner` (a session) takes turns with other owners for the worker; None: a turn of its own.
     Cancelling the call drops its slices not yet decoded.
     """
-    # Searching for its own speech and resampling take a few ms per second of audio: a turn's worth
-    # is done here, longer audio off the loop (a thread costs the loop GIL hand-overs meanwhile).
+    # Finding its own speech and resampling take ~2.5 ms per second of audio: off the loop, but for
+    # a second or less (the thread's hand-over would cost more).
     if len(samples) <= _INLINE_SECONDS * rate:
         prepared = _prepare(samples, rate)
     else:
