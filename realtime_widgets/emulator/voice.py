@@ -33,6 +33,7 @@ _CHARS_UTF8 = 1
 # Words per slice: whole sentences are packed up to this; a longer sentence is cut. About 8 s of
 # speech and 10 ms of synthesis each; a smaller slice pays eSpeak's per-call cost more often.
 SLICE_WORDS = 24
+FIRST_SLICE_WORDS = 8  # a reply's first slice: ~4 ms of synthesis before its first audio
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
 # Each service voice maps to a distinct eSpeak variant and pitch so they are told apart by ear.
@@ -144,19 +145,23 @@ class _Engine:
         return audio.astype(np.int16, copy=False), list(self._events)
 
 
-def slices(text: str, max_words: int = SLICE_WORDS) -> list[str]:
-    """`text` as slices of whole sentences of up to `max_words` words (a longer sentence is cut)."""
+def slices(text: str, max_words: int = SLICE_WORDS, first_words: int = FIRST_SLICE_WORDS) -> list[str]:
+    """`text` as slices of whole sentences of up to `max_words` words (a longer sentence is cut); the
+    first slice holds up to `first_words`, so the first audio comes after little synthesis."""
     out: list[str] = []
     current: list[str] = []
     for sentence in _SENTENCE_END.split(text.strip()):
         words = sentence.split()
-        if current and len(current) + len(words) > max_words:
+        limit = max_words if out else first_words
+        if current and len(current) + len(words) > limit:
             out.append(" ".join(current))
             current = []
+            limit = max_words
         current += words
-        while len(current) > max_words:
-            out.append(" ".join(current[:max_words]))
-            current = current[max_words:]
+        while len(current) > limit:
+            out.append(" ".join(current[:limit]))
+            current = current[limit:]
+            limit = max_words
     if current:
         out.append(" ".join(current))
     return out
