@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from . import audio as _audio
 from .completions import AudioChat, AudioReply
 from .config import ConnectionConfig
 from .errors import ConnectionFailed
-from .pricing import token_counts
+from .pricing import TokenPrices, cost_table, token_counts
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -91,6 +91,29 @@ class BatchResults(list[ClipResult]):
 
         frame: pd.DataFrame = pd.DataFrame(self.rows(), columns=list(self.COLUMNS)).astype(self.DTYPES)
         return frame
+
+    def cost(
+        self,
+        prices: TokenPrices | Mapping[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        total: bool = True,
+    ) -> pd.DataFrame:
+        """Tokens and US dollars per clip (index "clip") from each reply's usage, with a "total" row.
+
+        Prices as `Conversation.cost` takes them; the model defaults to the one the replies name.
+        """
+        named = [r.reply.model for r in self if r.reply is not None and r.reply.model]
+        usages = {r.clip: (r.reply.usage if r.reply is not None else None) for r in self}
+        status = [r.status for r in self]
+        return cost_table(
+            usages,
+            model or (named[0] if named else None),
+            prices,
+            total=total,
+            status=status,
+            index_name="clip",
+        )
 
     def save(self, folder: str | Path, *, audio: bool = True) -> Path:
         """Write `results.csv`, `results.json` and (with `audio`) one reply WAV per clip."""

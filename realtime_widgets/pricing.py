@@ -9,11 +9,14 @@ fields).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownModelPrices
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -21,6 +24,7 @@ __all__ = [
     "TOKEN_KINDS",
     "TokenCounts",
     "TokenPrices",
+    "cost_table",
     "cost_usd",
     "prices_for",
     "token_counts",
@@ -162,13 +166,17 @@ def token_counts(usage: Mapping[str, Any] | None) -> TokenCounts:
     total_in = _int(usage.get("input_tokens", usage.get("prompt_tokens")))
     total_out = _int(usage.get("output_tokens", usage.get("completion_tokens")))
     audio_in = _int(inp.get("audio_tokens"))
-    text_in = _int(inp["text_tokens"]) if "text_tokens" in inp else max(0, total_in - audio_in)
+    # The SDK's model_dump() writes details the service left out as None: absent, not zero.
+    text_in = _int(inp["text_tokens"]) if inp.get("text_tokens") is not None else max(0, total_in - audio_in)
     cached = _dict(inp.get("cached_tokens_details"))
     cached_audio = min(audio_in, _int(cached.get("audio_tokens")))
-    cached_text = _int(cached["text_tokens"]) if "text_tokens" in cached else _int(inp.get("cached_tokens"))
-    cached_text = min(text_in, max(0, cached_text - (0 if "text_tokens" in cached else cached_audio)))
+    split = cached.get("text_tokens") is not None
+    cached_text = _int(cached["text_tokens"]) if split else _int(inp.get("cached_tokens"))
+    cached_text = min(text_in, max(0, cached_text - (0 if split else cached_audio)))
     audio_out = _int(out.get("audio_tokens"))
-    text_out = _int(out["text_tokens"]) if "text_tokens" in out else max(0, total_out - audio_out)
+    text_out = (
+        _int(out["text_tokens"]) if out.get("text_tokens") is not None else max(0, total_out - audio_out)
+    )
     return TokenCounts(
         text_in=text_in - cached_text,
         text_cached_in=cached_text,
@@ -192,3 +200,46 @@ def cost_usd(counts: TokenCounts, prices: TokenPrices) -> dict[str, float]:
         + counts.audio_out * prices.audio_out
     ) / 1e6
     return {"text_usd": text, "audio_usd": audio, "cost_usd": text + audio}
+
+
+def cost_table(
+    usages: Mapping[str, Mapping[str, Any] | None],
+    model: str | None,
+    prices: TokenPrices | Mapping[str, Any] | None = None,
+    *,
+    total: bool = True,
+    status: Sequence[str] | None = None,
+    index_name: str = "turn",
+) -> pd.DataFrame:
+    """A pandas table of tokens and US dollars, one row per `usages` entry (label -> usage, None for
+    none yet), then a "total" row unless `total=False`.
+
+    Columns: `status` (when given), the six token kinds (`*_in_tokens` uncached, `*_cached_in_tokens`),
+    `total_tokens` (int64), `text_usd`, `audio_usd`, `cost_usd` (float64). `attrs` holds the model and
+    the `TokenPrices` used. Prices as `prices_for` reads them.
+    """
+    import pandas as pd
+
+    price = prices_for(model, prices)
+    token_columns = [f"{k}_tokens" for k in TOKEN_KINDS] + ["total_tokens"]
+    rows: list[dict[str, Any]] = []
+    for label, usage in usages.items():
+        counts = token_counts(usage)
+        row: dict[str, Any] = {index_name: label}
+        row.update({f"{k}_tokens": getattr(counts, k) for k in TOKEN_KINDS}, total_tokens=counts.total)
+        row.update(cost_usd(counts, price))
+        rows.append(row)
+    columns = [index_name, *token_columns, "text_usd", "audio_usd", "cost_usd"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if total:
+        sums = {c: frame[c].sum() for c in columns[1:]}
+        frame = pd.concat([frame, pd.DataFrame([{index_name: "total", **sums}])], ignore_index=True)
+    dtypes: dict[str, str] = {index_name: "string"}
+    dtypes.update(dict.fromkeys(token_columns, "int64"))
+    dtypes.update(dict.fromkeys(("text_usd", "audio_usd", "cost_usd"), "float64"))
+    table: pd.DataFrame = frame.astype(dtypes).set_index(index_name)
+    if status is not None:
+        labels = list(status) + ([None] if total else [])
+        table.insert(0, "status", pd.Series(labels, index=table.index, dtype="string"))
+    table.attrs.update(model=model, prices=price)
+    return table

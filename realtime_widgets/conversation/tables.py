@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..events import RealtimeEvent
-from ..pricing import TOKEN_KINDS, TokenCounts, TokenPrices, cost_usd, prices_for, token_counts
+from ..pricing import TokenCounts, TokenPrices, cost_table, token_counts
 from ..protocol import SAMPLE_RATE
 from .turn import Turn
 
@@ -92,33 +92,16 @@ def usage_counts(turns: Iterable[Turn]) -> list[TokenCounts]:
 def cost_frame(
     turns: Iterable[Turn], model: str | None, prices: Prices = None, total: bool = True
 ) -> pd.DataFrame:
-    """Tokens and US dollars per turn (uncached and cached input apart), with a last "total" row
-    unless `total=False`; `attrs` holds the model and the prices used."""
-    import pandas as pd
-
-    price = prices_for(model, prices)
+    """Tokens and US dollars per turn (see `pricing.cost_table`), index "turn"."""
     turns = list(turns)
-    rows: list[dict[str, Any]] = []
-    for turn, counts in zip(turns, usage_counts(turns), strict=True):
-        row: dict[str, Any] = {"turn": str(turn.index), "status": turn.status}
-        row.update({f"{k}_tokens": getattr(counts, k) for k in TOKEN_KINDS})
-        row["total_tokens"] = counts.total
-        row.update(cost_usd(counts, price))
-        rows.append(row)
-    token_columns = [f"{k}_tokens" for k in TOKEN_KINDS] + ["total_tokens"]
-    columns = ["turn", "status", *token_columns, "text_usd", "audio_usd", "cost_usd"]
-    frame = pd.DataFrame(rows, columns=columns)
-    if total:
-        sums = {c: frame[c].sum() for c in columns[2:]}
-        frame = pd.concat(
-            [frame, pd.DataFrame([{"turn": "total", "status": None, **sums}])], ignore_index=True
-        )
-    dtypes: dict[str, str] = {"turn": "string", "status": "string"}
-    dtypes.update(dict.fromkeys(token_columns, "int64"))
-    dtypes.update(dict.fromkeys(("text_usd", "audio_usd", "cost_usd"), "float64"))
-    table: pd.DataFrame = frame.astype(dtypes).set_index("turn")
-    table.attrs.update(model=model, prices=price)
-    return table
+    return cost_table(
+        {str(t.index): t.usage for t in turns},
+        model,
+        prices,
+        total=total,
+        status=[t.status for t in turns],
+        index_name="turn",
+    )
 
 
 def events_frame(events: Iterable[RealtimeEvent]) -> pd.DataFrame:

@@ -70,6 +70,22 @@ async def test_batch_retries_429_and_saves(emulator, clips, tmp_path):
     again = pd.read_csv(out / "results.csv", dtype=results.DTYPES, keep_default_na=False, na_values=[""])
     assert again["latency_s"].tolist() == pytest.approx(frame["latency_s"].tolist())
     assert again["transcript"].tolist() == frame["transcript"].tolist()
+    # Cost per clip: gpt-4o-audio-preview's published prices (text in 2.50, out 10; audio in 40, out 80
+    # US dollars a million), applied by hand to each reply's usage (text = total - audio).
+    cost = results.cost()
+    assert list(cost.index) == ["clip0.wav", "clip1.wav", "clip2.wav", "total"]
+    for r in results:
+        u = r.reply.usage
+        audio_in, audio_out = (
+            u["prompt_tokens_details"]["audio_tokens"],
+            u["completion_tokens_details"]["audio_tokens"],
+        )
+        text_in, text_out = u["prompt_tokens"] - audio_in, u["completion_tokens"] - audio_out
+        expected = (text_in * 2.5 + text_out * 10 + audio_in * 40 + audio_out * 80) / 1e6
+        assert audio_in > 0 and audio_out > 0 and text_in > 0
+        assert cost.loc[r.clip, "cost_usd"] == pytest.approx(expected, rel=1e-12)
+        assert cost.loc[r.clip, "status"] == "ok"
+    assert cost.loc["total", "cost_usd"] == pytest.approx(cost["cost_usd"].iloc[:-1].sum())
     html = results._repr_html_()
     assert "<table" in html and "clip1.wav" in html and "output_tokens" in html
 
