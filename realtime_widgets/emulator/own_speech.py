@@ -15,10 +15,8 @@ all of its speech; otherwise `recall` returns None and the real recognizer liste
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
-import os
-import sys
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 from scipy.ndimage import maximum_filter
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 _RATE = 8000  # everything is compared at telephone rate: G.711 keeps nothing above 4 kHz
 _WINDOW = 256  # 32 ms
@@ -50,7 +48,7 @@ _UNEXPLAINED_FRAMES = 15  # 150 ms of speech outside every match: someone else s
 
 MAX_UTTERANCES = 1024
 _FRESH_LIMIT = 64  # utterances in the small index before both are merged
-_BACKLOG_LIMIT = 256  # clips waiting for a fingerprint before `remember` makes them itself
+_BACKLOG_SECONDS = 120.0  # audio waiting for fingerprints (5.8 MB) before `remember` makes them itself
 MAX_FRAMES = 540_000  # 90 minutes of remembered speech in all (about 20 MB of fingerprints)
 
 
@@ -60,8 +58,9 @@ class _Utterance:
     text: str
     hashes: np.ndarray  # uint32, one per peak pair
     times: np.ndarray  # int32, frame of each pair's first peak
-    spectra: np.ndarray  # int8 frames x bands: gain-free log spectra (see _shapes) times 127
-    loud: np.ndarray  # bool per frame: the frames a match is judged on
+    frames: int  # its length
+    loud: np.ndarray  # int32 indices of the frames a match is judged on (its louder ones)
+    spectra: np.ndarray  # int8 loud frames x bands: gain-free log spectra (see _shapes) times 127
 
 
 @dataclass(frozen=True)
@@ -76,12 +75,19 @@ def _frames_db(samples: np.ndarray, rate: int) -> np.ndarray:
     x = np.asarray(samples, dtype=np.float32)
     if rate != _RATE:
         g = np.gcd(int(rate), _RATE)
-        x = resample_poly(x, _RATE // g, int(rate) // g).astype(np.float32)
+        up, down = _RATE // g, int(rate) // g
+        x = resample_poly(x, up, down, window=_antialias(max(up, down))).astype(np.float32)
     if x.size < _WINDOW:
         return np.zeros((0, _HIGH_BIN - _LOW_BIN), np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, _WINDOW)[::_HOP]
     spectrum = np.abs(scipy.fft.rfft(frames * _HANN, axis=1))
     return (20 * np.log10(spectrum[:, _LOW_BIN:_HIGH_BIN] + 1e-3)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _antialias(factor: int) -> np.ndarray:
+    """The low-pass filter `resample_poly` would design for this factor, designed once."""
+    return firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0))
 
 
 def _shapes(db: np.ndarray) -> np.ndarray:
@@ -125,7 +131,7 @@ class _Index:
     def __init__(self, utterances: list[_Utterance]) -> None:
         hashes = np.concatenate([u.hashes for u in utterances]) if utterances else np.zeros(0, np.uint32)
         times = np.concatenate([u.times for u in utterances]) if utterances else np.zeros(0, np.int32)
-        owners = np.repeat(np.arange(len(utterances)), [len(u.hashes) for u in utterances])
+        owners = np.repeat(np.arange(len(utterances), dtype=np.int32), [len(u.hashes) for u in utterances])
         order = np.argsort(hashes, kind="stable")
         self.hashes, self.times, self.owners = hashes[order], times[order], owners[order]
         self.utterances = utterances
@@ -160,32 +166,40 @@ class _Memory:
         self._main = _Index([])
         self._fresh: list[_Utterance] = []
         self._fresh_index: _Index | None = None
+        self._removed = 0  # utterances dropped since the large index was built: it skips them
+
+    def holds(self, utterance: _Utterance) -> bool:
+        return self.utterances.get(utterance.key) is utterance
 
     def add(self, utterance: _Utterance) -> None:
         with self.lock:
             old = self.utterances.pop(utterance.key, None)
             if old is not None:
-                self.frames -= len(old.spectra)
+                self.frames -= old.frames
+                self._removed += 1
             self.utterances[utterance.key] = utterance
-            self.frames += len(utterance.spectra)
+            self.frames += utterance.frames
             while len(self.utterances) > MAX_UTTERANCES or (
                 self.frames > MAX_FRAMES and len(self.utterances) > 1
             ):
                 _, evicted = self.utterances.popitem(last=False)
-                self.frames -= len(evicted.spectra)
+                self.frames -= evicted.frames
+                self._removed += 1
             self._fresh.append(utterance)
             self._fresh_index = None
 
-    def indexes(self) -> tuple[_Index, _Index, set[int]]:
-        """Both tiers and the ids of the utterances still remembered (evicted ones may linger)."""
+    def indexes(self) -> tuple[_Index, _Index]:
+        """Both tiers; they may still name utterances dropped since (check with `holds`)."""
         with self.lock:
-            live = {id(u) for u in self.utterances.values()}
-            stale = len(self._main.utterances) - sum(id(u) in live for u in self._main.utterances)
-            if len(self._fresh) > _FRESH_LIMIT or stale > len(self._main.utterances) // 4 + _FRESH_LIMIT:
+            if (
+                len(self._fresh) > _FRESH_LIMIT
+                or self._removed > len(self._main.utterances) // 4 + _FRESH_LIMIT
+            ):
                 self._main, self._fresh, self._fresh_index = _Index(list(self.utterances.values())), [], None
+                self._removed = 0
             if self._fresh_index is None:
-                self._fresh_index = _Index([u for u in self._fresh if id(u) in live])
-            return self._main, self._fresh_index, live
+                self._fresh_index = _Index([u for u in self._fresh if self.holds(u)])
+            return self._main, self._fresh_index
 
     def used(self, utterances: list[_Utterance]) -> None:
         """Recognised just now: the last to be evicted."""
@@ -198,7 +212,8 @@ class _Memory:
         """Drop the utterances saying `text` or part of it (None: all); the indexes skip them from now on."""
         with self.lock:
             for key in [k for k, u in self.utterances.items() if text is None or u.text in text]:
-                self.frames -= len(self.utterances.pop(key).spectra)
+                self.frames -= self.utterances.pop(key).frames
+                self._removed += 1
             self._fresh_index = None
 
 
@@ -212,6 +227,7 @@ class _Backlog:
 
     def __init__(self) -> None:
         self._clips: deque[tuple[np.ndarray, str, int]] = deque()
+        self._seconds = 0.0  # of audio waiting
         self._waiting = threading.Condition()
         self._making = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -219,18 +235,17 @@ class _Backlog:
     def put(self, samples: np.ndarray, text: str, rate: int) -> None:
         with self._waiting:
             self._clips.append((samples, text, rate))
+            self._seconds += len(samples) / rate
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="emulator-own-speech", daemon=True)
                 self._thread.start()
             self._waiting.notify()
-            behind = len(self._clips) > _BACKLOG_LIMIT
+            behind = self._seconds > _BACKLOG_SECONDS
         if behind:
             self.finish()  # the thread is starved: the caller catches up, memory stays bounded
 
     def _run(self) -> None:
-        if sys.platform == "linux":  # background work: the event loop and synthesis go first
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        # Normal priority: a niced thread starved on a busy machine would keep the clips' audio.
         while True:
             with self._waiting:
                 self._waiting.wait_for(lambda: bool(self._clips))
@@ -242,6 +257,7 @@ class _Backlog:
             if not self._clips:
                 return False
             clip = self._clips.popleft()
+            self._seconds -= len(clip[0]) / clip[2]
         _fingerprint(*clip)
         return True
 
@@ -275,8 +291,9 @@ def _fingerprint(samples: np.ndarray, text: str, rate: int) -> None:
         text=text,
         hashes=features.hashes[keep],
         times=features.times[keep] - span.start,
-        spectra=np.round(features.spectra[span] * 127).astype(np.int8),
-        loud=loud[span],
+        frames=span.stop - span.start,
+        loud=np.flatnonzero(loud[span]).astype(np.int32),
+        spectra=np.round(features.spectra[span][loud[span]] * 127).astype(np.int8),
     )
     _memory.add(utterance)
 
@@ -296,17 +313,16 @@ def remembered() -> int:
 
 def _verify(utterance: _Utterance, spectra: np.ndarray, offset: int) -> float | None:
     """The match's mean score when the utterance lies in `spectra` at `offset`, else None."""
-    n = len(utterance.spectra)
-    if offset < 0 or offset + n > len(spectra):
+    if offset < 0 or offset + utterance.frames > len(spectra) or len(utterance.loud) == 0:
         return None
-    scores = np.einsum("ij,ij->i", utterance.spectra.astype(np.float32), spectra[offset : offset + n]) / 127
-    judged = scores[utterance.loud]
-    if judged.size == 0:
-        return None
-    blocks = [judged[i : i + _BLOCK] for i in range(0, judged.size, _BLOCK)]
-    if len(blocks) > 1 and blocks[-1].size < _BLOCK // 2:
-        blocks[-2] = np.concatenate([blocks[-2], blocks.pop()])
-    if min(float(b.mean()) for b in blocks) < _BLOCK_SCORE:
+    judged = (
+        np.einsum("ij,ij->i", utterance.spectra.astype(np.float32), spectra[offset + utterance.loud]) / 127
+    )
+    starts = np.arange(0, judged.size, _BLOCK)
+    if len(starts) > 1 and judged.size - starts[-1] < _BLOCK // 2:
+        starts = starts[:-1]  # a short last block joins the one before
+    sizes = np.diff(np.append(starts, judged.size))
+    if float((np.add.reduceat(judged, starts) / sizes).min()) < _BLOCK_SCORE:
         return None
     mean = float(judged.mean())
     return mean if mean >= _MEAN_SCORE else None
@@ -318,14 +334,14 @@ def recall(samples: np.ndarray, rate: int = 24_000) -> str | None:
     if len(features.hashes) == 0:
         return None
     _backlog.finish()
-    main, fresh, live = _memory.indexes()
+    main, fresh = _memory.indexes()
     candidates = sorted(main.votes(features) + fresh.votes(features), key=lambda c: -c[0])
     matches: list[tuple[int, int, _Utterance]] = []  # (start frame, length, utterance)
     tried: list[tuple[int, int]] = []  # (utterance id, offset)
     for _, utterance, offset in candidates:
         if len(tried) >= _CANDIDATES:
             break
-        if id(utterance) not in live or any(u == id(utterance) and abs(o - offset) <= 1 for u, o in tried):
+        if not _memory.holds(utterance) or any(u == id(utterance) and abs(o - offset) <= 1 for u, o in tried):
             continue  # evicted, or a neighbour of an offset already tried
         tried.append((id(utterance), offset))
         scored = [
@@ -334,7 +350,7 @@ def recall(samples: np.ndarray, rate: int = 24_000) -> str | None:
             if (score := _verify(utterance, features.spectra, at))
         ]
         if scored:
-            matches.append((max(scored)[1], len(utterance.spectra), utterance))
+            matches.append((max(scored)[1], utterance.frames, utterance))
     if not matches:
         return None
     chosen: list[tuple[int, int, _Utterance]] = []
