@@ -89,6 +89,16 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--max-session-seconds", type=float, default=None, help="close sessions (1001) after this long"
     )
+    g.add_argument(
+        "--network-delay-ms", type=float, default=0.0, help="one-way network delay, both transports"
+    )
+    g.add_argument("--network-jitter-ms", type=float, default=0.0, help="network jitter (+/- this much)")
+    g.add_argument(
+        "--network-loss",
+        type=float,
+        default=0.0,
+        help="packet loss fraction 0-1 (WebRTC: RTP dropped; WebSocket: a TCP retransmission)",
+    )
     return p
 
 
@@ -137,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             handshake_429=args.handshake_429,
             retry_after_s=args.retry_after,
             max_session_seconds=args.max_session_seconds,
+            network_delay_ms=args.network_delay_ms,
+            network_jitter_ms=args.network_jitter_ms,
+            network_loss=args.network_loss,
         )
         limits = Limits(
             max_frame_bytes=args.max_frame_bytes,

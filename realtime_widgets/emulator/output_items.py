@@ -209,14 +209,18 @@ class Message:
             return False
         for _ in starting:
             await self._word(words.pop(0)[0])
-        data = (
-            chunk.tobytes()
-            if self.audio_format == "pcm16"
-            else g711.encode(chunk, "ulaw" if self.audio_format == "g711_ulaw" else "alaw")
-        )
-        await self.s.wire.send(
-            {"type": "response.output_audio.delta", **self.ids, "delta": base64.b64encode(data).decode()}
-        )
+        sink = self.s.wire.audio_sink
+        if sink is not None:  # WebRTC: the audio goes out on the media track, not as events
+            sink.play(self.ids["response_id"], self.item["id"], chunk)
+        else:
+            data = (
+                chunk.tobytes()
+                if self.audio_format == "pcm16"
+                else g711.encode(chunk, "ulaw" if self.audio_format == "g711_ulaw" else "alaw")
+            )
+            await self.s.wire.send(
+                {"type": "response.output_audio.delta", **self.ids, "delta": base64.b64encode(data).decode()}
+            )
         self.s.audio_produced = True
         self.audio_bytes = start + len(chunk) * BYTES_PER_SAMPLE
         self.s.responses.audio_sent_ms[self.item["id"]] = end_s * 1000

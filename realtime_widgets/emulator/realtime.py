@@ -3,7 +3,7 @@
 The rooms: `wire` (outgoing events, protocol names, faults), `input_audio` (buffer, VAD), `items`
 (the conversation), `responses` and `output_items` (what the model says), `transcription`.
 This class routes client events to them; bad input becomes an `error` event and never ends the
-session.
+session. A WebRTC call (webrtc_call.py) brings its own transport instead of the WebSocket's `Wire`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -24,7 +24,7 @@ from .input_audio import InputAudio, decode_audio
 from .items import Items, check_previous, client_item
 from .limits import check_depth, unreadable
 from .responses import Responder
-from .wire import Dropped, Wire, consume, new_id
+from .wire import Dropped, Transport, Wire, consume, new_id
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -32,16 +32,17 @@ Handler = Callable[[dict[str, Any]], Awaitable[None]]
 class RealtimeSession:
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        ws: web.WebSocketResponse | None,
         request: web.Request,
         protocol: Protocol,
         deployment: str,
         ctx: Context,
+        wire: Transport | None = None,
     ):
         self.protocol: Protocol = protocol
         self.deployment = deployment
         self.ctx = ctx
-        self.wire = Wire(ws, request, protocol, ctx)
+        self.wire: Transport = wire or Wire(cast(web.WebSocketResponse, ws), request, protocol, ctx)
         # A transcription session is chosen on the URL (`intent=transcription`) and has no responses.
         self.kind = "transcription" if request.query.get("intent") == "transcription" else "realtime"
         self.session = session_config.default_session(protocol, deployment, new_id("sess"), self.kind)

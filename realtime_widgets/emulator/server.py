@@ -80,6 +80,11 @@ def check_request(request: web.Request, deployment: str | None) -> web.Response 
 
 
 async def realtime_ga(request: web.Request) -> web.StreamResponse:
+    call_id = request.query.get("call_id")
+    if call_id:  # a sideband connection to a WebRTC call
+        from .calls import sideband
+
+        return await sideband(request, call_id)
     deployment = request.query.get("model") or request.query.get("deployment")
     if not deployment and request.query.get("intent") == "transcription":
         # A transcription session names its model in session.update, not on the URL (OpenAI GA).
@@ -146,6 +151,11 @@ async def index(request: web.Request) -> web.Response:
             "/openai/deployments/DEPLOYMENT/chat/completions?api-version=VERSION",
             "/openai/v1/chat/completions",
         ],
+        "webrtc": {
+            "client_secrets": "POST /openai/v1/realtime/client_secrets",
+            "calls": "POST /openai/v1/realtime/calls[?webrtcfilter=on]",
+            "sideband": "/openai/v1/realtime?call_id=CALL_ID",
+        },
         "live_sessions": ctx.stats.live_sessions,
     }
     return web.json_response(info)
@@ -182,4 +192,7 @@ def build_app(ctx: Context) -> web.Application:
     app.router.add_get("/openai/realtime", realtime_preview)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", completions.deployments_route)
     app.router.add_post("/openai/v1/chat/completions", completions.v1_route)
+    from .calls import add_routes as add_webrtc_routes  # calls.py uses this module's helpers
+
+    add_webrtc_routes(app)
     return app

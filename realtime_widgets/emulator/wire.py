@@ -15,13 +15,16 @@ import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
+from typing import Protocol as TypingProtocol
 
+import numpy as np
 from aiohttp import WSMessage, web
 
 from ..protocol import Protocol, to_wire_event_type
 from .context import Context
 from .errors import ServiceError
 from .limits import timeout
+from .netem import Network, OrderedLink
 
 # Events only the GA protocol has; they are not sent on the preview wire.
 _GA_ONLY = {"conversation.item.done", "output_audio_buffer.cleared", "input_audio_buffer.timeout_triggered"}
@@ -48,7 +51,40 @@ def consume(task: asyncio.Task) -> None:
             log.warning("emulator session task failed: %s: %s", type(exc).__name__, exc)
 
 
+class AudioSink(TypingProtocol):
+    """Where a transport with a media track plays the model's audio (WebRTC), instead of events."""
+
+    def play(self, response_id: str, item_id: str, samples: np.ndarray) -> None: ...
+
+
+class Transport(TypingProtocol):
+    """The seam between the session engine and a connection: the WebSocket (`Wire`) or a WebRTC
+    call (webrtc_call.CallWire: data channel + sideband sockets + media tracks)."""
+
+    protocol: Protocol
+    audio_sink: AudioSink | None
+
+    async def send(self, event: dict[str, Any]) -> None: ...
+
+    async def error(self, exc: ServiceError, client_event_id: str | None = None) -> None: ...
+
+    async def expire(self, seconds: float) -> None: ...
+
+    async def receive(self, busy: Callable[[], bool]) -> WSMessage | None: ...
+
+
+def wire_event(event: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
+    """The event as sent: its protocol's type name and a fresh event_id first."""
+    return {
+        "type": to_wire_event_type(event["type"], protocol),
+        "event_id": new_id("event"),
+        **{k: v for k, v in event.items() if k != "type"},
+    }
+
+
 class Wire:
+    audio_sink: AudioSink | None = None  # a WebSocket carries audio as events
+
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, protocol: Protocol, ctx: Context):
         self.ws = ws
         self.request = request
@@ -58,29 +94,31 @@ class Wire:
         self._sent = 0
         self._turn_ends = 0.0  # when this connection has had its turn at the loop (see receive)
         self._drop_after = ctx.faults.drop_after_events
+        self._link: OrderedLink | None = None  # while the network profile is set (netem.py)
 
     async def send(self, event: dict[str, Any]) -> None:
         ga_type = event["type"]
         if self.protocol == "preview" and ga_type in _GA_ONLY:
             return
-        event = {
-            "type": to_wire_event_type(ga_type, self.protocol),
-            "event_id": new_id("event"),
-            **{k: v for k, v in event.items() if k != "type"},
-        }
-        data = json.dumps(event)
+        data = json.dumps(wire_event(event, self.protocol))
         async with self._lock:
-            if self.ws.closed:
+            if self.ws.closed or (self._link is not None and self._link.failure is not None):
                 raise Dropped()
             delay = self.ctx.faults.event_delay_ms
             if delay > 0:
                 await asyncio.sleep(delay / 1000.0)
-            try:
-                async with timeout(self.ctx.limits.write_timeout_s):
-                    await self.ws.send_str(data)
-            except asyncio.TimeoutError:
-                await self._drop_slow_client()
-                raise Dropped() from None
+            if self.ctx.faults.network_impaired or self._link is not None:
+                # Once impaired, frames keep going through the link so none overtakes one held there.
+                if self._link is None:
+                    self._link = OrderedLink(Network(self.ctx.faults), self.ws.send_str)
+                self._link.send(data)
+            else:
+                try:
+                    async with timeout(self.ctx.limits.write_timeout_s):
+                        await self.ws.send_str(data)
+                except asyncio.TimeoutError:
+                    await self._drop_slow_client()
+                    raise Dropped() from None
             self._sent += 1
             self.ctx.stats.server_events += 1
             if self._drop_after is not None and self._sent >= self._drop_after:
@@ -138,6 +176,8 @@ class Wire:
         self._abort()
 
     def _abort(self) -> None:
+        if self._link is not None:
+            self._link.close()
         transport = self.request.transport
         if transport is not None:
             transport.abort()
