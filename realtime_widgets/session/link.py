@@ -8,6 +8,7 @@ reordered. `status` says where the link is; a lost socket is reported once to `o
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import json
 import logging
@@ -25,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import ConnectionConfig
 
 log = logging.getLogger(__name__)
+
+# True in the task that reopens the link (its handshake, session.update and replay may send).
+REOPENING: contextvars.ContextVar[bool] = contextvars.ContextVar("REOPENING", default=False)
 
 
 class Link:
@@ -105,8 +109,11 @@ class Link:
         if self._t0 is None:
             self._t0 = time.monotonic()
         self._outbox = asyncio.Queue()
-        self._recv_task = asyncio.create_task(self._receive(self._conn), name="realtime-receive")
-        self._send_task = asyncio.create_task(self._sender(self._conn, self._outbox), name="realtime-send")
+        context = contextvars.copy_context()  # what the loops set off (callbacks) is not the reconnect
+        context.run(REOPENING.set, False)
+        receive, send = self._receive(self._conn), self._sender(self._conn, self._outbox)
+        self._recv_task = context.run(asyncio.create_task, receive, name="realtime-receive")
+        self._send_task = context.run(asyncio.create_task, send, name="realtime-send")
 
     async def failed(self, exc: BaseException) -> None:
         """A connect failed: close what was opened; `status` stays "failed"."""
@@ -144,12 +151,12 @@ class Link:
 
     # -- sending ---------------------------------------------------------------------------
     def require_open(self) -> None:
+        if self.reconnecting and not REOPENING.get():  # only the reconnect itself sends meanwhile
+            raise SessionClosed(
+                f"the session is {self.status}: a reconnect is under way; try again once "
+                "s.status is 'connected' (what was recorded is kept)"
+            )
         if self.status != "connected" and not (self.status == "connecting" and self._conn is not None):
-            if self.reconnecting:
-                raise SessionClosed(
-                    f"the session is {self.status}: a reconnect is under way; try again once "
-                    "s.status is 'connected' (what was recorded is kept)"
-                )
             why = f" ({self.last_error})" if isinstance(self.last_error, SessionClosed) else ""
             raise SessionClosed(
                 f"the session is {self.status}{why}; use `async with RealtimeSession(...)` or "

@@ -17,7 +17,7 @@ from ..errors import SessionClosed
 from ..session_config import SessionConfig
 from .dispatch import Dispatch, Waiter
 from .held_audio import HeldAudio
-from .link import Link
+from .link import REOPENING, Link
 from .reconnect import ReconnectPolicy, replay_history
 
 
@@ -66,6 +66,7 @@ class Reconnector:
             self._link.reconnecting = True
             await self._link.teardown()
             self._link.status = "closed"
+            reopening = REOPENING.set(True)
             try:
                 await self._connect()
                 if replay and self._conversation is not None and not self._config().is_transcription:
@@ -74,6 +75,8 @@ class Reconnector:
                 if not self.auto_running:  # else the automatic loop tries again, and wakes them at its end
                     self._give_up(f"{type(exc).__name__}: {exc}")
                 raise
+            finally:
+                REOPENING.reset(reopening)
             self._generation += 1
             self._restored()
 

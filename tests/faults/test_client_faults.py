@@ -58,6 +58,13 @@ async def _until(condition, seconds: float = 5.0, step: float = 0.01) -> float:
     return time.monotonic()
 
 
+def _watch_leaks(caplog) -> None:
+    """From now on: what earlier tests left for the garbage collector is not counted."""
+    caplog.set_level(logging.WARNING)
+    gc.collect()
+    caplog.clear()
+
+
 def _leaks(caplog) -> list[str]:
     gc.collect()
     return [r.getMessage() for r in caplog.records if any(s in r.getMessage() for s in LEAK_LOGS)]
@@ -105,7 +112,7 @@ async def test_a_tool_output_whose_reply_dies_times_out_cancelled(emulator) -> N
 
 
 async def test_manual_reconnect_during_auto_reconnect_opens_one_connection(emulator, caplog) -> None:
-    caplog.set_level(logging.WARNING)
+    _watch_leaks(caplog)
     async with RealtimeSession(ConnectionConfig.for_emulator(emulator), TEXT, auto_reconnect=True) as s:
         await s.send_text("My name is Ada")
         # reconnect() called (as SessionClosed says) while auto-reconnect waits out its backoff,
@@ -153,7 +160,7 @@ async def test_a_call_pending_across_reconnect_is_woken_saying_the_session_is_ba
 
 
 async def test_a_drop_between_commit_and_response_create_leaves_no_waiter(emulator, caplog) -> None:
-    caplog.set_level(logging.WARNING)
+    _watch_leaks(caplog)
     clip = np.zeros(SAMPLE_RATE // 2, np.int16)
     outcomes = []
     for _ in range(10):
