@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from realtime_widgets import TokenPrices, UnknownModelPrices
 from realtime_widgets.config import ConnectionConfig
-from realtime_widgets.conversation import replay
+from realtime_widgets.conversation import Conversation, replay
 from realtime_widgets.events import RealtimeEvent
 from realtime_widgets.pricing import DEFAULT_PRICES, prices_for, token_counts
 from realtime_widgets.protocol import SAMPLE_RATE
@@ -154,7 +155,7 @@ def test_snapshot_names_find_their_model_and_cached_tokens_cost_the_cached_price
     assert token_counts(chat).audio_out == 60 and token_counts(chat).total == 200
 
 
-async def test_turns_and_events_as_pandas(session_turns) -> None:
+async def test_turns_and_events_as_pandas(session_turns, tmp_path) -> None:
     s = session_turns
     turns = s.conversation.turns.to_pandas()
     assert isinstance(s.conversation.turns, list) and len(turns) == 3
@@ -174,6 +175,11 @@ async def test_turns_and_events_as_pandas(session_turns) -> None:
     assert str(events["time_s"].dtype) == "float64" and str(events["direction"].dtype) == "category"
     assert (events["type"] == "response.done").sum() == 3
     assert events["time_s"].is_monotonic_increasing
+    # A saved session gives the same tables when loaded again (the model comes back from its events).
+    loaded = Conversation.load(s.conversation.save(tmp_path / "saved"))
+    assert loaded.model == "gpt-realtime"
+    pd.testing.assert_frame_equal(loaded.cost(), s.conversation.cost())
+    pd.testing.assert_frame_equal(loaded.turns.to_pandas(), turns)
     log = EventLog()
     log.ingest_many(s.event_log)
     assert log.to_pandas().equals(events)
