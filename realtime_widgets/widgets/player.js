@@ -8,7 +8,14 @@
 // queue ran dry before chunk `seq` (a gap in the middle of a response). One Playback per model (the factory below), shared by its views.
 
 const RATE = 24000;
-const LEAD_S = 0.04; // first chunk (and after an underrun) starts this far ahead: jitter margin
+// A stream's first chunk (and the one after an underrun) starts this far ahead: the jitter buffer.
+// Deltas come in bursts; on a busy machine the second one can lag the first by 150 ms. The lead
+// starts at LEAD_S, grows by each gap heard (up to MAX_LEAD_S) and shrinks back 10 % per clean stream.
+const LEAD_S = 0.12;
+const MAX_LEAD_S = 0.5;
+// Less queued than this counts as dry: the main thread's currentTime lags the audio thread by up to a
+// render batch, and a start time already past on the audio thread would play late, out of place.
+const SAFETY_S = 0.03;
 const FADE_SAMPLES = 48; // 2 ms fade-in after an underrun, so a restart does not click
 const REPORT_MS = 100;
 
@@ -27,6 +34,8 @@ class Playback {
     this.nextTime = 0;
     this.playing = false;
     this.underruns = 0; // gaps in the middle of a stream since the page loaded
+    this.lead = LEAD_S;
+    this.streamRanDry = false;
     this.timer = null;
     this.listeners = new Set();
     this.onMsg = (msg, buffers) => {
@@ -71,6 +80,8 @@ class Playback {
 
   newStream(id) {
     // A new item plays after what is already scheduled (a clear is what cuts playback).
+    if (this.streamId !== null && !this.streamRanDry) this.lead = Math.max(LEAD_S, this.lead * 0.9);
+    this.streamRanDry = false;
     this.streamId = id;
     this.playedDone = 0;
     if (!this.streamGain) {
@@ -89,10 +100,10 @@ class Playback {
     for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
     const now = ctx.currentTime;
     let start = this.nextTime;
-    if (start < now + 0.005) {
+    if (start < now + SAFETY_S) {
       // First chunk, or the kernel fell behind: start a little ahead, fade in to avoid a click.
-      if (msg.seq > 0 && this.nextTime > 0) this.underrun(msg, now + LEAD_S - this.nextTime);
-      start = now + LEAD_S;
+      if (msg.seq > 0 && this.nextTime > 0) this.underrun(msg, now + this.lead - this.nextTime);
+      start = now + this.lead;
       const n = Math.min(FADE_SAMPLES, data.length);
       for (let i = 0; i < n; i++) data[i] *= i / n;
     }
@@ -111,6 +122,8 @@ class Playback {
   // The queue ran dry in the middle of a stream: a gap the listener hears. Counted and reported.
   underrun(msg, gapS) {
     this.underruns += 1;
+    this.streamRanDry = true;
+    this.lead = Math.min(MAX_LEAD_S, this.lead + gapS);
     this.model.send({ kind: "underrun", stream: msg.stream, seq: msg.seq, gap_ms: gapS * 1000, t: epochMs() });
   }
 

@@ -32,7 +32,7 @@ _HERE = pathlib.Path(__file__).parent
 
 # Chunk size for `.play()` of a finished turn: small enough to start at once.
 _PLAY_CHUNK_SAMPLES = SAMPLE_RATE // 5
-_LEAD_MS = 40.0  # the page starts a stream this far ahead (player.js LEAD_S)
+_LEAD_MS = 120.0  # the page starts a stream this far ahead (player.js LEAD_S, its least)
 
 
 # -- messages between the kernel and the page ---------------------------------------------------
