@@ -114,6 +114,11 @@ def _print_exports(emu: Emulator, *, key_given: bool) -> None:
     print(
         f"  preview realtime: {ws}://{emu.host}:{emu.port}/openai/realtime?api-version=2025-04-01-preview&deployment={emu.deployment}"
     )
+    http = "https" if emu.tls else "http"
+    print(
+        f"  WebRTC:           POST {http}://{emu.host}:{emu.port}/openai/v1/realtime/client_secrets, then "
+        "POST .../openai/v1/realtime/calls (SDP offer, ephemeral key); sideband: GA realtime URL with ?call_id="
+    )
     print("Export these to point clients at it:")
     if emu.tls:
         _export(

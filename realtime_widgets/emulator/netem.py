@@ -55,8 +55,14 @@ class OrderedLink:
     `send` returns at once; a pump task delivers the frames. Used only while the profile is set.
     """
 
-    def __init__(self, network: Network, deliver: Callable[[Any], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        network: Network,
+        deliver: Callable[[Any], Awaitable[None]],
+        is_last: Callable[[Any], bool] = lambda frame: False,
+    ) -> None:
         self.network = network
+        self._is_last = is_last
         self._deliver = deliver
         self._queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
         self._last_due = 0.0
@@ -83,6 +89,8 @@ class OrderedLink:
                 await self._deliver(frame)
             except Exception as exc:  # the peer left: later frames have nowhere to go
                 self.failure = exc
+                return
+            if self._is_last(frame):
                 return
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from typing import Protocol as TypingProtocol
 
 import numpy as np
-from aiohttp import WSMessage, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from ..protocol import Protocol, to_wire_event_type
 from .context import Context
@@ -33,6 +33,10 @@ _CLOSE_GOING_AWAY = 1001
 TURN_SECONDS = 0.002
 _CLOSE_POLICY_VIOLATION = 1008
 log = logging.getLogger(__name__)
+
+
+def _ends_connection(msg: WSMessage) -> bool:
+    return msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
 class Dropped(Exception):
@@ -95,6 +99,9 @@ class Wire:
         self._turn_ends = 0.0  # when this connection has had its turn at the loop (see receive)
         self._drop_after = ctx.faults.drop_after_events
         self._link: OrderedLink | None = None  # while the network profile is set (netem.py)
+        self._uplink: OrderedLink | None = None
+        self._inbox: asyncio.Queue[WSMessage] | None = None
+        self._reader: asyncio.Task | None = None
 
     async def send(self, event: dict[str, Any]) -> None:
         ga_type = event["type"]
@@ -149,8 +156,13 @@ class Wire:
             await asyncio.sleep(0)
             self._turn_ends = loop.time() + TURN_SECONDS
         idle = self.ctx.limits.idle_timeout_s
+        if self._uplink is None and self.ctx.faults.network_impaired:
+            self._start_uplink()
         while True:
             try:
+                if self._inbox is not None:  # the client's frames come through the impaired link
+                    async with timeout(idle):
+                        return await self._inbox.get()
                 return await self.ws.receive(timeout=idle)
             except asyncio.TimeoutError:
                 if busy():
@@ -162,6 +174,24 @@ class Wire:
                         await self.ws.close(code=_CLOSE_GOING_AWAY, message=message.encode()[:120])
                 self._abort()
                 return None
+
+    def _start_uplink(self) -> None:
+        """From now on one task reads the socket, and each client frame reaches the session through
+        the network profile's TCP model (delay, and a lost frame holding the later ones)."""
+        inbox: asyncio.Queue[WSMessage] = asyncio.Queue()
+        self._inbox = inbox
+        uplink = OrderedLink(Network(self.ctx.faults), inbox.put, is_last=_ends_connection)
+        self._uplink = uplink
+
+        async def read() -> None:
+            while True:
+                msg = await self.ws.receive()
+                uplink.send(msg)
+                if _ends_connection(msg):
+                    return
+
+        self._reader = asyncio.ensure_future(read())
+        self._reader.add_done_callback(consume)
 
     async def _drop_slow_client(self) -> None:
         """The client read nothing for the write timeout: say why (if it ever reads again) and cut it off,
@@ -176,8 +206,11 @@ class Wire:
         self._abort()
 
     def _abort(self) -> None:
-        if self._link is not None:
-            self._link.close()
+        for link in (self._link, self._uplink):
+            if link is not None:
+                link.close()
+        if self._reader is not None:
+            self._reader.cancel()
         transport = self.request.transport
         if transport is not None:
             transport.abort()

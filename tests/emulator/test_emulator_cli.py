@@ -124,3 +124,15 @@ def test_cli_says_when_the_replay_folder_is_no_cassette(tmp_path):
         timeout=60,
     )
     assert done.returncode == 2 and "not a cassette" in done.stderr
+
+
+def test_cli_network_profile_is_checked():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "0", "--network-loss", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert r.returncode == 2 and "network_loss is a fraction in [0, 1)" in r.stderr

@@ -29,7 +29,7 @@ async def test_websocket_frames_are_delayed_by_the_profile(emulator):
         base = statistics.median([await _round_trip(raw, f"base-{i}") for i in range(6)])
         emulator.faults.network_delay_ms = 150
         slow = statistics.median([await _round_trip(raw, f"slow-{i}") for i in range(6)])
-        assert 0.1 <= slow - base <= 0.4, (base, slow)
+        assert 0.2 <= slow - base <= 0.7, (base, slow)  # both ways: the request and its answer
     finally:
         await raw.ws.close()
 
