@@ -116,19 +116,22 @@ async def test_manual_reconnect_during_auto_reconnect_opens_one_connection(emula
     _watch_leaks(caplog)
     async with RealtimeSession(ConnectionConfig.for_emulator(emulator), TEXT, auto_reconnect=True) as s:
         await s.send_text("My name is Ada")
-        # reconnect() called (as SessionClosed says) while auto-reconnect waits out its backoff,
-        # while it connects, and somewhere between; twice at once each time.
-        for pause in (0.0, 0.55, 0.3):
+        # reconnect() called (as the drop's log says) while auto-reconnect waits out its backoff,
+        # and while it connects; twice at once each time.
+        for phase in ("backoff", "connecting"):
             emulator.faults.drop_after_events = 4  # created, updated, the next turn's item: then it drops
             await s.reconnect(replay=False)
             emulator.faults.reset()  # this connection keeps its count; the next ones do not drop
             created = _types(s).count("session.created")
             pending = asyncio.ensure_future(s.send_text("Tell me a story"))
             await _until(lambda: s.status != "connected")
+            if phase == "connecting":
+                emulator.faults.event_delay_ms = 100  # its handshake and replay take a while
+                await _until(lambda: s.status == "connecting", 5, 0.005)
             with pytest.raises(SessionClosed, match="a reconnect is under way"):
-                await s.send_text("Too early")  # auto-reconnect waits out its backoff (0.5 s)
-            await asyncio.sleep(pause)
+                await s.send_text("Too early")  # only the reconnect sends until it is done
             await asyncio.gather(s.reconnect(), s.reconnect())
+            emulator.faults.reset()
             with pytest.raises(SessionClosed) as info:
                 await asyncio.wait_for(pending, 5)
             assert info.value.restored is True and "send it again" in str(info.value)
