@@ -98,6 +98,8 @@ class CallWire:
         if channel is None or channel.readyState != "open":
             self._backlog.append(data)
             return
+        if channel.transport.transport.state != "connected":
+            return  # the peer left: aiortc's send would fail in a task of its own, unseen
         with contextlib.suppress(Exception):  # a closing channel: the call ends on its own
             channel.send(data)
 
