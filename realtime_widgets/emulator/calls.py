@@ -18,6 +18,7 @@ from .server import CTX_KEY, credential, error_response, not_found
 from .webrtc_call import Call
 from .wire import new_id
 
+CALLS_PATH = "/openai/v1/realtime/calls"
 DEFAULT_EXPIRY_S = 600
 MIN_EXPIRY_S, MAX_EXPIRY_S = 10, 7200
 DEFAULT_DEPLOYMENT = "gpt-realtime"
@@ -53,6 +54,34 @@ class Calls:
 
 
 CALLS_KEY: web.AppKey[Calls] = web.AppKey("calls", Calls)
+
+
+# A page posts its offer straight to the service from another origin (the notebook's): answers carry
+# CORS headers, and `Location` is exposed so the page can read the call id.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Location",
+}
+
+
+async def calls_preflight(request: web.Request) -> web.Response:
+    return web.Response(
+        status=204,
+        headers={
+            **CORS_HEADERS,
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, api-key",
+            "Access-Control-Max-Age": "600",
+        },
+    )
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await handler(request)
+    if request.path == CALLS_PATH and not response.prepared:
+        response.headers.update(CORS_HEADERS)
+    return response
 
 
 def _unauthorized(what: str) -> web.Response:
@@ -198,5 +227,7 @@ async def sideband(request: web.Request, call_id: str) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app[CALLS_KEY] = Calls()
     app.router.add_post("/openai/v1/realtime/client_secrets", client_secrets)
-    app.router.add_post("/openai/v1/realtime/calls", create_call)
+    app.router.add_post(CALLS_PATH, create_call)
+    app.router.add_route("OPTIONS", CALLS_PATH, calls_preflight)
+    app.middlewares.append(cors)
     app.on_shutdown.append(app[CALLS_KEY].close_all)

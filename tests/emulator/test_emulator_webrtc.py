@@ -138,3 +138,30 @@ async def test_the_index_lists_the_webrtc_endpoints(emulator):
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{emulator.port}/") as r:
         body = await r.json()
     assert body["webrtc"]["calls"].startswith("POST /openai/v1/realtime/calls")
+
+
+async def test_a_page_from_another_origin_may_post_and_read_the_location(emulator):
+    """The browser preflights the offer (Authorization and application/sdp are not simple) and must be
+    allowed to read `Location`, or the page could not learn its call id."""
+    url = f"http://127.0.0.1:{emulator.port}/openai/v1/realtime/calls"
+    preflight = {
+        "Origin": "http://localhost:8888",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.options(url, headers=preflight) as r:
+            assert r.status == 204
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert "Authorization" in r.headers["Access-Control-Allow-Headers"]
+            assert "POST" in r.headers["Access-Control-Allow-Methods"]
+        headers = {"Origin": "http://localhost:8888", "Authorization": "Bearer ek_nope"}
+        async with http.post(url, data="v=0", headers=headers) as r:
+            assert r.status == 401 and r.headers["Access-Control-Allow-Origin"] == "*"
+    caller = Caller("oai-events")
+    try:
+        await caller.pc.setLocalDescription(await caller.pc.createOffer())
+        status, _, headers = await post_offer(emulator, await mint(emulator), caller.pc.localDescription.sdp)
+        assert status == 201 and headers["Access-Control-Expose-Headers"] == "Location"
+    finally:
+        await caller.close()
