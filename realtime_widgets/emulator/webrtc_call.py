@@ -181,6 +181,10 @@ class CallWire:
             await self.clear_output()
 
 
+# A call whose peer never connects (ICE failed, the page went away) is given up after this long.
+CONNECT_TIMEOUT_S = 20.0
+
+
 class Call:
     """A peer connection and the session it carries; `answer` runs the SDP exchange."""
 
@@ -196,6 +200,7 @@ class Call:
         self.task: asyncio.Task | None = None
         self._input: asyncio.Task | None = None
         self._ended = False
+        self._watchdog: asyncio.Task | None = None
         self.on_end: Callable[[Call], None] | None = None
 
         @self.pc.on("datachannel")
@@ -233,7 +238,15 @@ class Call:
             impair_rtp(transceiver.sender.transport, self.network)
         self.task = asyncio.ensure_future(self.session.run())
         self.task.add_done_callback(consume)
+        self._watchdog = asyncio.ensure_future(self._give_up_unless_connected())
+        self._watchdog.add_done_callback(consume)
         return self.pc.localDescription.sdp
+
+    async def _give_up_unless_connected(self) -> None:
+        await asyncio.sleep(CONNECT_TIMEOUT_S)
+        if self.pc.connectionState != "connected":
+            log.info("emulator: WebRTC call %s never connected in %g s; closed", self.id, CONNECT_TIMEOUT_S)
+            self.wire.close()
 
     async def _feed(self, samples: np.ndarray) -> None:
         fmt = self.session.audio_format("input")
@@ -251,6 +264,8 @@ class Call:
 
     async def close(self) -> None:
         self._ended = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._input is not None:
             self._input.cancel()
         self.wire.track.stop()

@@ -165,3 +165,21 @@ async def test_a_page_from_another_origin_may_post_and_read_the_location(emulato
         assert status == 201 and headers["Access-Control-Expose-Headers"] == "Location"
     finally:
         await caller.close()
+
+
+async def test_a_call_that_never_connects_is_given_up(emulator, monkeypatch):
+    from realtime_widgets.emulator import webrtc_call
+
+    monkeypatch.setattr(webrtc_call, "CONNECT_TIMEOUT_S", 1.0)
+    before = _calls(emulator).live.copy()
+    caller = Caller("oai-events")
+    await caller.pc.setLocalDescription(await caller.pc.createOffer())
+    status, _, headers = await post_offer(emulator, await mint(emulator), caller.pc.localDescription.sdp)
+    await caller.close()  # the page goes away before ICE completes
+    call_id = headers["Location"].rsplit("/", 1)[-1]
+    assert status == 201 and call_id in _calls(emulator).live
+    for _ in range(50):
+        if call_id not in _calls(emulator).live:
+            break
+        await asyncio.sleep(0.1)
+    assert call_id not in _calls(emulator).live and set(_calls(emulator).live) <= set(before)
