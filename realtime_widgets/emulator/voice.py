@@ -30,6 +30,7 @@ _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 _EVENT_LIST_TERMINATED, _EVENT_WORD = 0, 1
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
+_END_PAUSE = 0x1000  # espeakENDPAUSE: the pause after the text's last sentence, as within a text
 # Words per slice: whole sentences are packed up to this; a longer sentence is cut. About 8 s of
 # speech and 10 ms of synthesis each; a smaller slice pays eSpeak's per-call cost more often.
 SLICE_WORDS = 24
@@ -127,7 +128,9 @@ class _Engine:
             i += 1
         return 0
 
-    def speak(self, text: str, voice: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def speak(
+        self, text: str, voice: str, end_pause: bool = False
+    ) -> tuple[np.ndarray, list[tuple[int, int]]]:
         name, pitch, wpm = VOICE_MAP[voice]
         lib = self._lib
         if voice != self._voice:  # loading a voice costs milliseconds; slices mostly keep theirs
@@ -140,14 +143,16 @@ class _Engine:
         self._chunks, self._events = [], []
         data = text.encode("utf-8") + b"\0"
         buf = ctypes.create_string_buffer(data)
-        lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        flags = _CHARS_UTF8 | (_END_PAUSE if end_pause else 0)
+        lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, flags, None, None)
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         return audio.astype(np.int16, copy=False), list(self._events)
 
 
 def slices(text: str, max_words: int = SLICE_WORDS, first_words: int = FIRST_SLICE_WORDS) -> list[str]:
     """`text` as slices of whole sentences of up to `max_words` words (a longer sentence is cut); the
-    first slice holds up to `first_words`, so the first audio comes after little synthesis."""
+    first slice packs sentences up to `first_words`, so the first audio comes after little synthesis,
+    but is not cut inside its first sentence (a cut changes the sound; a short tail is not recognised)."""
     out: list[str] = []
     current: list[str] = []
     for sentence in _SENTENCE_END.split(text.strip()):
@@ -156,12 +161,10 @@ def slices(text: str, max_words: int = SLICE_WORDS, first_words: int = FIRST_SLI
         if current and len(current) + len(words) > limit:
             out.append(" ".join(current))
             current = []
-            limit = max_words
         current += words
-        while len(current) > limit:
-            out.append(" ".join(current[:limit]))
-            current = current[limit:]
-            limit = max_words
+        while len(current) > max_words:
+            out.append(" ".join(current[:max_words]))
+            current = current[max_words:]
     if current:
         out.append(" ".join(current))
     return out
@@ -178,8 +181,10 @@ class _Synthesizer:
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def submit(self, text: str, voice: str, rate: int, first: bool = True) -> Future[Speech]:
-        job = _Job(Future(), text, voice, rate)
+    def submit(
+        self, text: str, voice: str, rate: int, first: bool = True, end_pause: bool = False
+    ) -> Future[Speech]:
+        job = _Job(Future(), text, voice, rate, end_pause)
         with self._ready:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="emulator-voice", daemon=True)
@@ -202,7 +207,7 @@ class _Synthesizer:
                 continue  # its session stopped listening (cancelled response, closed socket)
             try:
                 engine = engine or _Engine()
-                raw, events = engine.speak(job.text, job.voice)
+                raw, events = engine.speak(job.text, job.voice, job.end_pause)
                 audio = _resample(raw, engine.rate, job.rate)
                 own_speech.remember(audio, job.text, job.rate)
                 job.done.set_result(Speech(audio=audio, rate=job.rate, words=_word_times(job.text, events)))
@@ -216,6 +221,7 @@ class _Job:
     text: str
     voice: str
     rate: int
+    end_pause: bool  # a slice ending a sentence inside the reply: the pause one call would make
 
 
 _synthesizer = _Synthesizer()
@@ -231,8 +237,10 @@ def _check(voice: str, rate: int) -> None:
 def speak(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> Speech:
     """Synthesize `text` and report word start times (used to interleave transcript deltas)."""
     _check(voice, rate)
+    texts = slices(text)
     parts = [
-        _synthesizer.submit(part, voice, rate, first=not i).result() for i, part in enumerate(slices(text))
+        _synthesizer.submit(part, voice, rate, first=not i, end_pause=_ends_inside(texts, i)).result()
+        for i, part in enumerate(texts)
     ]
     return _joined(parts, rate)
 
@@ -246,18 +254,30 @@ async def speak_slices(
     parts = slices(text)
     if not parts:
         return
-    making: Future[Speech] | None = _synthesizer.submit(parts[0], voice, rate)
+    making: Future[Speech] | None = _synthesizer.submit(
+        parts[0], voice, rate, end_pause=_ends_inside(parts, 0)
+    )
     try:
         for i in range(len(parts)):
             assert making is not None  # noqa: S101 - one is submitted for every part
             speech = await asyncio.wrap_future(making)
             making = (
-                _synthesizer.submit(parts[i + 1], voice, rate, first=False) if i + 1 < len(parts) else None
+                _synthesizer.submit(
+                    parts[i + 1], voice, rate, first=False, end_pause=_ends_inside(parts, i + 1)
+                )
+                if i + 1 < len(parts)
+                else None
             )
             yield speech
     finally:
         if making is not None:
             making.cancel()
+
+
+def _ends_inside(parts: list[str], i: int) -> bool:
+    """Slice `i` ends a sentence before the reply's end: eSpeak suppresses the pause after a text's
+    last sentence, which one call over the whole reply would have made there (joins stay seamless)."""
+    return i + 1 < len(parts) and parts[i][-1:] in (".", "!", "?", ";", ":")
 
 
 def _joined(parts: list[Speech], rate: int) -> Speech:

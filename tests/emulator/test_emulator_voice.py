@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from emu_helpers import rms
 
-from realtime_widgets.emulator import synthesize
+from realtime_widgets.emulator import own_speech, synthesize, voice
 from realtime_widgets.protocol import VOICES
 
 
@@ -44,3 +44,45 @@ def test_bad_arguments():
         synthesize("x", "robot")
     with pytest.raises(ValueError, match="rate"):
         synthesize("x", "alloy", rate=0)
+
+
+REPLY = (
+    "Thanks for waiting! Your order has shipped from our warehouse in Leeds this morning; the courier says"
+    " it should arrive on Thursday afternoon. Is there anything else I can help you with today?"
+)
+
+
+def one_call(monkeypatch, text: str, voice_name: str) -> voice.Speech:
+    with monkeypatch.context() as patch:
+        patch.setattr(voice, "slices", lambda t: [t])
+        return voice.speak(text, voice_name)
+
+
+@pytest.mark.parametrize("voice_name", ["ballad", "ash"])
+def test_a_sliced_reply_sounds_like_one_call(monkeypatch, voice_name):
+    # Slices are separate eSpeak calls; joined, they keep the pauses and word times of one call.
+    # eSpeak's pause at a join: ~0.4 s, missing without its end pause; +-10 ms between calls.
+    joins = len(voice.slices(REPLY)) - 1
+    assert joins >= 2
+    whole = one_call(monkeypatch, REPLY, voice_name)
+    sliced = voice.speak(REPLY, voice_name)
+    assert abs(sliced.duration_s - whole.duration_s) < 0.01 * joins, (sliced.duration_s, whole.duration_s)
+    assert [w for w, _ in sliced.words] == [w for w, _ in whole.words]
+    offsets = [abs(a - b) for (_, a), (_, b) in zip(sliced.words, whole.words, strict=True)]
+    assert max(offsets) < 0.01 * joins, offsets
+
+
+async def test_streamed_slices_join_as_spoken():
+    streamed = [s async for s in voice.speak_slices(REPLY, "alloy")]
+    joins = len(streamed) - 1
+    assert len(streamed) == len(voice.slices(REPLY)) > 1
+    total = sum(s.duration_s for s in streamed)
+    assert abs(total - voice.speak(REPLY, "alloy").duration_s) < 0.01 * joins
+
+
+def test_a_first_sentence_is_never_cut_short():
+    said = "Turtles can live for more than a hundred years."
+    assert voice.slices(said + " Some live longer.")[0] == said  # 9 words: more than a first slice packs
+    first, then = "Sure. Thanks for waiting!", "Your order has shipped today."
+    assert voice.slices(f"{first} {then}") == [first, then]  # the first packs whole sentences up to 8 words
+    assert own_speech.recall(synthesize(said, "ash")) == said  # no one-word tail it cannot match
