@@ -61,23 +61,21 @@ def one_call(monkeypatch, text: str, voice_name: str) -> voice.Speech:
 @pytest.mark.parametrize("voice_name", ["ballad", "ash"])
 def test_a_sliced_reply_sounds_like_one_call(monkeypatch, voice_name):
     # Slices are separate eSpeak calls; joined, they keep the pauses and word times of one call.
-    # eSpeak's pause at a join: ~0.4 s, missing without its end pause; +-10 ms between calls.
-    joins = len(voice.slices(REPLY)) - 1
-    assert joins >= 2
+    # Without the end pause each join lost ~0.4 s; eSpeak's own output varies by ~25 ms between calls.
+    assert len(voice.slices(REPLY)) >= 3
     whole = one_call(monkeypatch, REPLY, voice_name)
     sliced = voice.speak(REPLY, voice_name)
-    assert abs(sliced.duration_s - whole.duration_s) < 0.01 * joins, (sliced.duration_s, whole.duration_s)
+    assert abs(sliced.duration_s - whole.duration_s) < 0.1, (sliced.duration_s, whole.duration_s)
     assert [w for w, _ in sliced.words] == [w for w, _ in whole.words]
     offsets = [abs(a - b) for (_, a), (_, b) in zip(sliced.words, whole.words, strict=True)]
-    assert max(offsets) < 0.01 * joins, offsets
+    assert max(offsets) < 0.1, offsets
 
 
 async def test_streamed_slices_join_as_spoken():
     streamed = [s async for s in voice.speak_slices(REPLY, "alloy")]
-    joins = len(streamed) - 1
     assert len(streamed) == len(voice.slices(REPLY)) > 1
     total = sum(s.duration_s for s in streamed)
-    assert abs(total - voice.speak(REPLY, "alloy").duration_s) < 0.01 * joins
+    assert abs(total - voice.speak(REPLY, "alloy").duration_s) < 0.1
 
 
 def test_a_first_sentence_is_never_cut_short():
