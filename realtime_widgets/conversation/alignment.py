@@ -8,13 +8,19 @@ ms ahead of its audio). So the words are aligned to the audio itself:
    (energy valleys between syllables); each is a candidate word onset, a pause's end the strongest;
 2. each word expects a share of the speaking time (pauses excluded) by its letters (`spoken_weight`);
 3. a dynamic programme picks one onset per word, in order, minimising the squared log-ratio of each
-   word's speaking time to its share, plus penalties for weak dips, for a word that follows
-   punctuation without a pause, and for an onset before the word's arrival anchor (text arrives no
-   later than its audio: see docs/emulator-fidelity.md);
-4. a second pass also penalises an onset later than the anchor plus the lead of the text this turn
-   shows (a high percentile of the first pass's onsets past their anchors; a lead that grows along
-   the turn is fitted as a line), which stops a run of words drifting late. Anchors shared by many
-   words (text that came in a burst) bound nothing.
+   word's speaking time to its share, plus penalties for weak dips (growing smoothly from 0 at a
+   15 dB valley to the full cost at the candidate threshold), for a word that follows punctuation
+   without a pause, for a word that spans a pause, and for an onset before the word's arrival anchor
+   (text arrives no later than its audio: see docs/emulator-fidelity.md);
+4. a second pass also penalises (softly) an onset later than the anchor plus the lead of the text
+   this turn shows (Tukey's upper fence of the first pass's onsets past their anchors; a lead that
+   grows along the turn is fitted as a line), which stops a run of words drifting late without
+   pulling words that already sit on their sound. Anchors shared by many words (text that came in
+   a burst) bound nothing.
+
+Every choice above is a cost that changes continuously with the audio, so that eSpeak's re-synthesis
+(a few samples different each time) gives the same word times within a frame or two; see
+tests/client/test_alignment.py's perturbation test.
 
 Without audio (or when the transcript does not match the deltas) the words fall back to their anchors
 or to an even spread by length.
@@ -39,13 +45,16 @@ MIN_DIP_DB = 3.0  # a valley this deep (prominence) is an onset candidate
 ANCHOR_SLACK_S = 0.03
 LATE_SLACK_S = 0.05
 LEAD_PERCENTILE = 75
+FENCE_IQR = 1.5  # Tukey's fence: only onsets this far past the lead's quartiles are late
 MIN_ANCHOR_SPAN_S = 0.5  # anchors closer together than this carry no timing
 MAX_WORDS_PER_ANCHOR = 3  # more on one anchor: the text came in a burst, its anchor says little
 MID_PAUSE_COST = 0.3  # an onset after a pause where no punctuation calls for one
+PAUSE_INSIDE_COST = 0.5  # per pause a word would span: words are not paused inside
 FINAL_LENGTHENING = 1.3  # a phrase-final word is said more slowly
 MAX_WORD_S = 2.5  # speaking time of the longest word considered
 DURATION_COST = 4.0  # per squared log-ratio of a word's speaking time to its share
 WEAK_DIP_COST = 0.5  # for an onset at the shallowest dip (0 at a pause or a 15 dB valley)
+LATE_SCALE_S = 0.10  # an onset this far past its late bound costs 1: soft, a bound is only an estimate
 _PUNCTUATION = tuple(",.;:!?…—")
 _CONSONANTS = re.compile(r"[bcdfghjklmnpqrstvwxz]")
 _FUNCTION_WORDS = frozenset(
@@ -146,6 +155,12 @@ def _fallback(words: list[str], anchors: list[float | None], duration: float) ->
     return [WordTime(w, float(s), a) for w, s, a in zip(words, starts, anchors, strict=True)]
 
 
+def _dip_strength(prominence: float) -> float:
+    """0 at the candidate threshold, 1 at a 15 dB valley: a dip that barely passes (and may not, in a
+    re-synthesis a few samples different) is as good as absent, so its coming and going changes little."""
+    return float(np.clip((prominence - MIN_DIP_DB) / (15.0 - MIN_DIP_DB), 0.0, 1.0))
+
+
 class _Envelope:
     """Frame energies in dB below the peak, the onset candidates and the speaking-time clock."""
 
@@ -177,7 +192,7 @@ class _Envelope:
         dips, props = find_peaks(-db, prominence=MIN_DIP_DB)
         for f, prominence in zip(dips, props["prominences"], strict=True):
             if not pause[f]:
-                onsets.append((int(f), min(1.0, float(prominence) / 15.0), False))
+                onsets.append((int(f), _dip_strength(float(prominence)), False))
         onsets.sort()
         self.frames = np.array([f for f, _, _ in onsets], dtype=int)
         self.strength = np.array([s for _, s, _ in onsets])
@@ -208,7 +223,8 @@ def _latest_onsets(anchors: list[float | None], first_pass: list[float]) -> list
     if low <= 1.05:
         slope, intercept = 1.0, 0.0
     residuals = pairs[:, 1] - (intercept + slope * pairs[:, 0])
-    margin = max(0.0, float(np.percentile(residuals, LEAD_PERCENTILE)))
+    low_q, high_q = np.percentile(residuals, [100 - LEAD_PERCENTILE, LEAD_PERCENTILE])
+    margin = max(0.0, float(high_q + FENCE_IQR * (high_q - low_q)))
     return [
         float(intercept + slope * a) + margin + LATE_SLACK_S if ok and a is not None else None
         for a, ok in zip(anchors, tracking, strict=True)
@@ -234,6 +250,12 @@ def _best_onsets(
     valid = previous >= 0
     previous = np.maximum(previous, 0)
     span = clock[:, None] - clock[previous]  # speaking time from the previous onset to j
+    # Pauses a word would span (a word is not paused inside): pause ends strictly between its onsets.
+    pauses_upto = np.cumsum(env.after_pause)
+    spanned = PAUSE_INSIDE_COST * (
+        pauses_upto[np.maximum(np.arange(m) - 1, 0)][:, None] - pauses_upto[previous]
+    )
+    spanned_to_end = PAUSE_INSIDE_COST * (pauses_upto[-1] - pauses_upto)
     weak: np.ndarray = WEAK_DIP_COST * (1.0 - env.strength)
 
     def node_cost(i: int) -> np.ndarray:
@@ -247,7 +269,7 @@ def _best_onsets(
         if first is not None:
             cost += (np.maximum(0.0, first - ANCHOR_SLACK_S - times) / 0.05) ** 2
         if last is not None:
-            cost += (np.maximum(0.0, times - last) / 0.05) ** 2
+            cost += (np.maximum(0.0, times - last) / LATE_SCALE_S) ** 2
         return cost
 
     def duration_cost(i: int, seconds: np.ndarray | float) -> np.ndarray:
@@ -259,11 +281,11 @@ def _best_onsets(
     dp[0] = 0.0  # the first word starts where speech starts
     back = np.zeros((n, m), dtype=int)
     for i in range(1, n):
-        total = np.where(valid, dp[previous] + duration_cost(i - 1, span), np.inf)
+        total = np.where(valid, dp[previous] + duration_cost(i - 1, span) + spanned, np.inf)
         best = np.argmin(total, axis=1)
         back[i] = previous[np.arange(m), best]
         dp = total[np.arange(m), best] + node_cost(i)
-    dp = dp + duration_cost(n - 1, env.end_clock - clock)
+    dp = dp + duration_cost(n - 1, env.end_clock - clock) + spanned_to_end
     j = int(np.argmin(dp))
     chosen = [j]
     for i in range(n - 1, 0, -1):

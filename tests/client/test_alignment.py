@@ -55,6 +55,45 @@ def test_text_that_runs_ahead_of_the_audio_bounds_nothing_it_cannot(arrival):
     assert np.max(errors) <= np.max(unanchored) + 0.05, (errors, unanchored)
 
 
+def _perturbed(audio: np.ndarray, seed: int):
+    """(audio, its shift in s): as synthesized, shifted by a few samples either way, with a little noise."""
+    yield audio, 0.0
+    for shift in (5, -9):
+        moved = np.roll(audio, shift)
+        moved[slice(0, shift) if shift > 0 else slice(shift, None)] = 0
+        yield moved, shift / RATE
+    noise = np.random.default_rng(seed).normal(0, 3, audio.size)
+    yield np.clip(audio + noise, -32768, 32767).astype(audio.dtype), 0.0
+
+
+def test_small_changes_of_the_audio_move_the_words_little():
+    # eSpeak's output differs by some samples from one synthesis to the next; the alignment of the
+    # same text with the same anchors must not swing between solutions (it once moved words 0.25 s).
+    text = "Thanks for waiting! Your order has shipped and should arrive on Thursday afternoon."
+    placements = []
+    for synthesis in range(4):
+        speech = speak(text, "ballad")
+        truth = np.array([t for _, t in speech.words])
+        for audio, shift in _perturbed(np.asarray(speech.audio), synthesis):
+            unanchored = align_words(audio, RATE, (), text)
+            placements.append([w.start_s - shift for w in unanchored])
+            u = np.abs(np.array([w.start_s for w in unanchored]) - truth - shift)
+            for ahead in (0.0, 0.6, 1.0):
+                deltas = [
+                    (0.0, (" " if i else "") + word, shift + np.floor(ahead * start / 0.25) * 0.25)
+                    for i, (word, start) in enumerate(speech.words)
+                ]
+                aligned = align_words(audio, RATE, deltas, text)
+                placements.append([w.start_s - shift for w in aligned])
+                errors = np.abs(np.array([w.start_s for w in aligned]) - truth - shift)
+                where = (synthesis, shift, ahead, errors.round(3), u.round(3))
+                assert np.median(errors) <= np.median(u) + 0.01, where
+                assert np.max(errors) <= np.max(u) + 0.05, where
+                assert np.median(errors) < 0.06, where
+    spread = np.ptp(np.array(placements), axis=0)
+    assert np.median(spread) < 0.03, spread.round(3)
+
+
 def test_without_deltas_the_audio_alone_places_the_words():
     speech = speak("Spectrograms show how the energy of a sound is spread over frequency and time.", "sage")
     words = align_words(speech.audio, RATE, (), " ".join(w for w, _ in speech.words))
