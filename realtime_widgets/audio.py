@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import wav as _wav
+from .cassette_format import encode_pcm16
 from .errors import AudioInputError
 from .protocol import SAMPLE_RATE
 
@@ -306,28 +307,9 @@ def encode_audio(pcm16: np.ndarray, fmt: str, rate: int = SAMPLE_RATE) -> bytes:
         return samples.astype("<i2").tobytes()
     if fmt not in _ENCODERS:
         raise ValueError(f"unknown audio format {fmt!r}; use one of wav, pcm16, {', '.join(_ENCODERS)}")
-    import av
-
     container_format, codec = _ENCODERS[fmt]
     out_rate = 48000 if codec == "libopus" else rate  # opus only runs at 8/12/16/24/48 kHz
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=out_rate, layout="mono")
-        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=out_rate)
-        frame_size = 1152
-        for start in range(0, max(len(samples), 1), frame_size * 8):
-            part = samples[start : start + frame_size * 8].reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(part, format="s16", layout="mono")
-            frame.sample_rate = rate
-            for f in resampler.resample(frame):
-                for packet in stream.encode(f):
-                    container.mux(packet)
-        for f in resampler.resample(None):
-            for packet in stream.encode(f):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return buf.getvalue()
+    return encode_pcm16(samples, rate, container_format, codec, out_rate)
 
 
 def save_audio(pcm16: np.ndarray, path: str | os.PathLike[str], rate: int = SAMPLE_RATE) -> Path:

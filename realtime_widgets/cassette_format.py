@@ -103,20 +103,36 @@ def write_json(path: Path, value: Any) -> None:
 # -- audio ---------------------------------------------------------------------------------------
 def encode(pcm16: np.ndarray, codec: str = AUDIO_SUFFIX, bitrate: int = OPUS_BITRATE) -> bytes:
     """PCM16 24 kHz mono as Opus in Ogg (or FLAC), with PyAV."""
+    container_format, codec_name = {"opus": ("ogg", "libopus"), "flac": ("flac", "flac")}[codec]
+    return encode_pcm16(
+        pcm16, RATE, container_format, codec_name, bit_rate=bitrate if codec == "opus" else None
+    )
+
+
+def encode_pcm16(
+    pcm16: np.ndarray,
+    rate: int,
+    container_format: str,
+    codec_name: str,
+    out_rate: int | None = None,
+    bit_rate: int | None = None,
+) -> bytes:
+    """PCM16 mono at `rate` encoded by PyAV as `codec_name` in `container_format`, resampled to
+    `out_rate` (default `rate`); the one encoder behind cassettes and `audio.encode_audio`."""
     import av
 
+    out_rate = out_rate or rate
     buf = io.BytesIO()
-    container_format, codec_name = {"opus": ("ogg", "libopus"), "flac": ("flac", "flac")}[codec]
     with av.open(buf, mode="w", format=container_format) as container:
-        stream: Any = container.add_stream(codec_name, rate=RATE, layout="mono")
-        if codec == "opus":
-            stream.bit_rate = bitrate
-        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=RATE)
+        stream: Any = container.add_stream(codec_name, rate=out_rate, layout="mono")
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=out_rate)
         samples = np.asarray(pcm16, dtype=np.int16)
-        step = RATE  # one second per frame handed to the resampler
+        step = rate  # one second per frame handed to the resampler
         for start in range(0, len(samples), step):
             frame = av.AudioFrame.from_ndarray(samples[start : start + step].reshape(1, -1), "s16", "mono")
-            frame.sample_rate = RATE
+            frame.sample_rate = rate
             for f in resampler.resample(frame):
                 for packet in stream.encode(f):
                     container.mux(packet)
