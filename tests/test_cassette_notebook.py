@@ -8,11 +8,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
+
+from tests.nbmake_run import run_nbmake
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "07_record_and_replay.ipynb"
@@ -41,24 +41,7 @@ def test_the_notebook_replays_its_committed_cassette_with_no_endpoint(tmp_path):
     shutil.copytree(NOTEBOOKS / "cassettes", tmp_path / "cassettes")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_OPENAI", "OPENAI_"))}
     env.update(REALTIME_WIDGETS_CASSETTE="cassettes/07_research", REALTIME_WIDGETS_RECORD_MODE="none")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbmake",
-            "--overwrite",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            NOTEBOOK.name,
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    run = run_nbmake([NOTEBOOK.name], tmp_path, env, 300)
     assert run.returncode == 0, run.stdout.decode()[-3000:]
     executed = nbformat.read(tmp_path / NOTEBOOK.name, as_version=4)
     analysis = next(c for c in executed.cells if c.cell_type == "code" and "AudioChat()" in c.source)

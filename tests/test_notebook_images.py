@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.nbmake_run import run_nbmake
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 # A cell plots when it calls the package's plot functions or matplotlib.
@@ -41,25 +41,8 @@ def nbmake_run(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     report = work / "nbmake.xml"
     # A person's kernel has no MPLBACKEND (the test suite's Agg would hide pyplot figures).
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbmake",
-            "--overwrite",
-            "--nbmake-timeout=300",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={report}",
-            *[p.name for p in NOTEBOOKS],
-        ],
-        cwd=work,
-        env=env,
-        timeout=900,
-        check=False,
-        capture_output=True,
+    run = run_nbmake(
+        [p.name for p in NOTEBOOKS], work, env, 900, "--nbmake-timeout=300", f"--junitxml={report}"
     )
     assert report.exists(), (
         f"nbmake wrote no report:\n{run.stdout.decode()[-3000:]}{run.stderr.decode()[-3000:]}"
