@@ -21,34 +21,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-
-for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-    os.environ.pop(_name, None)
-os.environ["no_proxy"] = os.environ["NO_PROXY"] = "*"
-os.environ.pop("AZURE_OPENAI_ENDPOINT", None)
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from browser_harness import (  # noqa: E402
-    CHROMIUM,
-    JupyterServer,
-    KernelProbe,
-    chromium_args,
-    free_port,
-    make_fake_mic_wav,
-    run_all_cells,
-    write_notebook,
-)
+from _harness import CHROMIUM, KernelProbe, lab_with_emulator
 
 TOLERANCE = 2  # LSB: float32 -> int16 rounding on the way back
 FADE = 48  # player.js FADE_SAMPLES: a stream starts with a 2 ms fade-in
@@ -125,17 +103,6 @@ TAKE = """() => {
 }"""
 
 
-def _wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"the emulator did not listen on port {port} within {timeout} s")
-
-
 def _locate(recorded: np.ndarray, sent: np.ndarray, since: int) -> int | None:
     """Where `sent` starts in `recorded` (after `since`), by its first loud stretch after the fade."""
     from scipy.signal import correlate
@@ -171,62 +138,37 @@ def main() -> int:
     if not CHROMIUM.exists():
         print(f"skipped: {CHROMIUM} is absent")
         return 0
-    from playwright.sync_api import sync_playwright
-
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     recorded: list[np.ndarray] = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp) / "root"
-            mic = make_fake_mic_wav(Path(tmp) / "mic.wav")
-            server = JupyterServer(root=root).start()
-            port = free_port()
-            emulator = subprocess.Popen(
-                [sys.executable, "-m", "realtime_widgets.emulator", "--port", str(port)]
+        with lab_with_emulator("playback.ipynb", SETUP, init_script=TAP) as (server, page):
+            page.locator(".rw-player").wait_for()
+            page.wait_for_function("() => window.__tap && window.__tap.rate > 0")
+            time.sleep(1.0)
+            probe = KernelProbe(server, "playback.ipynb")
+            probe.value(f"[asyncio.ensure_future(speak_all({args.responses})), None][1]")
+            started = time.monotonic()
+            while probe.value("len(done)") < args.responses:
+                taken = page.evaluate(TAKE)
+                recorded.append(np.frombuffer(base64.b64decode(taken["b64"]), "<i2"))
+                if time.monotonic() - started > 60 + 20 * args.responses:
+                    raise TimeoutError(f"only {probe.value('len(done)')} responses played")
+                time.sleep(2.0)
+            time.sleep(0.5)
+            taken = page.evaluate(TAKE)
+            recorded.append(np.frombuffer(base64.b64decode(taken["b64"]), "<i2"))
+            rate = taken["rate"]
+            data = probe.value(
+                "dict(done=done, underruns=player.underruns, "
+                "turn_underruns=[t.underruns for t in session.conversation.turns])"
             )
-            try:
-                _wait_for_port(port)
-                write_notebook(root / "playback.ipynb", [SETUP.format(endpoint=f"http://127.0.0.1:{port}")])
-                server.start_kernel_for("playback.ipynb")
-                with sync_playwright() as pw:
-                    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(mic))
-                    page = browser.new_page(viewport={"width": 1200, "height": 800})
-                    page.add_init_script(TAP)
-                    page.set_default_timeout(60_000)
-                    page.goto(server.lab_url("playback.ipynb"))
-                    run_all_cells(page)
-                    page.locator(".rw-player").wait_for()
-                    page.wait_for_function("() => window.__tap && window.__tap.rate > 0")
-                    time.sleep(1.0)
-                    probe = KernelProbe(server, "playback.ipynb")
-                    probe.value(f"[asyncio.ensure_future(speak_all({args.responses})), None][1]")
-                    started = time.monotonic()
-                    while probe.value("len(done)") < args.responses:
-                        taken = page.evaluate(TAKE)
-                        recorded.append(np.frombuffer(base64.b64decode(taken["b64"]), "<i2"))
-                        if time.monotonic() - started > 60 + 20 * args.responses:
-                            raise TimeoutError(f"only {probe.value('len(done)')} responses played")
-                        time.sleep(2.0)
-                    time.sleep(0.5)
-                    taken = page.evaluate(TAKE)
-                    recorded.append(np.frombuffer(base64.b64decode(taken["b64"]), "<i2"))
-                    rate = taken["rate"]
-                    data = probe.value(
-                        "dict(done=done, underruns=player.underruns, "
-                        "turn_underruns=[t.underruns for t in session.conversation.turns])"
-                    )
-                    # The sent audio of each response, as the kernel's conversation holds it.
-                    sent_b64 = probe.value(
-                        "[__import__('base64').b64encode(session.conversation.turn_for_item(i).audio"
-                        ".astype('<i2').tobytes()).decode() for i, _ in done]",
-                        timeout=120,
-                    )
-                    probe.close()
-                    browser.close()
-            finally:
-                server.stop()
-                emulator.terminate()
-                emulator.wait(10)
+            # The sent audio of each response, as the kernel's conversation holds it.
+            sent_b64 = probe.value(
+                "[__import__('base64').b64encode(session.conversation.turn_for_item(i).audio"
+                ".astype('<i2').tobytes()).decode() for i, _ in done]",
+                timeout=120,
+            )
+            probe.close()
     finally:
         for proc in busy:
             proc.kill()

@@ -12,35 +12,11 @@ Run: python bench/bench_widgets_audio.py [seconds]   (default 20 s of microphone
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-
-# Loopback only: proxies would route the local sockets elsewhere; no real service is used.
-for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-    os.environ.pop(_name, None)
-os.environ["no_proxy"] = os.environ["NO_PROXY"] = "*"
-os.environ.pop("AZURE_OPENAI_ENDPOINT", None)
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from browser_harness import (  # noqa: E402
-    CHROMIUM,
-    JupyterServer,
-    KernelProbe,
-    chromium_args,
-    free_port,
-    make_fake_mic_wav,
-    run_all_cells,
-    write_notebook,
-)
+from _harness import CHROMIUM, KernelProbe, lab_with_emulator
 
 SETUP = """\
 import time
@@ -64,17 +40,6 @@ VBox([recorder, player])
 """
 
 
-def _wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"the emulator did not listen on port {port} within {timeout} s")
-
-
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
@@ -83,39 +48,17 @@ def main(seconds: float = 20.0) -> int:
     if not CHROMIUM.exists():
         print(f"skipped: {CHROMIUM} is absent")
         return 0
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "root"
-        mic = make_fake_mic_wav(Path(tmp) / "mic.wav")
-        server = JupyterServer(root=root).start()
-        port = free_port()
-        emulator = subprocess.Popen([sys.executable, "-m", "realtime_widgets.emulator", "--port", str(port)])
-        try:
-            _wait_for_port(port)
-            write_notebook(root / "bench.ipynb", [SETUP.format(endpoint=f"http://127.0.0.1:{port}")])
-            server.start_kernel_for("bench.ipynb")
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(mic))
-                page = browser.new_page(viewport={"width": 1200, "height": 800})
-                page.set_default_timeout(60_000)
-                page.goto(server.lab_url("bench.ipynb"))
-                run_all_cells(page)
-                page.get_by_role("button", name="Record").click()
-                time.sleep(seconds)
-                page.get_by_role("button", name="Stop").click()
-                time.sleep(1.0)
-                probe = KernelProbe(server, "bench.ipynb")
-                data = probe.value(
-                    "dict(timings=list(recorder.timings), appended=appended, "
-                    "scheduled=player.schedule_latencies_ms, lost=recorder.chunks_lost)"
-                )
-                probe.close()
-                browser.close()
-        finally:
-            server.stop()
-            emulator.terminate()
-            emulator.wait(10)
+    with lab_with_emulator("bench.ipynb", SETUP) as (server, page):
+        page.get_by_role("button", name="Record").click()
+        time.sleep(seconds)
+        page.get_by_role("button", name="Stop").click()
+        time.sleep(1.0)
+        probe = KernelProbe(server, "bench.ipynb")
+        data = probe.value(
+            "dict(timings=list(recorder.timings), appended=appended, "
+            "scheduled=player.schedule_latencies_ms, lost=recorder.chunks_lost)"
+        )
+        probe.close()
 
     timings = data["timings"]
     to_kernel = [k - p for _, p, k in timings]
