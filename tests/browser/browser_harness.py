@@ -254,6 +254,34 @@ class KernelProbe:
     def close(self) -> None:
         self.client.stop_channels()
 
+    def __enter__(self) -> KernelProbe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_notebook(
+    page: Any, server: JupyterServer, name: str, cells: list[str], wait_idle: bool = False
+) -> None:
+    """Write `cells` as notebook `name`, start its kernel, open it in JupyterLab and Run All."""
+    write_notebook(server.root / name, cells)
+    server.start_kernel_for(name)
+    page.goto(server.lab_url(name))
+    if wait_idle:
+        wait_kernel_idle(page)
+    run_all_cells(page)
+
+
+def set_theme(page: Any, theme: str) -> None:
+    """Settings → Theme → `theme`, as a person picks it."""
+    page.get_by_role("menuitem", name="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text=theme).first.click()
+    light = "false" if theme.endswith("Dark") else "true"
+    page.wait_for_function(f"document.body.dataset.jpThemeLight === '{light}'")
+    page.wait_for_timeout(500)  # the theme's stylesheet applies after the flag
+
 
 def run_all_cells(page: Any, timeout: float = 60.0) -> None:
     """Run All via the menu bar (the same in JupyterLab 4 and Notebook 7).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from browser_harness import KernelProbe, run_all_cells, wait_kernel_idle, write_notebook
+from browser_harness import KernelProbe, open_notebook
 
 SETUP = """\
 from ipywidgets import VBox
@@ -35,22 +35,15 @@ STATE = """dict(
 
 
 def test_recorder_streams_the_fake_microphone_and_the_player_plays_the_reply(page, jupyter_server) -> None:
-    write_notebook(jupyter_server.root / "audio_widgets.ipynb", [SETUP, WIDGETS])
-    jupyter_server.start_kernel_for("audio_widgets.ipynb")
-    page.goto(jupyter_server.lab_url("audio_widgets.ipynb"))
-    wait_kernel_idle(page)
-    run_all_cells(page)
+    open_notebook(page, jupyter_server, "audio_widgets.ipynb", [SETUP, WIDGETS], wait_idle=True)
     record = page.get_by_role("button", name="Record")
     record.click(timeout=60_000)
     page.get_by_role("button", name="Stop").wait_for()  # the name changes while recording
 
-    probe = KernelProbe(jupyter_server, "audio_widgets.ipynb")
-    try:
+    with KernelProbe(jupyter_server, "audio_widgets.ipynb") as probe:
         probe.wait_for("any(e.type == 'response.done' for e in session.event_log)", timeout=30)
         page.get_by_role("button", name="Record").wait_for()  # stopped by the kernel, shown in the page
         state = probe.wait_for(f"(lambda s: s if not s['playing'] and s['played_ms'] > 0 else None)({STATE})")
-    finally:
-        probe.close()
 
     assert "input_audio_buffer.speech_started" in state["types"]
     assert state["chunks"] == state["appends"] > 10 and state["lost"] == 0 and state["error"] == ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from browser_harness import REPO, KernelProbe, run_all_cells, write_notebook
+from browser_harness import REPO, KernelProbe, open_notebook, set_theme
 
 ARTIFACTS = REPO / "artifacts"
 
@@ -16,25 +16,11 @@ captions
 """
 
 
-def _set_theme(page, theme: str) -> None:
-    """Settings → Theme → `theme`, as a person picks it."""
-    page.get_by_role("menuitem", name="Settings").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
-    page.locator(".lm-Menu-itemLabel", has_text=theme).first.click()
-    light = "false" if theme.endswith("Dark") else "true"
-    page.wait_for_function(f"document.body.dataset.jpThemeLight === '{light}'")
-    page.wait_for_timeout(500)  # the theme's stylesheet applies after the flag
-
-
 def test_live_captions_from_the_microphone(page, jupyter_server) -> None:
-    write_notebook(jupyter_server.root / "captions.ipynb", [CAPTIONS])
-    jupyter_server.start_kernel_for("captions.ipynb")
-    page.goto(jupyter_server.lab_url("captions.ipynb"))
-    run_all_cells(page)
+    open_notebook(page, jupyter_server, "captions.ipynb", [CAPTIONS])
     record = page.get_by_role("button", name="Record").first
     record.wait_for(timeout=60_000)
-    probe = KernelProbe(jupyter_server, "captions.ipynb")
-    try:
+    with KernelProbe(jupyter_server, "captions.ipynb") as probe:
         record.click()
         # The fake microphone says a sentence after 1 s of silence; the transcription session's VAD ends the
         # turn and the caption streams in.
@@ -50,9 +36,9 @@ def test_live_captions_from_the_microphone(page, jupyter_server) -> None:
         page.get_by_text(first.strip().split()[0], exact=False).first.wait_for(timeout=10_000)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "captions-light.png"), full_page=True)
-        _set_theme(page, "JupyterLab Dark")
+        set_theme(page, "JupyterLab Dark")
         page.screenshot(path=str(ARTIFACTS / "captions-dark.png"), full_page=True)
-        _set_theme(page, "JupyterLab Light")
+        set_theme(page, "JupyterLab Light")
         # Record and Stop again at once: no error, and nothing recorded before is lost.
         before = probe.value("len(captions.lines)")
         record.click()
@@ -61,5 +47,3 @@ def test_live_captions_from_the_microphone(page, jupyter_server) -> None:
         time.sleep(1.0)
         state = probe.value("dict(n=len(captions.lines), recording=captions.recorder.recording)")
         assert state["n"] >= before and not state["recording"], state
-    finally:
-        probe.close()

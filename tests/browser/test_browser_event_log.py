@@ -3,8 +3,7 @@ long type names, "No events match", the note on rows no longer kept; light and d
 
 from __future__ import annotations
 
-from browser_harness import REPO, KernelProbe, run_all_cells, wait_kernel_idle, write_notebook
-from test_browser_captions import _set_theme
+from browser_harness import REPO, KernelProbe, open_notebook, set_theme
 
 ARTIFACTS = REPO / "artifacts"
 
@@ -50,19 +49,12 @@ def _rgb_luma(css_color: str) -> float:
 
 
 def test_event_log_controls_columns_and_empty_filter(page, jupyter_server) -> None:
-    write_notebook(jupyter_server.root / "event_log.ipynb", [SETUP, TURNS])
-    jupyter_server.start_kernel_for("event_log.ipynb")
-    page.goto(jupyter_server.lab_url("event_log.ipynb"))
-    wait_kernel_idle(page)
-    run_all_cells(page)
-    probe = KernelProbe(jupyter_server, "event_log.ipynb")
-    try:
+    open_notebook(page, jupyter_server, "event_log.ipynb", [SETUP, TURNS], wait_idle=True)
+    with KernelProbe(jupyter_server, "event_log.ipynb") as probe:
         probe.wait_for("any(r.is_error for r in log.rows)", timeout=90)
         probe.wait_for("any(r.type.endswith('transcription.completed') for r in log.rows)", timeout=90)
         hidden = probe.wait_for("log.hidden_events", timeout=10)
         n_events = probe.value("len(session.event_log)")
-    finally:
-        probe.close()
     widget = page.locator(".rw-event-log")
     widget.scroll_into_view_if_needed()
     page.locator(".rw-ev-row.rw-ev-error").first.wait_for(timeout=10_000)
@@ -112,10 +104,10 @@ def test_event_log_controls_columns_and_empty_filter(page, jupyter_server) -> No
     page.locator(".rw-ev-detail").first.wait_for()
     widget.screenshot(path=str(ARTIFACTS / "event-log-light.png"))
 
-    _set_theme(page, "JupyterLab Dark")
+    set_theme(page, "JupyterLab Dark")
     dark = page.evaluate(STYLE_JS)
     assert _rgb_luma(dark["logBg"]) < 80 and _rgb_luma(dark["selectBg"]) < 100, dark  # no white boxes
     assert _rgb_luma(dark["selectColor"]) > 150, dark  # light text on the dark control
     assert page.evaluate(STYLE_JS)["selectWidth"] == width
     widget.screenshot(path=str(ARTIFACTS / "event-log-dark.png"))
-    _set_theme(page, "JupyterLab Light")
+    set_theme(page, "JupyterLab Light")

@@ -54,13 +54,10 @@ def _click_record_and_read_the_alert(browser, jupyter_server, notebook: str, wor
         alert = page.locator(".rw-recorder [role=alert]")
         alert.filter(has_text=words).first.wait_for()
         assert page.get_by_role("button", name="Record").is_visible()  # back to a usable state
-        probe = KernelProbe(jupyter_server, notebook)
-        try:
+        with KernelProbe(jupyter_server, notebook) as probe:
             kernel_error = probe.wait_for(
                 "(lambda e: e if e and not recorder.recording else None)(recorder.error)"
             )
-        finally:
-            probe.close()
         return alert.first.inner_text(), kernel_error
     finally:
         context.close()

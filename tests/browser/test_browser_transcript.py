@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from browser_harness import REPO, KernelProbe, run_all_cells, write_notebook
+from browser_harness import REPO, KernelProbe, open_notebook, set_theme
 
 ARTIFACTS = REPO / "artifacts"
 
@@ -31,16 +31,6 @@ CORNER_PIXEL = """img => {
 }"""
 
 
-def _set_theme(page, theme: str) -> None:
-    """Settings → Theme → `theme`, as a person picks it."""
-    page.get_by_role("menuitem", name="Settings").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
-    page.locator(".lm-Menu-itemLabel", has_text=theme).first.click()
-    light = "false" if theme.endswith("Dark") else "true"
-    page.wait_for_function(f"document.body.dataset.jpThemeLight === '{light}'")
-    page.wait_for_timeout(500)  # the theme's stylesheet applies after the flag
-
-
 def _open_spectrogram(page, turn: int):
     """Click the turn's spectrogram button; returns the loaded <img>."""
     button = page.locator(f'.rw-tr-turn[data-turn="{turn}"] button', has_text="spectrogram")
@@ -53,24 +43,18 @@ def _open_spectrogram(page, turn: int):
 
 def test_spectrogram_fits_toggles_and_follows_the_theme(page, jupyter_server) -> None:
     name = "transcript.ipynb"
-    write_notebook(jupyter_server.root / name, [TRANSCRIPT])
-    jupyter_server.start_kernel_for(name)
-    page.goto(jupyter_server.lab_url(name))
-    run_all_cells(page)
+    open_notebook(page, jupyter_server, name, [TRANSCRIPT])
     if page.evaluate("document.body.dataset.jpThemeLight") != "true":
-        _set_theme(page, "JupyterLab Light")  # an earlier test may have left the server's Lab dark
+        set_theme(page, "JupyterLab Light")  # an earlier test may have left the server's Lab dark
     unheard = page.locator(".rw-tr-unheard")
     unheard.wait_for(timeout=90_000)
     ARTIFACTS.mkdir(exist_ok=True)
 
     # -- the interrupted turn: heard words, then the rest struck through and labelled
-    probe = KernelProbe(jupyter_server, name)
-    try:
+    with KernelProbe(jupyter_server, name) as probe:
         kernel = probe.value(
             "dict(heard=cut.heard_transcript, unheard=cut.unheard_transcript, ms=cut.truncated_ms)"
         )
-    finally:
-        probe.close()
     row = page.locator('.rw-tr-msg[data-role="assistant"][data-turn="1"]')
     assert row.locator(".rw-tr-heard").inner_text() == kernel["heard"]
     assert unheard.inner_text() == kernel["unheard"] and kernel["heard"] and kernel["unheard"]
@@ -104,7 +88,7 @@ def test_spectrogram_fits_toggles_and_follows_the_theme(page, jupyter_server) ->
     assert button.get_attribute("aria-expanded") == "false"
 
     # -- dark theme: the figure is drawn dark
-    _set_theme(page, "JupyterLab Dark")
+    set_theme(page, "JupyterLab Dark")
     try:
         _, image = _open_spectrogram(page, 1)
         dark_pixel = image.evaluate(CORNER_PIXEL)
@@ -112,7 +96,7 @@ def test_spectrogram_fits_toggles_and_follows_the_theme(page, jupyter_server) ->
         image.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "transcript-spectrogram-dark.png"), full_page=True)
     finally:
-        _set_theme(page, "JupyterLab Light")
+        set_theme(page, "JupyterLab Light")
     # The open figure follows the theme back to light, without a click.
     redrawn = page.locator('.rw-tr-turn[data-turn="1"] .rw-tr-spec img')
     deadline = time.monotonic() + 30

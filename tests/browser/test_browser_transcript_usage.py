@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from browser_harness import REPO, KernelProbe, run_all_cells, write_notebook
+from browser_harness import REPO, KernelProbe, open_notebook
 
 ARTIFACTS = REPO / "artifacts"
 
@@ -22,25 +22,19 @@ view
 
 def test_usage_per_turn_and_running_total(page, jupyter_server) -> None:
     name = "transcript_usage.ipynb"
-    write_notebook(jupyter_server.root / name, [TRANSCRIPT])
-    jupyter_server.start_kernel_for(name)
-    page.goto(jupyter_server.lab_url(name))
-    run_all_cells(page)
+    open_notebook(page, jupyter_server, name, [TRANSCRIPT])
     total = page.locator(".rw-tr-total")
     page.wait_for_function(
         "() => document.querySelectorAll('.rw-tr-usage:not([hidden])').length === 2", timeout=90_000
     )
     total.wait_for(timeout=30_000)
-    probe = KernelProbe(jupyter_server, name)
-    try:
+    with KernelProbe(jupyter_server, name) as probe:
         kernel = probe.value(
             "dict(rows=[r['usage'] for r in view.rows()], total=view.total(), model=session.conversation.model,"
             " tokens=[t.usage['total_tokens'] for t in session.conversation.turns],"
             " cost=[float(c) for c in session.conversation.cost(total=False)['cost_usd']],"
             " cost_total=float(session.conversation.cost().loc['total', 'cost_usd']))"
         )
-    finally:
-        probe.close()
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".rw-transcript").screenshot(path=str(ARTIFACTS / "transcript-usage.png"))
 
