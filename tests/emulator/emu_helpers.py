@@ -1,4 +1,4 @@
-"""Helpers for the emulator tests: raw WebSocket clients and event collection."""
+"""Helpers for the emulator tests: the openai SDK's clients, raw WebSocket clients and event collection."""
 
 from __future__ import annotations
 
@@ -9,6 +9,20 @@ from typing import Any
 
 import numpy as np
 import websockets
+from openai import AsyncAzureOpenAI, AsyncOpenAI
+
+
+def ga_client(emu) -> AsyncOpenAI:
+    return AsyncOpenAI(websocket_base_url=f"ws://127.0.0.1:{emu.port}/openai/v1", api_key=emu.api_key)
+
+
+def preview_client(emu) -> AsyncAzureOpenAI:
+    return AsyncAzureOpenAI(
+        azure_endpoint=emu.endpoint,
+        api_version="2025-04-01-preview",
+        api_key=emu.api_key,
+        websocket_base_url=f"ws://127.0.0.1:{emu.port}/openai",
+    )
 
 
 def ga_url(emu, model: str | None = None) -> str:

@@ -5,23 +5,9 @@ from __future__ import annotations
 import base64
 
 import numpy as np
-from emu_helpers import rms
-from openai import AsyncAzureOpenAI, AsyncOpenAI
+from emu_helpers import ga_client, preview_client, rms
 
 from realtime_widgets.protocol import OUTPUT_DELTA_BYTES, SAMPLE_RATE
-
-
-def ga_client(emu) -> AsyncOpenAI:
-    return AsyncOpenAI(websocket_base_url=f"ws://127.0.0.1:{emu.port}/openai/v1", api_key=emu.api_key)
-
-
-def preview_client(emu) -> AsyncAzureOpenAI:
-    return AsyncAzureOpenAI(
-        azure_endpoint=emu.endpoint,
-        api_version="2025-04-01-preview",
-        api_key=emu.api_key,
-        websocket_base_url=f"ws://127.0.0.1:{emu.port}/openai",
-    )
 
 
 async def collect(conn, until: str = "response.done") -> list:

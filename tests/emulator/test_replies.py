@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from openai import AsyncOpenAI
+from emu_helpers import ga_client
 
 from realtime_widgets import AudioChat, ConnectionConfig, evaluate_clips, speak
 from realtime_widgets.audio import save_audio, to_pcm16
@@ -53,10 +53,7 @@ def test_notebook_05_clips_come_back_word_for_word(emulator, tmp_path):
 
 
 async def test_realtime_session_instructions_to_repeat_verbatim(emulator):
-    client = AsyncOpenAI(
-        websocket_base_url=f"ws://127.0.0.1:{emulator.port}/openai/v1", api_key=emulator.api_key
-    )
-    async with client.realtime.connect(model=emulator.deployment) as conn:
+    async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
         await conn.session.update(
             session={
                 "type": "realtime",
