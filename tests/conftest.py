@@ -35,3 +35,13 @@ def emulator():
 
     with Emulator() as emu:
         yield emu
+
+
+@pytest.fixture
+def clean_emulator(emulator):
+    """The shared emulator with no faults and the default reply, before the test and after it."""
+    emulator.faults.reset()
+    emulator.reply = None  # None restores default_reply
+    yield emulator
+    emulator.faults.reset()
+    emulator.reply = None

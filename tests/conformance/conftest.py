@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 from strict import TALLY
 
-from realtime_widgets.emulator import default_reply
-
 
 @pytest.fixture(autouse=True)
-def fresh_emulator(emulator):
-    emulator.faults.reset()
-    emulator.reply = default_reply
-    yield
-    emulator.faults.reset()
-    emulator.reply = default_reply
+def fresh_emulator(clean_emulator):
+    return clean_emulator
 
 
 def pytest_terminal_summary(terminalreporter):

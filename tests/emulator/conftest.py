@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime_widgets.emulator import default_reply
-
 
 @pytest.fixture(autouse=True)
-def fresh_faults(emulator):
-    emulator.faults.reset()
-    emulator.reply = default_reply
-    yield
-    emulator.faults.reset()
-    emulator.reply = default_reply
+def fresh_faults(clean_emulator):
+    return clean_emulator

@@ -35,12 +35,8 @@ LEAK_LOGS = ("Task was destroyed but it is pending", "exception was never retrie
 
 
 @pytest.fixture(autouse=True)
-def no_faults(emulator):
-    emulator.faults.reset()
-    emulator.reply = None
-    yield
-    emulator.faults.reset()
-    emulator.reply = None
+def no_faults(clean_emulator):
+    return clean_emulator
 
 
 async def _hang(_text: str | None, _seconds: float) -> str:
