@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import websockets
+from cli_process import ROOT, run_cli, start_cli
 from websockets.exceptions import InvalidStatus
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -25,15 +20,7 @@ def free_port() -> int:
 
 async def test_cli_prints_exports_serves_and_checks_key():
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "realtime_widgets.emulator", "--port", str(port), "--api-key", "cli-key"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    proc = start_cli("--port", str(port), "--api-key", "cli-key")
     try:
         lines = []
         while not any(line.startswith("export AZURE_OPENAI_DEPLOYMENT_NAME=") for line in lines):
@@ -57,26 +44,12 @@ async def test_cli_prints_exports_serves_and_checks_key():
 
 
 def test_cli_rejects_bad_arguments():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run(
-        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "70000"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    r = run_cli("--port", "70000")
     assert r.returncode == 2 and "port must be" in r.stderr
 
 
 def test_cli_limits_are_checked():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run(
-        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "0", "--write-timeout", "-1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    r = run_cli("--port", "0", "--write-timeout", "-1")
     assert r.returncode == 2 and "write_timeout_s must be a positive number" in r.stderr
 
 
@@ -87,16 +60,7 @@ async def test_cli_replays_a_cassette():
 
     cassette = ROOT / "notebooks" / "cassettes" / "07_research"
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    command = ["--port", str(port), "--replay", str(cassette), "--replay-speed", "0"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "realtime_widgets.emulator", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    proc = start_cli("--port", str(port), "--replay", str(cassette), "--replay-speed", "0")
     try:
         while not (line := proc.stdout.readline()).startswith("export AZURE_OPENAI_DEPLOYMENT_NAME="):
             assert line, f"CLI exited early: {proc.stderr.read()}"
@@ -114,25 +78,10 @@ async def test_cli_replays_a_cassette():
 
 
 def test_cli_says_when_the_replay_folder_is_no_cassette(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "0", "--replay", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-    )
+    done = run_cli("--port", "0", "--replay", str(tmp_path))
     assert done.returncode == 2 and "not a cassette" in done.stderr
 
 
 def test_cli_network_profile_is_checked():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run(
-        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "0", "--network-loss", "2"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    r = run_cli("--port", "0", "--network-loss", "2")
     assert r.returncode == 2 and "network_loss is a fraction in [0, 1)" in r.stderr

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
+from cli_process import start_cli
 from openai import AsyncOpenAI
 from websockets.exceptions import InvalidStatus
 
 from realtime_widgets.emulator import Emulator
 
-ROOT = Path(__file__).resolve().parents[2]
 SCOPE = "https://cognitiveservices.azure.com/.default"
 TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
@@ -182,15 +182,7 @@ def test_managed_identity_endpoint_and_its_tokens(tls_emu):
 
 
 def test_cli_tls_prints_variables_that_work():
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "realtime_widgets.emulator", "--port", "0", "--tls", "--no-recognizer"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    proc = start_cli("--port", "0", "--tls", "--no-recognizer")
     try:
         exports: dict[str, str] = {}
         while "AZURE_TOKEN_CREDENTIALS" not in exports:
