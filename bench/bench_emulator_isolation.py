@@ -13,6 +13,12 @@ the normal session measures its first audio again meanwhile.
 Event lag is as in bench_emulator.py: from sending the append that holds the 20 ms frame on which
 the VAD decided, to `speech_started` / `speech_stopped` arriving. Goals: lag p99 < 20 ms; the
 normal session's first-audio p99 loaded within 2x its p99 alone. Exits 1 when a goal is missed.
+
+The clients do not offer permessage-deflate: base64 audio barely compresses, and (de)compressing
+every append and delta cost the emulator's loop about a fifth of its CPU and the client processes
+more. "Waiting for a CPU" (the threads' run-queue time, /proc/<pid>/task/*/schedstat) says how much
+of the lag is the machine being busy: the emulator needs far less CPU than its share, but its loop
+waits behind other processes' threads when the load exceeds the cores.
 """
 
 from __future__ import annotations
@@ -60,6 +66,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """(on a CPU, runnable but waiting for one) seconds, summed over the process's threads."""
+    on_cpu = waiting = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            ran, waited, _ = task.read_text().split()
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+        on_cpu, waiting = on_cpu + int(ran), waiting + int(waited)
+    return on_cpu / 1e9, waiting / 1e9
+
+
 def children_cpu_seconds(pid: int) -> float:
     """CPU of the emulator's child processes (the recognizer), read while they run."""
     total = 0.0
@@ -91,6 +109,7 @@ async def connect(port: int, session: dict | None = None):
         max_queue=None,
         ping_interval=None,
         open_timeout=60,
+        compression=None,
     )
     assert json.loads(await ws.recv())["type"] == "session.created"
     if session is not None:
@@ -349,8 +368,11 @@ def main() -> None:
             pass
         time.sleep(3.0)  # the recognizer's worker loads its model
         cpu0, asr0, wall0 = cpu_seconds(proc.pid), children_cpu_seconds(proc.pid), time.perf_counter()
+        sched0 = sched_seconds(proc.pid)
         r = asyncio.run(run(port, sessions, seconds, n_probes))
         wall = time.perf_counter() - wall0
+        sched1 = sched_seconds(proc.pid)
+        ran, waited = sched1[0] - sched0[0], sched1[1] - sched0[1]
         cpu = (cpu_seconds(proc.pid) - cpu0) / wall
         asr = (children_cpu_seconds(proc.pid) - asr0) / wall
     finally:
@@ -375,6 +397,11 @@ def main() -> None:
         ),
         ("3-minute commit: transcript after", "-", f"{r['commit'].get('transcribed_s', '?')} s"),
         ("emulator CPU / its recognizer's CPU", "-", f"{cpu * 100:.0f}% / {asr * 100:.0f}% of one core"),
+        (
+            "emulator threads: on a CPU / waiting for one",
+            "-",
+            f"{ran / wall * 100:.0f}% / {waited / wall * 100:.0f}% of the run",
+        ),
         ("VAD events measured / responses done", "-", f"{len(r['lags'])} / {r['responses']}"),
     ]
     width = max(len(row[0]) for row in rows)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict, deque
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -200,6 +200,9 @@ def _decode(proc: subprocess.Popen[bytes], pcm16k: bytes) -> tuple[str | None, s
 
 
 _pool = _Pool(WORKERS)
+# One thread prepares longer audio (own-speech lookup, resampling): it holds the GIL most of the time,
+# so more threads would only take turns at it and add runnable threads that compete with the loop's.
+_preparer = ThreadPoolExecutor(1, thread_name_prefix="emulator-asr-prepare")
 
 
 def warm_up() -> None:
@@ -223,7 +226,7 @@ async def transcribe_async(samples: np.ndarray, rate: int = SAMPLE_RATE, owner: 
     if len(samples) <= _INLINE_SECONDS * rate:
         prepared = _prepare(samples, rate)
     else:
-        prepared = await asyncio.get_running_loop().run_in_executor(None, _prepare, samples, rate)
+        prepared = await asyncio.get_running_loop().run_in_executor(_preparer, _prepare, samples, rate)
     if not isinstance(prepared, list):
         return prepared
     done = _pool.submit(prepared, owner if owner is not None else object())
