@@ -12,7 +12,9 @@ import pytest
 from openai import AuthenticationError, BadRequestError
 
 from realtime_widgets.emulator.voice import speak
-from tests.emulator.webrtc_client import Caller, post_offer, rest_client, voiced_seconds
+from tests.emulator.webrtc_client import Caller, calls_end, post_offer, rest_client, voiced_seconds
+
+pytestmark = pytest.mark.usefixtures(calls_end.__name__)
 
 SESSION = {"type": "realtime", "model": "gpt-realtime", "instructions": "Be brief."}
 
@@ -161,8 +163,14 @@ async def test_a_page_from_another_origin_may_post_and_read_the_location(emulato
     caller = Caller("oai-events")
     try:
         await caller.pc.setLocalDescription(await caller.pc.createOffer())
-        status, _, headers = await post_offer(emulator, await mint(emulator), caller.pc.localDescription.sdp)
+        status, sdp, headers = await post_offer(
+            emulator, await mint(emulator), caller.pc.localDescription.sdp
+        )
         assert status == 201 and headers["Access-Control-Expose-Headers"] == "Location"
+        from aiortc import RTCSessionDescription
+
+        await caller.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        await asyncio.wait_for(caller.opened.wait(), 10)  # connected, so closing it ends the call
     finally:
         await caller.close()
 

@@ -11,6 +11,9 @@ from openai import OpenAI
 
 pytest.importorskip("playwright")
 from tests.browser.browser_harness import CHROMIUM, chromium_args, make_fake_mic_wav  # noqa: E402
+from tests.emulator.webrtc_client import calls_end
+
+pytestmark = pytest.mark.usefixtures(calls_end.__name__)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -77,6 +80,7 @@ def test_chromium_calls_the_emulator_over_webrtc(emulator, tmp_path):
             assert page.evaluate("window.peak") > 0.05  # the reply was audible in the page
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "webrtc_chromium_events.png"))
+            page.evaluate("window.pc.close()")  # hang up, so the emulator ends the call now
         finally:
             browser.close()
     for kind in (

@@ -13,12 +13,27 @@ from typing import Any
 import aiohttp
 import av
 import numpy as np
+import pytest
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from openai import AsyncOpenAI
 
 RATE = 24000
 FRAME = RATE // 50  # 20 ms
+
+
+@pytest.fixture
+async def calls_end(emulator):
+    """After the test, every call it made has ended (no session left to count in later tests)."""
+    from realtime_widgets.emulator.calls import CALLS_KEY
+
+    live = emulator._runner.app[CALLS_KEY].live
+    yield
+    for _ in range(100):
+        if not live:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"calls still live 5 s after the test: {list(live)}")
 
 
 def rest_client(emu) -> AsyncOpenAI:
