@@ -84,26 +84,10 @@ async def test_sideband_sees_all_events_and_answers_a_tool_while_the_page_is_fil
                 session={"type": "realtime", "tools": [WEATHER], "tool_choice": "auto"}
             )
             seen: list[str] = []
-            async for event in sideband:
-                seen.append(event.type)
-                if event.type == "session.updated":
-                    assert [t.name for t in event.session.tools] == ["get_weather"]
-                    caller.mic.say(speak("Get weather for Paris.", "echo").audio)
-                if event.type == "response.function_call_arguments.done":
-                    assert event.name == "get_weather" and "city" in json.loads(event.arguments)
-                    await sideband.conversation.item.create(
-                        item={
-                            "type": "function_call_output",
-                            "call_id": event.call_id,
-                            "output": "Sunny, 21 C.",
-                        }
-                    )
-                    await sideband.response.create()
-                if (
-                    event.type == "output_audio_buffer.stopped"
-                    and "response.function_call_arguments.done" in seen
-                ):
-                    break
+            try:  # a turn that never comes fails here, naming what was seen, instead of hanging
+                await asyncio.wait_for(_answer_the_tool(sideband, caller, seen), 30)
+            except asyncio.TimeoutError:
+                raise AssertionError(f"no tool turn within 30 s; the sideband saw {seen[-40:]}") from None
         assert {"input_audio_buffer.committed", "response.created", "rate_limits.updated"} <= set(seen)
         await caller.until("output_audio_buffer.stopped")
         page = set(caller.types())
@@ -113,6 +97,23 @@ async def test_sideband_sees_all_events_and_answers_a_tool_while_the_page_is_fil
     finally:
         await client.close()
         await caller.close()
+
+
+async def _answer_the_tool(sideband, caller: Caller, seen: list[str]) -> None:
+    """Speak a weather question once the tools are set, answer the tool call, until the answer is played."""
+    async for event in sideband:
+        seen.append(event.type)
+        if event.type == "session.updated":
+            assert [t.name for t in event.session.tools] == ["get_weather"]
+            caller.mic.say(speak("Get weather for Paris.", "echo").audio)
+        if event.type == "response.function_call_arguments.done":
+            assert event.name == "get_weather" and "city" in json.loads(event.arguments)
+            await sideband.conversation.item.create(
+                item={"type": "function_call_output", "call_id": event.call_id, "output": "Sunny, 21 C."}
+            )
+            await sideband.response.create()
+        if event.type == "output_audio_buffer.stopped" and "response.function_call_arguments.done" in seen:
+            return
 
 
 async def test_sideband_to_an_unknown_call_is_404(emulator):
