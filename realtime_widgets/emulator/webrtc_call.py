@@ -28,7 +28,7 @@ from .errors import ServiceError
 from .netem import Network, impair_rtp
 from .realtime import RealtimeSession
 from .webrtc_media import PlayoutTrack, consume_input
-from .wire import AudioSink, consume, new_id, wire_event
+from .wire import AudioSink, announce_expiry, consume, new_id, wire_event
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,7 @@ class CallWire:
         await self.send({"type": "error", "error": exc.body(client_event_id)})
 
     async def expire(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        message = f"Your session hit the maximum duration of {seconds:g} seconds."
-        with contextlib.suppress(Exception):
-            await self.error(ServiceError(message, code="session_expired"))
+        await announce_expiry(self, seconds)
         self.close()
 
     async def receive(self, busy: Callable[[], bool]) -> WSMessage | None:

@@ -86,6 +86,16 @@ def wire_event(event: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
     }
 
 
+async def announce_expiry(transport: Transport, seconds: float) -> str:
+    """Wait out the maximum session length, then say so with an `error` event (any transport); the
+    message is returned for the transport's own close."""
+    await asyncio.sleep(seconds)
+    message = f"Your session hit the maximum duration of {seconds:g} seconds."
+    with contextlib.suppress(Exception):
+        await transport.error(ServiceError(message, code="session_expired"))
+    return message
+
+
 class Wire:
     audio_sink: AudioSink | None = None  # a WebSocket carries audio as events
 
@@ -138,10 +148,7 @@ class Wire:
 
     async def expire(self, seconds: float) -> None:
         """The maximum session length: an error event, then a 1001 close, as the service does."""
-        await asyncio.sleep(seconds)
-        message = f"Your session hit the maximum duration of {seconds:g} seconds."
-        with contextlib.suppress(Exception):
-            await self.error(ServiceError(message, code="session_expired"))
+        message = await announce_expiry(self, seconds)
         await self.ws.close(code=_CLOSE_GOING_AWAY, message=message.encode()[:120])
 
     async def receive(self, busy: Callable[[], bool]) -> WSMessage | None:
