@@ -11,6 +11,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "ConnectionConfig": "realtime_widgets.config",
+    "ClientSecret": "realtime_widgets.client_secret",
+    "create_client_secret": "realtime_widgets.client_secret",
     "SessionConfig": "realtime_widgets.session_config",
     "RealtimeSession": "realtime_widgets.session",
     "RealtimeEvent": "realtime_widgets.events",
@@ -63,6 +65,7 @@ __all__ = [
     "AudioReply",
     "CaptionsView",
     "CassetteMismatch",
+    "ClientSecret",
     "ClipRecorder",
     "ConfigurationError",
     "ConnectionConfig",
@@ -88,6 +91,7 @@ __all__ = [
     "TranscriptView",
     "Turn",
     "UnknownModelPrices",
+    "create_client_secret",
     "evaluate_clips",
     "plot_latencies",
     "plot_spectrogram",
@@ -111,6 +115,7 @@ def __dir__() -> list[str]:
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from .batch import evaluate_clips
+    from .client_secret import ClientSecret, create_client_secret
     from .completions import AudioChat, AudioReply, speak
     from .config import ConnectionConfig
     from .conversation import Conversation, ToolCall, Turn

@@ -1,4 +1,4 @@
-"""Credentials never reach a log record: API keys and bearer tokens are replaced by a mark.
+"""Credentials never reach a log record: API keys, bearer tokens and ephemeral `ek_` keys are replaced by a mark.
 
 At DEBUG, the libraries under the package's connections write request headers: `websockets.client`
 logs `> Authorization: Bearer <key or Entra token>` and `> api-key: <key>` for each handshake;
@@ -54,6 +54,8 @@ _TOKEN_FIELD = re.compile(
     r"""(?P<name>["']?(?:access_token|refresh_token|id_token|client_secret)["']?\s*[:=]\s*["']?)(?P<value>[^\s"',}]+)""",
     re.IGNORECASE,
 )
+# An ephemeral key minted for a WebRTC page (`client_secrets`): short-lived, still a credential.
+_EPHEMERAL_KEY = re.compile(r"\bek_[A-Za-z0-9_-]{8,}")
 _MIN_SECRET = 8  # shorter values are not remembered: too likely to occur in ordinary text
 
 _lock = threading.Lock()
@@ -80,6 +82,7 @@ def redact(text: str) -> str:
             text = text.replace(secret, REDACTED)
     text = _HEADER.sub(_mark, text)
     text = _BEARER.sub(_mark, text)
+    text = _EPHEMERAL_KEY.sub(REDACTED, text)
     return _TOKEN_FIELD.sub(_mark, text)
 
 
