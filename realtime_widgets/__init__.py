@@ -43,6 +43,7 @@ _EXPORTS.update(
     dict.fromkeys(
         (
             "AudioInputError",
+            "CallAudioError",
             "CassetteMismatch",
             "ConfigurationError",
             "ConnectionFailed",
@@ -63,6 +64,7 @@ __all__ = [
     "AudioInputError",
     "AudioPlayer",
     "AudioReply",
+    "CallAudioError",
     "CaptionsView",
     "CassetteMismatch",
     "ClientSecret",
@@ -122,6 +124,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
     from .emulator import Emulator
     from .errors import (
         AudioInputError,
+        CallAudioError,
         CassetteMismatch,
         ConfigurationError,
         ConnectionFailed,

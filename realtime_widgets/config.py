@@ -317,12 +317,21 @@ class ConnectionConfig:
             **extra,
         )
 
-    def realtime_connect(self, client: Any, *, intent: str | None = None, **kw: Any) -> Any:
+    def realtime_connect(
+        self, client: Any, *, intent: str | None = None, call_id: str | None = None, **kw: Any
+    ) -> Any:
         """The SDK's realtime connection manager (`async with config.realtime_connect(client) as conn`).
 
         `intent="transcription"` opens a transcription session (`?intent=transcription` on the URL);
-        the deployment stays on the URL too, since the SDK's Azure path requires it.
+        the deployment stays on the URL too, since the SDK's Azure path requires it. `call_id` joins
+        a live WebRTC call instead (the sideband `?call_id=`; GA only): the call names its model.
         """
+        if call_id is not None:
+            if self.protocol != "ga":
+                raise ConfigurationError(
+                    "WebRTC calls need the GA protocol (/openai/v1/realtime); use ConnectionConfig(protocol='ga')"
+                )
+            return client.realtime.connect(call_id=call_id, **kw)
         if intent is not None:
             kw["extra_query"] = {**(kw.get("extra_query") or {}), "intent": intent}
         if self.protocol == "ga":

@@ -6,6 +6,7 @@ The tree (every class is exported by `realtime_widgets`, and tests/test_exported
     ├── ConfigurationError                a setting is missing or malformed
     │   └── UnknownModelPrices            no token prices known for a model: pass `prices=`
     ├── AudioInputError (+ ValueError)    audio that cannot be sent as given
+    ├── CallAudioError (+ RuntimeError)   kernel audio sent to a WebRTC call (it travels on the call's track)
     ├── ConnectionFailed                  the service refused the connection or request (.status, .retry_after)
     ├── ServerError                       an `error` event from the server (.code, .param, .event)
     │   ├── SessionUpdateError            a rejected `session.update`; the previous settings stay
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "AudioInputError",
+    "CallAudioError",
     "ConfigurationError",
     "ConnectionFailed",
     "PreviewRetiredWarning",
@@ -85,6 +87,11 @@ class UnknownModelPrices(ConfigurationError):
 
 class AudioInputError(RealtimeWidgetsError, ValueError):
     """Audio that cannot be sent as given (too large, empty, undecodable)."""
+
+
+class CallAudioError(RealtimeWidgetsError, RuntimeError):
+    """Audio given to a session joined to a WebRTC call (`call_id=`): the microphone reaches the
+    service on the call's track, so the kernel cannot append to it (`tap_audio` records a copy)."""
 
 
 class ConnectionFailed(RealtimeWidgetsError):

@@ -19,9 +19,15 @@ from .protocol import to_ga_event_type
 Direction = Literal["client", "server"]
 
 # Events whose audio payload lives in a conversation stream, and the key holding it.
+# A WebRTC call's audio, tapped by the page and recorded by the kernel (never on the wire): the
+# microphone as a client event, the model's track as a server event of the response playing.
+INPUT_TAP = "webrtc.input_audio.tap"
+OUTPUT_TAP = "webrtc.output_audio.tap"
 AUDIO_PAYLOAD_KEYS = {
     "input_audio_buffer.append": ("audio", "input"),
     "response.output_audio.delta": ("delta", "output"),
+    INPUT_TAP: ("audio", "input"),
+    OUTPUT_TAP: ("delta", "output"),
 }
 
 _AUDIO_REF = re.compile(r"^@(input|output)\.wav\[(\d+):(\d+)\]$")

@@ -114,8 +114,14 @@ def align_words(
     rate: int,
     deltas: Sequence[Sequence[Any]] = (),
     transcript: str = "",
+    *,
+    partial: bool = False,
 ) -> list[WordTime]:
-    """The words of `transcript` (or of the deltas) with where each is spoken in `audio`."""
+    """The words of `transcript` (or of the deltas) with where each is spoken in `audio`.
+
+    `partial`: the audio holds only the first words (a WebRTC reply cut short: what was never played
+    never reached the kernel); as many words as its speaking time holds at `spoken_weight`'s pace are
+    aligned, the others placed at its end."""
     pieces = anchored_words(deltas)
     words = transcript.split() if transcript.strip() else [w for w, _ in pieces]
     if not words:
@@ -133,11 +139,14 @@ def align_words(
     spoken = len(words)
     while spoken > 1 and (anchor := anchors[spoken - 1]) is not None and anchor >= duration - HOP_S:
         spoken -= 1
+    envelope = _Envelope(samples, rate)
+    if partial:
+        expected_starts = np.cumsum([0.0] + [spoken_weight(w) for w in words[: spoken - 1]])
+        spoken = max(1, int(np.count_nonzero(expected_starts < envelope.speech_s)))
     beyond = [
         WordTime(w, float(a or duration), a) for w, a in zip(words[spoken:], anchors[spoken:], strict=True)
     ]
     words, anchors = words[:spoken], anchors[:spoken]
-    envelope = _Envelope(samples, rate)
     if envelope.speech_s <= 0:
         return _fallback(words, anchors, duration) + beyond
     starts = _best_onsets(envelope, words, anchors, [None] * len(words))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ..events import AUDIO_PAYLOAD_KEYS, RealtimeEvent, audio_ref, parse_audio_ref
+from ..events import AUDIO_PAYLOAD_KEYS, INPUT_TAP, OUTPUT_TAP, RealtimeEvent, audio_ref, parse_audio_ref
 from . import store
 from .book import TurnBook
 from .event_list import DEFAULT_MEMORY_EVENTS, EventList
@@ -266,6 +266,7 @@ class Conversation:
             "conversation.item.create": user.client_item_create,
             "input_audio_buffer.commit": user.client_commit,
             "input_audio_buffer.clear": user.client_clear,
+            INPUT_TAP: user.input_tap,
             "response.create": response.client_response_create,
         }
         server: dict[str, _Handler] = {
@@ -288,6 +289,7 @@ class Conversation:
             "response.output_item.added": response.output_item,
             "response.output_item.done": response.output_item,
             "response.output_audio.delta": response.audio_delta,
+            OUTPUT_TAP: response.tapped_audio,
             "response.output_audio_transcript.delta": response.transcript_delta,
             "response.output_audio_transcript.done": response.transcript_done,
             "response.output_text.delta": response.text_delta,

@@ -90,6 +90,13 @@ class ResponseSide:
             turn.latency_first_audio_s = event.time - turn.origin_s
         return turn
 
+    def tapped_audio(self, event: RealtimeEvent) -> Turn | None:
+        """A chunk of a WebRTC call's track, tapped by the page while this turn's response played."""
+        turn = self.audio_delta(event)
+        if turn is not None:
+            turn._tapped = True
+        return turn
+
     def transcript_delta(self, event: RealtimeEvent) -> Turn | None:
         turn = self._book.turn_for_response(event)
         if turn is None:

@@ -78,6 +78,8 @@ class Turn:
     _user_range: tuple[int, int | None] | None = field(default=None, repr=False)
     _out_segments: list[tuple[int, int]] = field(default_factory=list, repr=False)
     _out_samples: int = field(default=0, repr=False)
+    # The audio is a WebRTC call's tapped track: only what played (a cut reply's rest never came).
+    _tapped: bool = field(default=False, repr=False)
     _aligned: dict[str, tuple[tuple[Any, ...], list[WordTime]]] = field(default_factory=dict, repr=False)
 
     @property
@@ -122,7 +124,10 @@ class Turn:
     def word_times(self) -> list[WordTime]:
         """The assistant's words, each with where it is spoken in `audio` (aligned to the audio's
         energy between the deltas' arrival positions: see `conversation/alignment.py`)."""
-        key = (self._out_samples, len(self.transcript_deltas), self.transcript)
+        key = (self._out_samples, len(self.transcript_deltas), self.transcript, self.truncated_ms)
+        if self._tapped:  # the text ran ahead of a played track: the deltas' positions say nothing
+            partial = self.truncated_ms is not None
+            return self._aligned_words("assistant", key, self.audio, (), self.transcript, partial)
         return self._aligned_words("assistant", key, self.audio, self.transcript_deltas, self.transcript)
 
     @property
@@ -133,11 +138,17 @@ class Turn:
         return self._aligned_words("user", key, self.user_audio, (), transcript)
 
     def _aligned_words(
-        self, side: str, key: tuple[Any, ...], audio: np.ndarray, deltas: Any, transcript: str
+        self,
+        side: str,
+        key: tuple[Any, ...],
+        audio: np.ndarray,
+        deltas: Any,
+        transcript: str,
+        partial: bool = False,
     ) -> list[WordTime]:
         cached = self._aligned.get(side)
         if cached is None or cached[0] != key:
-            cached = (key, align_words(audio, SAMPLE_RATE, deltas, transcript))
+            cached = (key, align_words(audio, SAMPLE_RATE, deltas, transcript, partial=partial))
             self._aligned[side] = cached
         return cached[1]
 

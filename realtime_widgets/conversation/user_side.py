@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import RealtimeEvent
+from ..events import RealtimeEvent, parse_audio_ref
 from ..protocol import SAMPLE_RATE
 from .book import TurnBook
 from .parts import error_dict, input_texts, ms, parts, text
@@ -26,10 +26,13 @@ class UserSide:
         self.epoch = 0
         self.transcribing = False  # input transcription on, per the last session.created/updated
         self.transcription_only = False  # a transcription session: turns end with their transcript
+        self.tapped = False  # a WebRTC call's microphone is tapped: its clock starts at the first tap
 
     # ------------------------------------------------------------------ session and clock
     def new_connection(self) -> None:
         """A new connection: the server's audio clock starts again at the input heard so far."""
+        if self.tapped:  # a WebRTC call's clock runs from its first audio, whoever joins it and when
+            return
         self.epoch = len(self._input)
         self.mark = len(self._input)
 
@@ -88,6 +91,15 @@ class UserSide:
         turn.origin_s = event.time
         self.mark = stop
         return turn
+
+    def input_tap(self, event: RealtimeEvent) -> Turn | None:
+        """The page's tap of a WebRTC call's microphone: the service heard this audio on the track,
+        its clock (`audio_start_ms` ...) counting from the first tapped sample."""
+        ref = parse_audio_ref(event.raw.get("audio"))
+        if ref is not None and not self.tapped:
+            self.tapped = True
+            self.epoch = self.mark = ref[1]
+        return None
 
     def client_clear(self, event: RealtimeEvent) -> Turn | None:
         self.mark = len(self._input)

@@ -65,7 +65,12 @@ class BargeIn:
         return detach
 
     def speech_started(self) -> None:
-        """The user started speaking: outputs clear; an answer cut short is truncated at what was heard."""
+        """The user started speaking: outputs clear; an answer cut short is truncated at what was heard.
+
+        On a WebRTC call the service does both itself (`output_audio_buffer.cleared`, then
+        `conversation.item.truncated` at what the track played): the kernel sends nothing."""
+        if self._link.call_id is not None:
+            return
         responding = any(t.status == "in_progress" for t in self._conversation.turns)
         for output in list(self._outputs):
             played = output.played_audio()

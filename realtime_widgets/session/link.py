@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SessionClosed, explain_connect_error
+from ..errors import ConnectionFailed, SessionClosed, explain_connect_error
 from ..events import RealtimeEvent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,8 +41,10 @@ class Link:
         record: Callable[[RealtimeEvent], None],
         on_lost: Callable[[SessionClosed], None],
         recorder: SessionRecorder | None = None,
+        call_id: str | None = None,
     ) -> None:
         self.connection = connection
+        self.call_id = call_id  # a WebRTC call this link joins as its sideband (None: a session of its own)
         self.timeout = timeout
         self.status = "closed"  # "closed" | "connecting" | "connected" | "failed"
         self.last_error: BaseException | None = None
@@ -95,7 +97,7 @@ class Link:
         """Open the WebSocket and start receiving and sending."""
         client = self.connection.async_client()
         self._manager = self.connection.realtime_connect(
-            client, intent=intent, extra_query=extra_query, extra_headers=extra_headers
+            client, intent=intent, call_id=self.call_id, extra_query=extra_query, extra_headers=extra_headers
         )
         try:
             self._conn = await asyncio.wait_for(self._manager.__aenter__(), self.timeout)
@@ -105,6 +107,15 @@ class Link:
                 "check the endpoint and your network"
             ) from None
         except Exception as exc:
+            if (
+                self.call_id is not None
+                and getattr(getattr(exc, "response", None), "status_code", None) == 404
+            ):
+                raise ConnectionFailed(
+                    f"No live WebRTC call {self.call_id!r} at {self.connection.describe()}: the call ended "
+                    "(the page hung up or never connected) or the id is wrong; dial again",
+                    status=404,
+                ) from exc
             raise explain_connect_error(exc, self.connection) from exc
         if self._t0 is None:
             self._t0 = time.monotonic()

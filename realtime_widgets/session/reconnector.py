@@ -69,7 +69,13 @@ class Reconnector:
             reopening = REOPENING.set(True)
             try:
                 await self._connect()
-                if replay and self._conversation is not None and not self._config().is_transcription:
+                # A WebRTC call's session lives on while the sideband rejoins: nothing to replay.
+                if (
+                    replay
+                    and self._link.call_id is None
+                    and self._conversation is not None
+                    and not self._config().is_transcription
+                ):
                     await replay_history(self._conversation.turns, self._link, self._dispatch)
             except BaseException as exc:
                 if not self.auto_running:  # else the automatic loop tries again, and wakes them at its end

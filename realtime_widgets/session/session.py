@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from .. import cassette
 from ..conversation import Conversation, ToolCall, Turn
-from ..errors import ServerError, SessionClosed, SessionUpdateError
+from ..errors import ServerError, SessionClosed
 from ..events import RealtimeEvent
 from ..protocol import SAMPLE_RATE
 from ..session_config import SessionConfig
 from . import client_events
 from .barge_in import AudioOutput, BargeIn
+from .call_audio import CallAudio, TapSide, check_call
 from .dispatch import Dispatch
 from .link import Link
 from .reconnect import OnReconnecting, ReconnectPolicy
 from .reconnector import Reconnector
+from .session_update import send_session_update
 from .tools import ToolCalling
 from .user_turns import SpeechEnd, UserTurns
 
@@ -55,6 +57,7 @@ class RealtimeSession:
         max_reconnect_attempts: int = 5,
         record: str | os.PathLike[str] | None = None,
         record_mode: str | None = None,
+        call_id: str | None = None,
     ) -> None:
         """`auto_reconnect` (or an `on_reconnecting` handler) reopens the session after a recoverable
         close (the SDK's policy: 1001, 1006, 1011-1014), with backoff, up to `max_reconnect_attempts`.
@@ -65,19 +68,24 @@ class RealtimeSession:
         `timeout` (seconds) is how long a call waits for each answer from the service, counted from
         when its request was sent (for a clip: from its last append; an append itself may wait that
         long for the socket). A response that does not finish in time is cancelled (`RequestTimeout`).
-        `record=FOLDER` records to a cassette or replays it, by `record_mode` (docs/cassettes.md)."""
+        `record=FOLDER` records to a cassette or replays it, by `record_mode` (docs/cassettes.md).
+        `call_id` joins a live WebRTC call as its sideband: its audio is on the call's tracks (`tap_audio`)."""
         connection, recorder = cassette.for_session(connection, record, record_mode)
         if config is not None and not isinstance(config, SessionConfig):
             raise TypeError(f"config must be a SessionConfig, got {type(config).__name__}")
         self.connection = connection
         self.config: SessionConfig = config if config is not None else SessionConfig()
+        check_call(call_id, connection.protocol, self.config.is_transcription)
         self.conversation = conversation if conversation is not None else Conversation()
         self.event_log = self.conversation.events  # the same sequence
         self.errors: list[ServerError] = []
         self.server_session: dict[str, Any] | None = None  # the server's latest view of the session
         self._reconnect = ReconnectPolicy(auto_reconnect, on_reconnecting, max_reconnect_attempts)
         self._dispatch = Dispatch(timeout, connection.describe)
-        self._link = Link(connection, timeout, self._record, lambda c: self._reconnects.lost(c), recorder)
+        self._link = Link(
+            connection, timeout, self._record, lambda c: self._reconnects.lost(c), recorder, call_id
+        )
+        self._call_audio = CallAudio(self._link, self.conversation.input, self._record)
         current = lambda: self.config  # noqa: E731 - the parts read the config of the moment
         self._tools = ToolCalling(self.conversation, self._link, self._dispatch)
         self._user = UserTurns(
@@ -106,6 +114,11 @@ class RealtimeSession:
     def timeout(self) -> float:
         return self._dispatch.timeout
 
+    @property
+    def transport(self) -> str:
+        """ "webrtc" (a sideband joined to a call: `call_id=`) or "websocket"."""
+        return "websocket" if self._link.call_id is None else "webrtc"
+
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> RealtimeSession:
         await self.connect()
@@ -115,7 +128,8 @@ class RealtimeSession:
         await self.close()
 
     async def connect(self) -> RealtimeSession:
-        """Open the WebSocket, wait for `session.created`, send the session config, wait for `session.updated`."""
+        """Open the WebSocket, wait for `session.created` (not on a sideband: the call's session exists,
+        docs/emulator-fidelity.md), send the session config, wait for `session.updated`."""
         link = self._link
         link.begin()
         try:
@@ -128,7 +142,9 @@ class RealtimeSession:
             except BaseException:
                 self._dispatch.forget(created)
                 raise
-            await self._dispatch.wait(created, "session.created")
+            if link.call_id is None:
+                await self._dispatch.wait(created, "session.created")
+            self._dispatch.forget(created)
             await self.update(self.config)
         except BaseException as exc:
             await link.failed(exc)
@@ -175,6 +191,8 @@ class RealtimeSession:
                 self._barge_in.speech_started()
             elif event.type == "response.done" and turn is not None:
                 self._tools.after_response(turn)
+            elif event.type.startswith("output_audio_buffer."):
+                self._call_audio.playback_event(event)
         self._dispatch.deliver(event)
 
     # -- events ----------------------------------------------------------------------------
@@ -209,33 +227,11 @@ class RealtimeSession:
 
     async def update(self, config: SessionConfig) -> dict[str, Any]:
         """Send `session.update`; returns the server's session, or raises SessionUpdateError (old settings stay)."""
-        if not isinstance(config, SessionConfig):
-            raise TypeError(f"update() needs a SessionConfig, got {type(config).__name__}")
-        if config.type != self.config.type and self._link.is_open:
-            raise ValueError(
-                f"SessionConfig.type={config.type!r}: the session type is chosen when connecting "
-                f"(this one is {self.config.type!r}); open a new RealtimeSession with that config"
-            )
-        protocol = self.connection.protocol
-        event_id = self._link.new_id()
-        # Preview transcription sessions answer with transcription_session.updated, read as session.updated.
-        waiter = self._dispatch.expect(
-            lambda e: e.type == "session.updated", {event_id}, catch_any_error=True
+        answer = await send_session_update(
+            self._link, self._dispatch, self.connection.protocol, self.config, config
         )
-        event = client_events.session_update(
-            config.update_event_type(protocol), config.to_session(protocol), event_id
-        )
-        try:
-            await self._link.send(event)
-            answer = await self._dispatch.wait(waiter, "session.updated")
-        except ServerError as err:
-            if isinstance(err, SessionUpdateError):
-                raise
-            raise SessionUpdateError(str(err), code=err.code, param=err.param, event=err.event) from None
-        finally:
-            self._dispatch.forget(waiter)
         self.config = config
-        return answer.raw.get("session") or {}
+        return answer
 
     async def create_response(self, **overrides: Any) -> str:
         """Ask for a response now (`overrides` go in `response`); returns the client event id."""
@@ -262,6 +258,12 @@ class RealtimeSession:
         """Queue audio for appending without awaiting (for widget comm handlers); keeps call order.
         Safe to call from another thread: the work is then handed to the session's loop."""
         self._user.append_audio_nowait(x, rate)
+
+    def tap_audio(self, side: TapSide, pcm: Any, at: float | None = None) -> None:
+        """Record the page's tap of a WebRTC call: "input" (the microphone) or "output" (the model's
+        track), PCM16 24 kHz in order; `at` (s since that tap began) keeps a lost chunk's place.
+        Stored in `conversation.input` / `.output` like WebSocket audio. Safe from any thread."""
+        self._call_audio.tap(side, pcm, at)
 
     async def commit(self) -> Turn:
         """Commit the input buffer (manual turn detection); returns the user's Turn once committed."""

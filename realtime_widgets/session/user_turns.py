@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import audio
 from ..conversation import Conversation, Turn
-from ..errors import AudioInputError, RequestTimeout, ServerError, SessionClosed
+from ..errors import AudioInputError, CallAudioError, RequestTimeout, ServerError, SessionClosed
 from ..protocol import CHUNK_MS, MIN_COMMIT_MS, SAMPLE_RATE
 from ..session_config import SessionConfig
 from . import client_events
@@ -104,7 +104,18 @@ class UserTurns:
             futures.append(link.enqueue(raw, client_events.input_audio_append_json(event_id, audio)))
         return futures
 
+    def refuse_on_call(self, what: str) -> None:
+        """Kernel audio cannot enter a WebRTC call: the microphone travels on the call's track."""
+        if self._link.call_id is not None:
+            raise CallAudioError(
+                f"{what}: this session is joined to the WebRTC call {self._link.call_id}, whose "
+                "microphone reaches the service on the call's own track; speak into the page's call "
+                "(s.tap_audio records a copy), or send audio from the kernel over a WebSocket session "
+                "(RealtimeSession without call_id)"
+            )
+
     async def append_audio(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
+        self.refuse_on_call("append_audio()")
         await self._stream(await _pcm_async(x, rate))
 
     async def _stream(self, pcm: np.ndarray) -> None:
@@ -129,6 +140,7 @@ class UserTurns:
                 future.add_done_callback(_consume)
 
     def append_audio_nowait(self, x: Any, rate: int | None = SAMPLE_RATE) -> None:
+        self.refuse_on_call("append_audio_nowait()")
         pcm = to_wire_pcm(x, rate)
         if self._link.in_loop_thread():
             self._append_quietly(pcm, raise_errors=True)
@@ -231,6 +243,7 @@ class UserTurns:
         await self._dispatch.wait(waiter, "input_audio_buffer.cleared")
 
     async def send_audio(self, x: Any, rate: int | None, realtime: bool, respond: bool) -> Turn:
+        self.refuse_on_call("send_audio()")
         pcm = await _pcm_async(x, rate)
         self._link.require_open()
         config = self._config()

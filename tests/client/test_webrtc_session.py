@@ -1,0 +1,200 @@
+"""`RealtimeSession(call_id=...)` (issue 13): the kernel joins a page's WebRTC call as its sideband.
+
+An aiortc caller stands in for the page (tests/client/webrtc_page.py): it dials with the kernel's
+ephemeral key and taps its two tracks into `session.tap_audio`. The kernel's Conversation, event log,
+tools, send_text, taps, save/load and barge-in are checked against what the caller sent and heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import numpy as np
+import pytest
+
+from realtime_widgets import (
+    CallAudioError,
+    ConnectionConfig,
+    ConnectionFailed,
+    Conversation,
+    RealtimeSession,
+    SessionConfig,
+    create_client_secret,
+    plot_spectrogram,
+)
+from realtime_widgets.emulator.voice import speak
+from realtime_widgets.emulator.webrtc_call import WEBRTC_FILTERED_EVENTS
+from tests.client.webrtc_page import Page
+from tests.emulator.webrtc_client import calls_end, voiced_seconds
+
+pytestmark = pytest.mark.usefixtures(calls_end.__name__)
+
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+CONFIG = SessionConfig(instructions="Be brief.", tools=[WEATHER], transcription_model="whisper-1")
+
+
+async def _turn_within(coro, seconds: float, s: RealtimeSession):
+    try:
+        return await asyncio.wait_for(coro, seconds)
+    except asyncio.TimeoutError:
+        raise AssertionError(
+            f"no turn in {seconds} s; the kernel saw {[e.type for e in s.event_log][-40:]}"
+        ) from None
+
+
+async def test_a_spoken_turn_with_a_kernel_tool_over_a_filtered_call(emulator):
+    connection = ConnectionConfig.for_emulator(emulator)
+    page = await Page.dial(emulator, await create_client_secret(connection, CONFIG))
+    try:
+        async with RealtimeSession(connection, CONFIG, call_id=page.call_id) as s:
+            page.attach(s)
+            assert s.transport == "webrtc" and s.server_session["tools"][0]["name"] == "get_weather"
+            asked: list[str] = []
+            s.on_tool("get_weather", lambda city: asked.append(city) or "Sunny, 21 C.")
+            since = len(s.conversation.turns)
+            page.say(speak("Get weather for Paris.", "echo").audio)
+            await _turn_within(s.wait_for("output_audio_buffer.stopped", timeout=40), 40, s)
+            turns = s.conversation.turns[since:]
+            user = turns[0]
+            assert user.user_transcript and "weather" in user.user_transcript.lower(), user.user_transcript
+            assert (
+                [c.name for c in user.tool_calls] == ["get_weather"]
+                and len(asked) == 1
+                and "Paris" in asked[0]
+            ), asked
+            reply = next(t for t in turns if t.transcript)
+            assert "sunny" in reply.transcript.lower(), reply.transcript  # the reply read the tool's output
+            # The page saw the short list only; the kernel's log holds every event, its own included.
+            page_types = set(page.caller.types())
+            assert page_types <= WEBRTC_FILTERED_EVENTS, page_types - WEBRTC_FILTERED_EVENTS
+            kernel_types = {e.type for e in s.event_log}
+            assert {
+                "session.updated",
+                "input_audio_buffer.committed",
+                "response.function_call_arguments.done",
+                "rate_limits.updated",
+                "output_audio_buffer.started",
+            } <= kernel_types
+            assert page_types - {"conversation.item.created"} <= kernel_types
+            sent = [
+                e.raw for e in s.event_log if e.direction == "client" and e.type == "conversation.item.create"
+            ]
+            assert json.loads(json.dumps(sent[-1]["item"]))["output"] == "Sunny, 21 C."
+            assert "conversation.item.truncate" not in {
+                e.type for e in s.event_log if e.direction == "client"
+            }
+            # The microphone is the call's: kernel audio is refused, clearly.
+            with pytest.raises(CallAudioError, match="call's own track"):
+                await s.send_audio(np.zeros(2400, np.int16))
+            with pytest.raises(CallAudioError, match=page.call_id):
+                s.append_audio_nowait(np.zeros(2400, np.int16))
+    finally:
+        await page.hang_up()
+
+
+async def test_send_text_from_the_kernel_is_spoken_on_the_call_and_taps_are_stored(emulator, tmp_path):
+    connection = ConnectionConfig.for_emulator(emulator)
+    config = SessionConfig(instructions="Be brief.", transcription_model="whisper-1")
+    page = await Page.dial(emulator, await create_client_secret(connection, config, filtered=False))
+    try:
+        async with RealtimeSession(connection, config, call_id=page.call_id) as s:
+            page.attach(s)
+            before = time.monotonic()
+            turn = await s.send_text("Read this aloud: the quick brown fox jumps over the lazy dog.")
+            assert "quick brown fox" in turn.transcript.lower() and turn.status == "completed"
+            await s.wait_for("output_audio_buffer.stopped", timeout=30)
+            await asyncio.sleep(0.6)  # the tail of the reply reaches the page and its tap
+            heard = voiced_seconds(page.caller.heard_audio(since=before))
+            reply_s = len(speak(turn.transcript, "alloy").audio) / 24000
+            assert heard >= 0.5 * reply_s, (heard, reply_s)  # spoken on the caller's remote track
+            # The tapped output is this turn's audio: about as long as the reply, voiced like it.
+            assert 0.9 * reply_s <= turn.duration_s <= reply_s + 1.0, (turn.duration_s, reply_s)
+            assert voiced_seconds(turn.audio) >= 0.5 * reply_s
+            assert turn.latency_first_audio_s is not None and turn.latency_first_audio_s < 5
+            # A spoken turn: the tapped microphone lines up with the service's speech_started/stopped.
+            since = len(s.conversation.turns)
+            page.say(speak("What is the weather like today?", "echo").audio)
+            spoken = await _turn_within(s.wait_for_turn(since), 40, s)
+            start, stop = spoken.user_range
+            mic = s.conversation.input.read()
+            voiced = np.flatnonzero(np.abs(mic.astype(np.int32)) > 300)
+            onset, offset = voiced[0], voiced[-1]
+            print(
+                f"speech start {start / 24:.0f} ms vs onset {onset / 24:.0f} ms; stop {stop / 24:.0f} vs {offset / 24:.0f}"
+            )
+            assert abs(start - onset) / 24 <= 150, (start, onset)
+            # audio_end_ms includes the VAD's silence (the WebSocket path's meaning too).
+            assert abs((stop - offset) / 24 - config.silence_duration_ms) <= 150, (stop, offset)
+            assert np.array_equal(mic[onset : offset + 1], np.concatenate(page.spoken)[onset : offset + 1])
+        figure = plot_spectrogram(s.conversation)
+        assert figure is not None
+        loaded = Conversation.load(s.conversation.save(tmp_path / "call"))
+        assert [t.transcript for t in loaded.turns] == [t.transcript for t in s.conversation.turns]
+        assert np.array_equal(loaded.turns[0].audio, s.conversation.turns[0].audio)
+        assert loaded.turns[-1].user_range == spoken.user_range
+    finally:
+        await page.hang_up()
+
+
+async def test_joining_an_unknown_call_says_so(emulator):
+    connection = ConnectionConfig.for_emulator(emulator)
+    with pytest.raises(ConnectionFailed, match="No live WebRTC call 'rtc_nope'"):
+        async with RealtimeSession(connection, call_id="rtc_nope"):
+            pass
+    with pytest.raises(ValueError, match="call_id"):
+        RealtimeSession(connection, call_id="")
+
+
+LONG_REPLY = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
+
+
+async def test_barge_in_over_webrtc_is_the_service_s_and_trims_the_transcript(clean_emulator):
+    """The caller speaks over a long reply: the service clears its output buffer and truncates the item
+    at what the track played; the kernel sends neither a cancel nor a truncate, and its turn is marked
+    truncated with the transcript cut where the tapped audio was cut."""
+    emulator = clean_emulator
+    emulator.reply = lambda text, seconds: LONG_REPLY
+    connection = ConnectionConfig.for_emulator(emulator)
+    config = SessionConfig(instructions="Be brief.")
+    page = await Page.dial(emulator, await create_client_secret(connection, config))
+    try:
+        async with RealtimeSession(connection, config, call_id=page.call_id) as s:
+            page.attach(s)
+            page.say(speak("Tell me a long story please.", "echo").audio)
+            started = await s.wait_for("output_audio_buffer.started", timeout=30)
+            await asyncio.sleep(1.5)
+            waits = [
+                asyncio.ensure_future(s.wait_for(kind, timeout=20))
+                for kind in ("output_audio_buffer.cleared", "conversation.item.truncated")
+            ]
+            await asyncio.sleep(0)  # both wait from now on
+            page.say(speak("Stop, stop.", "echo").audio)
+            cleared, truncated = await asyncio.gather(*waits)
+            assert cleared.raw["response_id"] == started.raw["response_id"]
+            await asyncio.sleep(0.7)  # the played tail reaches the tap
+            turn = s.conversation.turn_for_response(started.raw["response_id"])
+            assert turn is not None and turn.status == "truncated"
+            assert turn.truncated_ms == truncated.raw["audio_end_ms"]
+            assert 1200 <= turn.truncated_ms <= 3500, turn.truncated_ms
+            sent = {e.type for e in s.event_log if e.direction == "client"}
+            assert not sent & {"conversation.item.truncate", "response.cancel", "output_audio_buffer.clear"}
+            # The tapped audio of the turn is what played: about truncated_ms, not the whole reply.
+            assert turn.duration_s * 1000 <= turn.truncated_ms + 1200, (turn.duration_s, turn.truncated_ms)
+            heard, unheard = turn.heard_transcript.split(), turn.unheard_transcript.split()
+            assert heard and unheard and LONG_REPLY.startswith(" ".join(heard)), (heard, unheard)
+            # As many words as the voice speaks in truncated_ms (eSpeak at the reply's pace), +-3.
+            full = speak(LONG_REPLY, "alloy").audio
+            words_per_ms = len(LONG_REPLY.split()) / (len(full) / 24)
+            print(
+                f"truncated at {turn.truncated_ms} ms; heard {len(heard)} words, expected {turn.truncated_ms * words_per_ms:.1f}"
+            )
+            assert abs(len(heard) - turn.truncated_ms * words_per_ms) <= 3
+    finally:
+        await page.hang_up()
