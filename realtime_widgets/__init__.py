@@ -37,6 +37,7 @@ _EXPORTS = {
     "LiveCaptions": "realtime_widgets.widgets",
     "CaptionsView": "realtime_widgets.widgets",
     "RealtimeConsole": "realtime_widgets.widgets",
+    "WebRTCCall": "realtime_widgets.widgets",
 }
 # The exception tree (drawn at the top of errors.py) and the one warning.
 _EXPORTS.update(
@@ -54,6 +55,7 @@ _EXPORTS.update(
             "SessionClosed",
             "SessionUpdateError",
             "UnknownModelPrices",
+            "WebRTCCallFailed",
         ),
         "realtime_widgets.errors",
     )
@@ -93,6 +95,8 @@ __all__ = [
     "TranscriptView",
     "Turn",
     "UnknownModelPrices",
+    "WebRTCCall",
+    "WebRTCCallFailed",
     "create_client_secret",
     "evaluate_clips",
     "plot_latencies",
@@ -135,6 +139,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
         SessionClosed,
         SessionUpdateError,
         UnknownModelPrices,
+        WebRTCCallFailed,
     )
     from .events import RealtimeEvent
     from .plots import plot_latencies, plot_spectrogram
@@ -152,4 +157,5 @@ if typing.TYPE_CHECKING:  # pragma: no cover
         RealtimeConsole,
         SessionConfigForm,
         TranscriptView,
+        WebRTCCall,
     )

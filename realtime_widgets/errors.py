@@ -8,6 +8,7 @@ The tree (every class is exported by `realtime_widgets`, and tests/test_exported
     ├── AudioInputError (+ ValueError)    audio that cannot be sent as given
     ├── CallAudioError (+ RuntimeError)   kernel audio sent to a WebRTC call (it travels on the call's track)
     ├── ConnectionFailed                  the service refused the connection or request (.status, .retry_after)
+    │   └── WebRTCCallFailed              the page's WebRTC call did not connect (.reason); offers the WebSocket
     ├── ServerError                       an `error` event from the server (.code, .param, .event)
     │   ├── SessionUpdateError            a rejected `session.update`; the previous settings stay
     │   └── CassetteMismatch              a replayed run left its cassette (names the turn; re-record)
@@ -45,6 +46,7 @@ __all__ = [
     "SessionClosed",
     "SessionUpdateError",
     "UnknownModelPrices",
+    "WebRTCCallFailed",
     "explain_connect_error",
     "explain_handshake",
     "explain_http_error",
@@ -101,6 +103,15 @@ class ConnectionFailed(RealtimeWidgetsError):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+class WebRTCCallFailed(ConnectionFailed):
+    """The page's WebRTC call did not connect (`.reason`: the page's words, e.g. ICE found no path);
+    the message offers `RealtimeConsole(transport='websocket')`, which needs no UDP."""
+
+    def __init__(self, message: str, *, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ServerError(RealtimeWidgetsError):

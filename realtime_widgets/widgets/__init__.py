@@ -10,6 +10,7 @@ from .event_log import EventLog
 from .player import AudioPlayer
 from .recorder import MicRecorder
 from .transcript import TranscriptView
+from .webrtc_call import WebRTCCall
 
 __all__ = [
     "AudioPlayer",
@@ -21,4 +22,5 @@ __all__ = [
     "RealtimeConsole",
     "SessionConfigForm",
     "TranscriptView",
+    "WebRTCCall",
 ]

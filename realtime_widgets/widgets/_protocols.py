@@ -201,6 +201,47 @@ class SecretValue(TypedDict):
     value: str
 
 
+# -- WebRTCCall --------------------------------------------------------------------------------
+class CallDial(TypedDict):
+    """The ephemeral key, once, in a message (never a trait: traits are saved in notebooks)."""
+
+    kind: Literal["dial"]
+    url: str  # the service's calls URL ({endpoint}/openai/v1/realtime/calls[?webrtcfilter=on])
+    secret: str
+
+
+class CallHangup(TypedDict):
+    kind: Literal["hangup"]
+
+
+class CallMute(TypedDict):
+    kind: Literal["mute"]
+    muted: bool
+
+
+class CallAnswered(TypedDict):
+    """The service answered the offer; `call_id` is the last part of the reply's `Location`."""
+
+    kind: Literal["call"]
+    call_id: str
+
+
+class CallStateChange(TypedDict):
+    kind: Literal["state"]
+    state: Literal["dialing", "connected", "failed", "closed"]
+    reason: str
+
+
+class CallTap(TypedDict):
+    """buffers[0]: PCM16 little-endian mono at 24 kHz (100 ms) of the microphone ("input") or the
+    model's track ("output"); `seq` counts per side."""
+
+    kind: Literal["tap"]
+    side: Literal["input", "output"]
+    seq: int
+    t: NotRequired[float]  # page time of the chunk's end, epoch ms
+
+
 RecorderFromPage = RecorderStart | RecorderChunk | RecorderStop
 EventLogFromPage = EventLogReady | EventLogDetailRequest | EventLogExportRequest
 TranscriptFromPage = TranscriptReady | TranscriptPlay | TranscriptSpectrogramRequest
@@ -208,6 +249,8 @@ ClipFromPage = ClipRecorded | ClipFailed
 RecorderToPage = RecorderAck
 EventLogToPage = EventLogRows | EventLogDetail | EventLogExport
 TranscriptToPage = TranscriptTurns | TranscriptSpectrogram | TranscriptAudio
+CallFromPage = CallAnswered | CallStateChange | CallTap
+CallToPage = CallDial | CallHangup | CallMute
 
 FROM_PAGE: dict[str, Any] = {
     "MicRecorder": RecorderFromPage,
@@ -216,11 +259,13 @@ FROM_PAGE: dict[str, Any] = {
     "CaptionsView": CaptionsClear,
     "SecretInput": SecretValue,
     "ClipRecorder": ClipFromPage,
+    "WebRTCCall": CallFromPage,
 }
 TO_PAGE: dict[str, Any] = {
     "MicRecorder": RecorderToPage,
     "EventLog": EventLogToPage,
     "TranscriptView": TranscriptToPage,
+    "WebRTCCall": CallToPage,
 }
 
 
@@ -270,6 +315,16 @@ class TurnSource(Protocol):
     def turns(self) -> Sequence[Turn]: ...
 
     def on_change(self, fn: Callable[[Turn], Any]) -> Unsubscribe: ...
+
+
+class DialSecret(Protocol):
+    """What WebRTCCall.dial sends the page: a ClientSecret (the ephemeral key and where to post)."""
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def calls_url(self) -> str: ...
 
 
 class TurnPlayer(Protocol):

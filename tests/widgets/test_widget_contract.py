@@ -24,6 +24,7 @@ from realtime_widgets.widgets import (
     MicRecorder,
     SessionConfigForm,
     TranscriptView,
+    WebRTCCall,
     config_form,
     connection_fields,
 )
@@ -38,6 +39,7 @@ ESM_OF = {
     "CaptionsView": "captions.js",
     "SecretInput": "config_form.js",
     "ClipRecorder": "clip.js",
+    "WebRTCCall": "webrtc_call.js",
 }
 OWN_FILES = [
     *ESM_OF.values(),
@@ -46,6 +48,8 @@ OWN_FILES = [
     "transcript.css",
     "captions.css",
     "clip.css",
+    "webrtc_call.css",
+    "webrtc_call.py",
     "recorder.py",
     "event_log.py",
     "transcript.py",
@@ -83,6 +87,7 @@ def test_every_anywidget_has_its_own_esm_file() -> None:
         CaptionsView,
         connection_fields.SecretInput,
         ClipRecorder,
+        WebRTCCall,
     ):
         # anywidget wraps a path in FileContents; an inline string would not be one
         assert isinstance(cls._esm, FileContents), cls

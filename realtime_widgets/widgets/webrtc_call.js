@@ -1,0 +1,363 @@
+// WebRTCCall front end: the page's own call to the service (microphone track out, model's track in).
+//
+// The kernel sends {kind: "dial", url, secret} with an ephemeral key (used for the one offer, never
+// kept); the page answers {kind: "call", call_id} and {kind: "state", ...}. The model's audio plays
+// through an <audio> element; a separate 24 kHz AudioContext taps both tracks with an AudioWorklet and
+// sends 100 ms PCM16 chunks ({kind: "tap"}), so recording never sits in the playback path.
+
+const TAP_RATE = 24000;
+const CHANNEL = "realtime-channel"; // Azure's sample's name; the service answers on whichever is opened
+
+// Cuts a track into PCM16 chunks at the context's rate (24 kHz), resampling linearly when the
+// browser refused a 24 kHz context. Inlined as a Blob URL module: no extra static file to serve.
+const WORKLET = `
+class TapChunker extends AudioWorkletProcessor {
+  constructor(options) {
+    super();
+    const o = options.processorOptions;
+    this.step = sampleRate / o.outRate;
+    this.chunk = o.chunkSamples;
+    this.buf = new Int16Array(this.chunk);
+    this.n = 0;
+    this.t = 0;
+    this.prev = 0;
+  }
+  push(x) {
+    const s = x < -1 ? -1 : x > 1 ? 1 : x;
+    this.buf[this.n++] = s < 0 ? s * 32768 : s * 32767;
+    if (this.n === this.chunk) {
+      this.port.postMessage(this.buf.buffer, [this.buf.buffer]);
+      this.buf = new Int16Array(this.chunk);
+      this.n = 0;
+    }
+  }
+  process(inputs) {
+    const x = inputs[0] && inputs[0][0];
+    if (!x) return true;
+    if (this.step === 1) {
+      for (let i = 0; i < x.length; i++) this.push(x[i]);
+      return true;
+    }
+    let t = this.t;
+    while (t <= x.length - 1) {
+      const i = Math.floor(t);
+      const a = i < 0 ? this.prev : x[i];
+      const b = x[i + 1] === undefined ? a : x[i + 1];
+      this.push(a + (b - a) * (t - i));
+      t += this.step;
+    }
+    this.t = t - x.length;
+    this.prev = x[x.length - 1];
+    return true;
+  }
+}
+registerProcessor("rw-tap-chunker", TapChunker);
+`;
+
+let workletUrl = null;
+function getWorkletUrl() {
+  if (!workletUrl) workletUrl = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
+  return workletUrl;
+}
+
+function micError(err) {
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "SecurityError") return "microphone permission was denied";
+  if (name === "NotFoundError" || name === "OverconstrainedError") return "no microphone was found";
+  if (name === "NotReadableError") return "the microphone is in use by another application";
+  return `the microphone could not be opened (${name || "Error"}: ${(err && err.message) || err})`;
+}
+
+// One call engine per model, shared by all views of it: one peer connection, one microphone.
+class CallEngine {
+  constructor(model) {
+    this.model = model;
+    this.pc = null;
+    this.mic = null;
+    this.audio = null;
+    this.taps = null;
+    this.iceTimer = null;
+    this.attempt = 0;
+    this.listeners = new Set();
+    this.onMessage = (msg) => {
+      if (!msg) return;
+      if (msg.kind === "dial") this.dial(msg.url, msg.secret);
+      else if (msg.kind === "hangup") this.hangup("hung up");
+      else if (msg.kind === "mute") this.setMuted(!!msg.muted);
+    };
+    model.on("msg:custom", this.onMessage);
+  }
+
+  notify() {
+    for (const fn of this.listeners) fn();
+  }
+
+  report(state, reason = "") {
+    this.model.set("state", state);
+    this.model.set("reason", reason);
+    this.model.save_changes();
+    this.model.send({ kind: "state", state, reason });
+    this.notify();
+  }
+
+  setMuted(muted) {
+    if (this.mic) for (const track of this.mic.getAudioTracks()) track.enabled = !muted;
+    this.model.set("muted", muted);
+    this.model.save_changes();
+    this.notify();
+  }
+
+  async dial(url, secret) {
+    this.release();
+    const attempt = ++this.attempt;
+    const current = () => attempt === this.attempt;
+    this.report("dialing");
+    try {
+      if (!window.isSecureContext || !navigator.mediaDevices) {
+        throw new CallFailure(`the page is not secure (${location.origin}), so the browser hides the microphone`);
+      }
+      try {
+        this.mic = await navigator.mediaDevices.getUserMedia({
+          audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+        });
+      } catch (err) {
+        throw new CallFailure(micError(err));
+      }
+      if (!current()) return this.releaseMic();
+      const pc = new RTCPeerConnection();
+      this.pc = pc;
+      const track = this.mic.getAudioTracks()[0];
+      track.enabled = !this.model.get("muted");
+      pc.addTrack(track, this.mic);
+      pc.ontrack = (e) => this.play(new MediaStream([e.track]));
+      pc.onconnectionstatechange = () => this.onConnectionState(pc);
+      const channel = pc.createDataChannel(CHANNEL);
+      channel.onmessage = (e) => this.onServiceEvent(e.data);
+      await pc.setLocalDescription(await pc.createOffer());
+      let reply;
+      try {
+        reply = await fetch(url, {
+          method: "POST",
+          body: pc.localDescription.sdp,
+          headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/sdp" },
+        });
+      } catch (err) {
+        throw new CallFailure(`the service could not be reached (${err.message || err})`);
+      }
+      const body = await reply.text();
+      if (!current()) return;
+      if (!reply.ok) throw new CallFailure(`the service refused the offer: ${reply.status} ${serviceMessage(body)}`);
+      const location_ = reply.headers.get("Location") || "";
+      this.model.send({ kind: "call", call_id: location_.split("/").pop() });
+      await pc.setRemoteDescription({ type: "answer", sdp: body });
+      const timeoutMs = this.model.get("ice_timeout_ms");
+      this.iceTimer = setTimeout(() => {
+        if (current() && pc.connectionState !== "connected") {
+          this.fail(`no network path to the service within ${timeoutMs / 1000} s (ICE did not connect; UDP may be blocked)`);
+        }
+      }, timeoutMs);
+    } catch (err) {
+      if (current()) this.fail(err instanceof CallFailure ? err.message : `${err.name || "Error"}: ${err.message || err}`);
+    }
+  }
+
+  onConnectionState(pc) {
+    if (pc !== this.pc) return;
+    const s = pc.connectionState;
+    if (s === "connected") {
+      clearTimeout(this.iceTimer);
+      this.report("connected");
+    } else if (s === "failed") {
+      this.fail("the connection failed (ICE found no working path to the service)");
+    } else if (s === "closed" || (s === "disconnected" && this.model.get("state") === "connected")) {
+      this.release();
+      this.report("closed", "the service ended the call");
+    }
+  }
+
+  onServiceEvent(data) {
+    let type = "";
+    try {
+      type = JSON.parse(data).type || "";
+    } catch (_e) {
+      return;
+    }
+    // The service's own word on what plays: the speaking light follows it.
+    if (type === "output_audio_buffer.started") this.setSpeaking(true);
+    else if (type === "output_audio_buffer.stopped" || type === "output_audio_buffer.cleared") this.setSpeaking(false);
+  }
+
+  setSpeaking(speaking) {
+    this.model.set("speaking", speaking);
+    this.model.save_changes();
+    this.notify();
+  }
+
+  fail(reason) {
+    this.release();
+    this.report("failed", reason);
+  }
+
+  hangup(reason) {
+    const wasLive = !!this.pc;
+    this.attempt++;
+    this.release();
+    if (wasLive || this.model.get("state") === "dialing") this.report("closed", reason);
+  }
+
+  // The model's audio: an <audio> element plays it (Chromium also needs one for WebAudio to get
+  // a remote track's samples); the taps listen on their own context.
+  play(stream) {
+    if (!this.audio) {
+      this.audio = new Audio();
+      this.audio.autoplay = true;
+    }
+    this.audio.srcObject = stream;
+    this.audio.play().catch(() => {});
+    this.startTaps(stream);
+  }
+
+  async startTaps(remote) {
+    if (this.taps || !this.mic) return;
+    const taps = { ctx: null, nodes: [], seq: { input: 0, output: 0 } };
+    this.taps = taps;
+    try {
+      try {
+        taps.ctx = new AudioContext({ sampleRate: TAP_RATE, latencyHint: "playback" });
+      } catch (_e) {
+        taps.ctx = new AudioContext({ latencyHint: "playback" });
+      }
+      if (taps.ctx.state === "suspended") await taps.ctx.resume();
+      await taps.ctx.audioWorklet.addModule(getWorkletUrl());
+      const chunkSamples = Math.round((TAP_RATE * this.model.get("tap_ms")) / 1000);
+      for (const [side, stream] of [["input", this.mic], ["output", remote]]) {
+        if (this.taps !== taps) return;
+        const source = taps.ctx.createMediaStreamSource(stream);
+        const node = new AudioWorkletNode(taps.ctx, "rw-tap-chunker", {
+          numberOfInputs: 1,
+          numberOfOutputs: 0,
+          channelCount: 1,
+          channelCountMode: "explicit",
+          processorOptions: { outRate: TAP_RATE, chunkSamples },
+        });
+        node.port.onmessage = (e) => {
+          if (this.taps !== taps) return;
+          this.model.send({ kind: "tap", side, seq: taps.seq[side]++, t: performance.timeOrigin + performance.now() }, undefined, [e.data]);
+        };
+        source.connect(node);
+        taps.nodes.push(source, node);
+      }
+    } catch (err) {
+      // Playback goes on without the taps; the kernel then has no audio of this call to show.
+      this.model.set("reason", `the audio taps could not start: ${err.message || err}`);
+      this.model.save_changes();
+    }
+  }
+
+  releaseMic() {
+    if (this.mic) for (const track of this.mic.getTracks()) track.stop();
+    this.mic = null;
+  }
+
+  release(quiet = false) {
+    clearTimeout(this.iceTimer);
+    if (this.taps) {
+      for (const node of this.taps.nodes) node.disconnect();
+      if (this.taps.ctx) this.taps.ctx.close().catch(() => {});
+      this.taps = null;
+    }
+    if (this.pc) {
+      this.pc.onconnectionstatechange = null;
+      this.pc.close();
+      this.pc = null;
+    }
+    if (this.audio) {
+      this.audio.srcObject = null;
+      this.audio = null;
+    }
+    this.releaseMic();
+    if (!quiet && this.model.get("speaking")) this.setSpeaking(false);
+  }
+}
+
+class CallFailure extends Error {}
+
+function serviceMessage(body) {
+  try {
+    const parsed = JSON.parse(body);
+    return (parsed.error && parsed.error.message) || body.slice(0, 200);
+  } catch (_e) {
+    return body.slice(0, 200);
+  }
+}
+
+const STATE_WORDS = { idle: "not dialled", dialing: "dialling…", connected: "connected", failed: "failed", closed: "ended" };
+
+function render({ model, el }, engine) {
+  el.classList.add("rw-call");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "rw-record-button";
+  const state = document.createElement("span");
+  state.className = "rw-call-state";
+  const speaking = document.createElement("span");
+  speaking.className = "rw-call-speaking";
+  const reason = document.createElement("div");
+  reason.className = "rw-call-reason";
+  reason.setAttribute("role", "alert");
+  el.append(button, state, speaking, reason);
+
+  const update = () => {
+    const s = model.get("state");
+    const live = s === "connected";
+    const recording = live && !model.get("muted");
+    button.textContent = recording ? "Stop" : "Record";
+    button.setAttribute("aria-pressed", recording ? "true" : "false");
+    button.classList.toggle("rw-recording", recording);
+    button.disabled = !live || model.get("disabled");
+    button.title = live ? (recording ? "Mute the microphone" : "Unmute the microphone") : "The call is not connected";
+    state.textContent = `WebRTC call: ${STATE_WORDS[s] || s}`;
+    state.dataset.state = s;
+    speaking.textContent = model.get("speaking") ? "Model: speaking" : "";
+    const why = model.get("reason");
+    reason.textContent = why;
+    reason.style.display = why ? "" : "none";
+    reason.dataset.kind = s === "failed" ? "error" : "info";
+  };
+  const onClick = () => {
+    if (model.get("state") === "connected") engine.setMuted(!model.get("muted"));
+  };
+  button.addEventListener("click", onClick);
+  engine.listeners.add(update);
+  const traits = ["change:state", "change:reason", "change:muted", "change:speaking", "change:disabled"];
+  for (const t of traits) model.on(t, update);
+  update();
+  return () => {
+    button.removeEventListener("click", onClick);
+    engine.listeners.delete(update);
+    for (const t of traits) model.off(t, update);
+  };
+}
+
+// anywidget calls this factory once per model: the engine lives in its closure and hangs up when
+// the model goes away (the notebook closed, the widget closed).
+export default () => {
+  let engine = null;
+  return {
+    initialize({ model }) {
+      engine = new CallEngine(model);
+      if (!model.get("in_browser")) {
+        model.set("in_browser", true);
+        model.save_changes();
+      }
+      return () => {
+        engine.attempt++;
+        engine.release(true); // the model is going away: nothing to tell it
+        model.off("msg:custom", engine.onMessage);
+      };
+    },
+    render(view) {
+      return render(view, engine);
+    },
+  };
+};
