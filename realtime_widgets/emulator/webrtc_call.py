@@ -32,7 +32,8 @@ from .wire import AudioSink, announce_expiry, consume, new_id, wire_event
 
 log = logging.getLogger(__name__)
 
-# What `?webrtcfilter=on` lets through to the page (Azure's WebRTC how-to): no session config, no
+# What `?webrtcfilter=on` lets through to the page: the eleven events Azure's WebRTC how-to lists
+# (realtime-audio-webrtc.md, GA section; not `output_audio_buffer.cleared`), so no session config, no
 # tool calls or arguments, no rate limits; the sideband socket still sees everything.
 WEBRTC_FILTERED_EVENTS = frozenset(
     {
@@ -40,7 +41,6 @@ WEBRTC_FILTERED_EVENTS = frozenset(
         "input_audio_buffer.speech_stopped",
         "output_audio_buffer.started",
         "output_audio_buffer.stopped",
-        "output_audio_buffer.cleared",
         "conversation.item.input_audio_transcription.completed",
         "conversation.item.added",
         "conversation.item.created",
