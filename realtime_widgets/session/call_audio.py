@@ -3,8 +3,9 @@ remote track (PCM16 24 kHz, 100 ms chunks in order) and the kernel stores both i
 
 The taps are recorded as events of their own (`events.INPUT_TAP`, `events.OUTPUT_TAP`; never sent),
 so `conversation.input` / `.output`, spectrograms, word alignment and save/load work as on the
-WebSocket path. The microphone tap is kept whole: the service's input clock (`audio_start_ms` ...)
-counts from its first sample. A chunk of the model's track belongs to the response playing when it
+WebSocket path. The microphone tap is kept whole (a chunk lost on the way becomes silence): the
+service's input clock (`audio_start_ms` ...) counts from its first sample, so the page starts the
+microphone's tap when the call connects. A chunk of the model's track belongs to the response playing when it
 arrives: from `output_audio_buffer.started` to `.stopped` / `.cleared`, plus `PLAYOUT_TAIL_S` for
 the page's jitter buffer and the tap's own 100 ms; chunks outside every response (silence between
 replies) are dropped.
@@ -19,7 +20,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..conversation import PcmStream
 from ..errors import ConfigurationError
 from ..events import INPUT_TAP, OUTPUT_TAP, RealtimeEvent
 from ..protocol import SAMPLE_RATE
@@ -29,6 +29,8 @@ from .user_turns import to_wire_pcm
 TapSide = Literal["input", "output"]
 # How long after the service's stopped/cleared the page may still be playing (and tapping) a response.
 PLAYOUT_TAIL_S = 0.5
+# A microphone chunk posted this much (of a chunk) later than the one before means chunks were lost.
+LOST_FRACTION = 0.75
 
 
 def check_call(call_id: str | None, protocol: str, is_transcription: bool) -> None:
@@ -50,13 +52,12 @@ def check_call(call_id: str | None, protocol: str, is_transcription: bool) -> No
 class CallAudio:
     """Taps of one call's two tracks, recorded through `record` (the session's, so parts react)."""
 
-    def __init__(self, link: Link, input_stream: PcmStream, record: Callable[[RealtimeEvent], None]) -> None:
+    def __init__(self, link: Link, record: Callable[[RealtimeEvent], None]) -> None:
         self._link = link
-        self._input = input_stream  # conversation.input: the clock the microphone's taps are placed on
         self._record = record
         self._playing: str | None = None  # the response whose audio the page is playing
         self._ended: tuple[str, float] | None = None  # the last one stopped, and until when it may sound
-        self._input_at: tuple[int, float] | None = None  # (first tapped sample, its `at`) of the mic
+        self._input_at: float | None = None  # the `at` of the microphone's last chunk
         self.dropped_output_chunks = 0  # taps of the model's track outside every response
 
     def playback_event(self, event: RealtimeEvent) -> None:
@@ -78,7 +79,9 @@ class CallAudio:
                 f"side must be 'input' (the microphone) or 'output' (the model's track), got {side!r}"
             )
         if at is not None and (not isinstance(at, (int, float)) or not at >= 0):
-            raise ValueError(f"at must be seconds since the tap began (>= 0) or None, got {at!r}")
+            raise ValueError(
+                f"at must be when the page posted the chunk, in seconds (>= 0), or None; got {at!r}"
+            )
         samples = to_wire_pcm(pcm, SAMPLE_RATE)
         if self._link.in_loop_thread():
             self._store(side, samples, at)
@@ -98,18 +101,19 @@ class CallAudio:
         self._emit({"type": OUTPUT_TAP, "response_id": response_id, "delta": _b64(pcm)}, "server")
 
     def _aligned_input(self, pcm: np.ndarray, at: float | None) -> np.ndarray:
-        """With `at`, a lost chunk becomes silence and an overlap is dropped: the mic stays on its clock."""
-        stream = len(self._input)
+        """With `at` (when the page posted the chunk, any clock in seconds), a chunk lost on the way
+        becomes silence, so the microphone stays on the service's clock. Gaps under `LOST_FRACTION`
+        of a chunk are the page's scheduling jitter, not loss: nothing is added or cut for them."""
         if at is None:
             return pcm
-        if self._input_at is None:
-            self._input_at = (stream, float(at))
+        previous, self._input_at = self._input_at, float(at)
+        if previous is None:
             return pcm
-        first, first_at = self._input_at
-        due = first + int(round((float(at) - first_at) * SAMPLE_RATE))
-        if due > stream:
-            return np.concatenate([np.zeros(due - stream, np.int16), pcm])
-        return pcm[stream - due :]
+        gap = (float(at) - previous) * SAMPLE_RATE - pcm.size  # consecutive posts are one chunk apart
+        if gap < LOST_FRACTION * pcm.size:
+            return pcm
+        lost = int(round(gap / pcm.size)) * pcm.size
+        return np.concatenate([np.zeros(lost, np.int16), pcm])
 
     def _response_now(self) -> str | None:
         if self._playing is not None:

@@ -85,7 +85,7 @@ class RealtimeSession:
         self._link = Link(
             connection, timeout, self._record, lambda c: self._reconnects.lost(c), recorder, call_id
         )
-        self._call_audio = CallAudio(self._link, self.conversation.input, self._record)
+        self._call_audio = CallAudio(self._link, self._record)
         current = lambda: self.config  # noqa: E731 - the parts read the config of the moment
         self._tools = ToolCalling(self.conversation, self._link, self._dispatch)
         self._user = UserTurns(
@@ -261,7 +261,7 @@ class RealtimeSession:
 
     def tap_audio(self, side: TapSide, pcm: Any, at: float | None = None) -> None:
         """Record the page's tap of a WebRTC call: "input" (the microphone) or "output" (the model's
-        track), PCM16 24 kHz in order; `at` (s since that tap began) keeps a lost chunk's place.
+        track), PCM16 24 kHz in order; `at` (when the page posted it, s) keeps a lost chunk's place.
         Stored in `conversation.input` / `.output` like WebSocket audio. Safe from any thread."""
         self._call_audio.tap(side, pcm, at)
 

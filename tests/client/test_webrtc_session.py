@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from realtime_widgets import (
+    AudioInputError,
     CallAudioError,
     ConnectionConfig,
     ConnectionFailed,
@@ -141,6 +142,31 @@ async def test_send_text_from_the_kernel_is_spoken_on_the_call_and_taps_are_stor
         assert loaded.turns[-1].user_range == spoken.user_range
     finally:
         await page.hang_up()
+
+
+def test_taps_keep_the_microphone_clock_and_refuse_bad_input(emulator):
+    s = RealtimeSession(ConnectionConfig.for_emulator(emulator), call_id="rtc_not_joined_yet")
+    chunk, t = np.full(2400, 1000, np.int16), 1_700_000_000.0  # `at`: when the page posted each chunk
+    s.tap_audio("input", chunk, t)
+    s.tap_audio("input", chunk, t + 0.13)  # posted 30 ms late: the page's jitter, nothing added
+    s.tap_audio("input", chunk, t + 0.17)  # and the next one early
+    s.tap_audio("input", chunk, t + 0.47)  # two chunks lost between these
+    mic = s.conversation.input.read()
+    assert len(mic) == 6 * 2400
+    assert (
+        (mic[: 3 * 2400] == 1000).all()
+        and (mic[3 * 2400 : 5 * 2400] == 0).all()
+        and (mic[5 * 2400 :] == 1000).all()
+    )
+    s.tap_audio("output", chunk)  # no response is playing: not the model's audio
+    assert len(s.conversation.output) == 0
+    assert [e.type for e in s.event_log] == ["webrtc.input_audio.tap"] * 4
+    with pytest.raises(ValueError, match="'input' .*'output'"):
+        s.tap_audio("speaker", chunk)  # type: ignore[arg-type]
+    with pytest.raises(AudioInputError, match="empty"):
+        s.tap_audio("input", np.zeros(0, np.int16))
+    with pytest.raises(ValueError, match="at must be"):
+        s.tap_audio("input", chunk, at=-1.0)
 
 
 async def test_joining_an_unknown_call_says_so(emulator):
