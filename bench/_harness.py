@@ -50,16 +50,46 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def emulator_process() -> Iterator[str]:
-    """The emulator in its own process (in a kernel, its speech synthesis would stall the loop); yields its endpoint."""
+def emulator_process(*cli_args: str) -> Iterator[str]:
+    """The emulator in its own process (in a kernel, its speech synthesis would stall the loop); yields its endpoint.
+
+    `cli_args` are more of its command-line flags (`"--network-delay-ms", "50"`, ...)."""
     port = free_port()
-    emulator = subprocess.Popen([sys.executable, "-m", "realtime_widgets.emulator", "--port", str(port)])
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widgets.emulator", "--port", str(port), *cli_args]
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
     finally:
         emulator.terminate()
         emulator.wait(10)
+
+
+@contextmanager
+def lab_server() -> Iterator[JupyterServer]:
+    """JupyterLab on a free port with a temporary root (notebooks go in `server.root`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = JupyterServer(root=Path(tmp) / "root").start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def open_lab_page(
+    browser: Any, server: JupyterServer, notebook: str, cell: str, init_script: str | None = None
+) -> Any:
+    """A new Chromium page with `notebook` (one cell: `cell`) open in JupyterLab and run."""
+    write_notebook(server.root / notebook, [cell])
+    server.start_kernel_for(notebook)
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    if init_script is not None:
+        page.add_init_script(init_script)
+    page.set_default_timeout(60_000)
+    page.goto(server.lab_url(notebook))
+    run_all_cells(page)
+    return page
 
 
 @contextmanager
@@ -73,23 +103,10 @@ def lab_with_emulator(
     """
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "root"
+    with tempfile.TemporaryDirectory() as tmp, lab_server() as server, emulator_process() as endpoint:
         mic = make_fake_mic_wav(Path(tmp) / "mic.wav")
-        server = JupyterServer(root=root).start()
-        try:
-            with emulator_process() as endpoint:
-                write_notebook(root / notebook, [setup.format(endpoint=endpoint)])
-                server.start_kernel_for(notebook)
-                with sync_playwright() as pw:
-                    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(mic))
-                    page = browser.new_page(viewport={"width": 1200, "height": 800})
-                    if init_script is not None:
-                        page.add_init_script(init_script)
-                    page.set_default_timeout(60_000)
-                    page.goto(server.lab_url(notebook))
-                    run_all_cells(page)
-                    yield server, page
-                    browser.close()
-        finally:
-            server.stop()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(mic))
+            page = open_lab_page(browser, server, notebook, setup.format(endpoint=endpoint), init_script)
+            yield server, page
+            browser.close()
