@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..conversation import Conversation, Turn
+from ..events import RealtimeEvent
 from ..session_config import SessionConfig
 from . import client_events
 from .dispatch import Dispatch
@@ -47,12 +48,14 @@ class BargeIn:
         dispatch: Dispatch,
         config: Callable[[], SessionConfig],
         cancel: Callable[[], Awaitable[str]],
+        call_playing: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._conversation = conversation
         self._link = link
         self._dispatch = dispatch
         self._config = config
         self._cancel = cancel
+        self._call_playing = call_playing  # on a WebRTC call: the response whose audio is playing
         self._outputs: list[AudioOutput] = []
 
     def attach(self, output: AudioOutput) -> Callable[[], None]:
@@ -84,6 +87,8 @@ class BargeIn:
                 self._dispatch.spawn(self.interrupt(int(played.played_ms), item_id=played.item_id))
 
     async def interrupt(self, played_ms: float, item_id: str | None = None) -> Turn:
+        if self._link.call_id is not None:
+            return await self._clear_call()
         if not isinstance(played_ms, (int, float)) or played_ms != played_ms:
             raise ValueError(f"played_ms must be a number of milliseconds, got {played_ms!r}")
         turns = [t for t in reversed(self._conversation.turns) if t.item_id is not None]
@@ -117,4 +122,28 @@ class BargeIn:
             self._dispatch.forget(waiter)
             raise
         await self._dispatch.wait(waiter, "conversation.item.truncated")
+        return turn
+
+    async def _clear_call(self) -> Turn:
+        """On a WebRTC call only the service knows what played: `output_audio_buffer.clear` stops the
+        track, cancels the response and truncates its item there (`played_ms` is not needed)."""
+        response_id = self._call_playing()
+        turn = self._conversation.turn_for_response(response_id)
+        if response_id is None or turn is None:
+            raise ValueError("nothing to interrupt: no reply is playing on the call")
+        event_id = self._link.new_id()
+        item_id = turn.item_id
+
+        def done(e: RealtimeEvent) -> bool:
+            if item_id is not None:
+                return e.type == "conversation.item.truncated" and e.raw.get("item_id") == item_id
+            return e.type == "output_audio_buffer.cleared" and e.raw.get("response_id") == response_id
+
+        waiter = self._dispatch.expect(done, {event_id})
+        try:
+            await self._link.send(client_events.output_audio_buffer_clear(event_id))
+        except BaseException:
+            self._dispatch.forget(waiter)
+            raise
+        await self._dispatch.wait(waiter, "output_audio_buffer.cleared")
         return turn

@@ -60,6 +60,10 @@ class CallAudio:
         self._input_at: float | None = None  # the `at` of the microphone's last chunk
         self.dropped_output_chunks = 0  # taps of the model's track outside every response
 
+    def playing(self) -> str | None:
+        """The response whose audio the call is playing (between started and stopped/cleared)."""
+        return self._playing
+
     def playback_event(self, event: RealtimeEvent) -> None:
         """`output_audio_buffer.started` / `.stopped` / `.cleared` from the service."""
         response_id = event.raw.get("response_id")

@@ -71,3 +71,8 @@ def response_create(event_id: str | None = None, **overrides: Any) -> dict[str, 
 
 def response_cancel() -> dict[str, Any]:
     return {"type": "response.cancel"}
+
+
+def output_audio_buffer_clear(event_id: str) -> dict[str, Any]:
+    """WebRTC/SIP only: the service stops the audio it is playing and truncates the item at what played."""
+    return {"type": "output_audio_buffer.clear", "event_id": event_id}

@@ -85,13 +85,14 @@ class RealtimeSession:
         self._link = Link(
             connection, timeout, self._record, lambda c: self._reconnects.lost(c), recorder, call_id
         )
-        self._call_audio = CallAudio(self._link, self._record)
         current = lambda: self.config  # noqa: E731 - the parts read the config of the moment
         self._tools = ToolCalling(self.conversation, self._link, self._dispatch)
         self._user = UserTurns(
             self.conversation, self._link, self._dispatch, current, self.create_response, self._tools.follow
         )
-        self._barge_in = BargeIn(self.conversation, self._link, self._dispatch, current, self.cancel)
+        self._call_audio = CallAudio(self._link, self._record)
+        playing = self._call_audio.playing
+        self._barge_in = BargeIn(self.conversation, self._link, self._dispatch, current, self.cancel, playing)
         self._reconnects = Reconnector(self._reconnect, self._link, self._dispatch, self.connect, current)
         self._reconnects.replay_to(self.conversation, self._user.held, self._user.send_held)
 
@@ -305,11 +306,10 @@ class RealtimeSession:
     async def interrupt(self, played_ms: float, item_id: str | None = None) -> Turn:
         """Stop the assistant: cancel its response if still running and truncate its audio at `played_ms`.
 
-        `item_id` names the assistant item that was playing (default: the latest); by the time this
-        runs, the server may already have started the next reply. `played_ms` is clamped to the
-        audio actually received, since the server rejects a truncation beyond it. Returns the
-        truncated Turn.
-        """
+        `item_id` names the assistant item that was playing (default: the latest); by the time this runs,
+        the server may already have started the next reply. `played_ms` is clamped to the audio received
+        (the server rejects more). On a WebRTC call the service truncates at what played (it sends
+        `output_audio_buffer.clear`; `played_ms` is not used). Returns the truncated Turn."""
         return await self._barge_in.interrupt(played_ms, item_id)
 
     # -- function calls --------------------------------------------------------------------

@@ -224,3 +224,28 @@ async def test_barge_in_over_webrtc_is_the_service_s_and_trims_the_transcript(cl
             assert abs(len(heard) - turn.truncated_ms * words_per_ms) <= 3
     finally:
         await page.hang_up()
+
+
+async def test_interrupt_on_a_call_asks_the_service_to_clear(clean_emulator):
+    """`s.interrupt()` over WebRTC sends `output_audio_buffer.clear`: the service stops the track and
+    truncates at what it played; the kernel sends no truncate of its own."""
+    emulator = clean_emulator
+    emulator.reply = lambda text, seconds: LONG_REPLY
+    connection = ConnectionConfig.for_emulator(emulator)
+    config = SessionConfig(instructions="Be brief.")
+    page = await Page.dial(emulator, await create_client_secret(connection, config))
+    try:
+        async with RealtimeSession(connection, config, call_id=page.call_id) as s:
+            page.attach(s)
+            with pytest.raises(ValueError, match="no reply is playing"):
+                await s.interrupt(0)
+            await s.send_text("Tell me a long story.", respond=False)
+            await s.create_response()
+            await s.wait_for("output_audio_buffer.started", timeout=30)
+            await asyncio.sleep(1.0)
+            turn = await s.interrupt(0)
+            assert turn.status == "truncated" and 700 <= turn.truncated_ms <= 2500, turn.truncated_ms
+            sent = [e.type for e in s.event_log if e.direction == "client"]
+            assert "output_audio_buffer.clear" in sent and "conversation.item.truncate" not in sent
+    finally:
+        await page.hang_up()
