@@ -100,12 +100,26 @@ async def test_a_spoken_turn_with_a_kernel_tool_over_a_filtered_call(emulator):
         await page.hang_up()
 
 
-async def test_send_text_from_the_kernel_is_spoken_on_the_call_and_taps_are_stored(emulator, tmp_path):
+@pytest.mark.parametrize("created", [False, True], ids=["no-session.created", "session.created-on-join"])
+async def test_send_text_from_the_kernel_is_spoken_on_the_call_and_taps_are_stored(
+    emulator, tmp_path, monkeypatch, created
+):
+    """Also: whether or not the service greets a sideband with `session.created` (the emulator does not;
+    Azure's observer sample expects one), the join works and the microphone's clock stays the call's.
+    The second run hands the taps over from another thread, as comm handlers may."""
+    if created:
+        _greet_sidebands(emulator, monkeypatch)
     connection = ConnectionConfig.for_emulator(emulator)
     config = SessionConfig(instructions="Be brief.", transcription_model="whisper-1")
-    page = await Page.dial(emulator, await create_client_secret(connection, config, filtered=False))
+    secret = await create_client_secret(connection, config, filtered=False)
+    page = await Page.dial(emulator, secret, threaded=created)
     try:
-        async with RealtimeSession(connection, config, call_id=page.call_id) as s:
+        s = RealtimeSession(connection, config, call_id=page.call_id)
+        if created:  # taps recorded before the join's session.created: it must not restart their clock
+            page.attach(s)
+            await asyncio.sleep(0.3)
+            assert len(s.conversation.input) > 0
+        async with s:
             page.attach(s)
             before = time.monotonic()
             turn = await s.send_text("Read this aloud: the quick brown fox jumps over the lazy dog.")
@@ -134,6 +148,8 @@ async def test_send_text_from_the_kernel_is_spoken_on_the_call_and_taps_are_stor
             # audio_end_ms includes the VAD's silence (the WebSocket path's meaning too).
             assert abs((stop - offset) / 24 - config.silence_duration_ms) <= 150, (stop, offset)
             assert np.array_equal(mic[onset : offset + 1], np.concatenate(page.spoken)[onset : offset + 1])
+            assert ("session.created" in {e.type for e in s.event_log}) == created
+            assert s.server_session is not None and s.server_session["instructions"] == "Be brief."
         figure = plot_spectrogram(s.conversation)
         assert figure is not None
         loaded = Conversation.load(s.conversation.save(tmp_path / "call"))
@@ -142,6 +158,28 @@ async def test_send_text_from_the_kernel_is_spoken_on_the_call_and_taps_are_stor
         assert loaded.turns[-1].user_range == spoken.user_range
     finally:
         await page.hang_up()
+
+
+def _greet_sidebands(emulator, monkeypatch) -> None:
+    """Make the emulator send `session.created` to each sideband as it joins (as Azure may)."""
+    from realtime_widgets.emulator import calls
+
+    joined = calls.sideband
+
+    async def greeting_sideband(request, call_id):
+        call = emulator._runner.app[calls.CALLS_KEY].live.get(call_id)
+        if call is not None:
+            greet = {"type": "session.created", "event_id": "evt_greet", "session": call.session.session}
+
+            class Greeting(set):
+                def add(self, ws) -> None:
+                    super().add(ws)
+                    asyncio.ensure_future(ws.send_str(json.dumps(greet)))
+
+            call.wire.sidebands = Greeting(call.wire.sidebands)
+        return await joined(request, call_id)
+
+    monkeypatch.setattr(calls, "sideband", greeting_sideband)
 
 
 def test_taps_keep_the_microphone_clock_and_refuse_bad_input(emulator):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,12 @@ CHUNK = 2400 * 2  # 100 ms at 24 kHz
 
 
 class TappedTrack:
-    """Samples in order, cut into 100 ms chunks; chunks wait until a session takes them."""
+    """Samples in order, cut into 100 ms chunks; chunks wait until a session takes them. With a
+    `thread`, they are handed over from that thread (comm handlers may run off the loop)."""
 
-    def __init__(self, side: str) -> None:
+    def __init__(self, side: str, thread: ThreadPoolExecutor | None = None) -> None:
         self.side = side
+        self.thread = thread
         self.pending = np.zeros(0, np.int16)
         self.sent = 0  # samples handed over (the `at` of the next chunk)
         self.chunks: list[tuple[np.ndarray, float]] = []
@@ -39,25 +42,29 @@ class TappedTrack:
         if self.session is None:
             return
         for chunk, at in self.chunks:
-            self.session.tap_audio(self.side, chunk, at)  # type: ignore[arg-type]
+            if self.thread is None:
+                self.session.tap_audio(self.side, chunk, at)  # type: ignore[arg-type]
+            else:
+                self.thread.submit(self.session.tap_audio, self.side, chunk, at)
         self.chunks.clear()
 
 
 class Page:
     """`await Page.dial(emulator, secret)`; then `page.attach(session)` routes its taps to the kernel."""
 
-    def __init__(self, caller: Caller) -> None:
+    def __init__(self, caller: Caller, threaded: bool = False) -> None:
         self.caller = caller
-        self.mic = TappedTrack("input")
-        self.speaker = TappedTrack("output")
+        self.thread = ThreadPoolExecutor(1, "page-taps") if threaded else None  # one thread: in order
+        self.mic = TappedTrack("input", self.thread)
+        self.speaker = TappedTrack("output", self.thread)
         self.spoken: list[np.ndarray] = []  # the microphone as sent, 20 ms frames in order
         self._heard_index = 0
         self._poll: asyncio.Task[Any] | None = None
 
     @classmethod
-    async def dial(cls, emulator: Any, secret: ClientSecret) -> Page:
+    async def dial(cls, emulator: Any, secret: ClientSecret, *, threaded: bool = False) -> Page:
         caller = Caller("realtime-channel")
-        page = cls(caller)
+        page = cls(caller, threaded)
         send_frame = caller.mic.recv
 
         async def tapped_recv() -> Any:  # the page taps its own microphone track
@@ -107,3 +114,5 @@ class Page:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poll
         await self.caller.close()
+        if self.thread is not None:
+            self.thread.shutdown()
