@@ -21,15 +21,15 @@ import traitlets as t
 
 from ..conversation.event_list import EventList
 from ..conversation.tables import events_frame
-from ..events import RealtimeEvent, parse_audio_ref
+from ..events import INPUT_TAP, OUTPUT_TAP, RealtimeEvent, parse_audio_ref
 from ._protocols import EventLogCounts, EventLogToPage, EventRowWire, EventSource, Unsubscribe
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 FLUSH_INTERVAL_S = 0.1
-# Client appends are as frequent as deltas, so they collapse the same way.
-_COLLAPSING = frozenset({"input_audio_buffer.append"})
+# Client appends, and a WebRTC call's tapped audio, are as frequent as deltas: they collapse the same way.
+_COLLAPSING = frozenset({"input_audio_buffer.append", INPUT_TAP, OUTPUT_TAP})
 # Keys whose long string values are base64 audio; shown as their decoded byte size.
 _AUDIO_KEYS = frozenset({"audio", "delta", "data"})
 _AUDIO_MIN_CHARS = 256
@@ -156,8 +156,8 @@ class EventRow:
 def _summarize(row: EventRow, events: list[RealtimeEvent]) -> str:
     """Fold `events` (the row's newest) into its summary: incremental for long delta runs."""
     kind = row.type
-    if kind.endswith("audio.delta") or kind == "input_audio_buffer.append":
-        key = "audio" if kind == "input_audio_buffer.append" else "delta"
+    if kind.endswith("audio.delta") or kind in _COLLAPSING:
+        key = "audio" if kind in ("input_audio_buffer.append", INPUT_TAP) else "delta"
         total = (row._acc or 0) + sum(audio_bytes(e.raw.get(key)) for e in events)
         row._acc = total
         return f"{total} B audio"

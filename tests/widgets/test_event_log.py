@@ -155,6 +155,16 @@ def test_collapsing_rules_and_audio_sizes():
         "item": {"content": [{"audio": "<4800 bytes of base64 audio>"}]}
     }
     assert "6 events, 4 rows" in repr(log)
+    # a WebRTC call's taps (10 a second each side) collapse like appends and deltas
+    for _ in range(3):
+        log.ingest(ev({"type": "webrtc.input_audio.tap", "audio": "@input.wav[0:2400]"}, "client"))
+        log.ingest(
+            ev({"type": "webrtc.output_audio.tap", "delta": "@output.wav[0:2400]", "response_id": "r"})
+        )
+    assert [(r.type, r.count, r.summary) for r in log.rows[4:]] == [
+        ("webrtc.input_audio.tap", 3, "14400 B audio"),
+        ("webrtc.output_audio.tap", 3, "14400 B audio"),
+    ]
     # without a session the log keeps the events itself; a detail reads them back
     assert [e.type for e in log.events][:2] == [
         "response.output_audio.delta",
