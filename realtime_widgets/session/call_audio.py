@@ -33,19 +33,26 @@ PLAYOUT_TAIL_S = 0.5
 LOST_FRACTION = 0.75
 
 
-def check_call(call_id: str | None, protocol: str, is_transcription: bool) -> None:
-    """A sideband join needs a call id, the GA protocol and a realtime session."""
+def check_call(call_id: str | None, connection: Any, config: Any, recording: bool = False) -> None:
+    """A sideband join needs a call id, the GA protocol and a realtime session (and no cassette).
+    Checked before anything is opened; `realtime_connect` checks the protocol of a connection from
+    the environment (`connection=None`) again when joining."""
     if call_id is None:
         return
     if not isinstance(call_id, str) or not call_id.strip():
         raise ValueError(f"call_id must be the id of a live WebRTC call (rtc_...), got {call_id!r}")
-    if protocol != "ga":
+    if getattr(connection, "protocol", "ga") != "ga":
         raise ConfigurationError(
             "WebRTC calls need the GA protocol (/openai/v1/realtime); use ConnectionConfig(protocol='ga')"
         )
-    if is_transcription:
+    if getattr(config, "is_transcription", False):
         raise ConfigurationError(
             "A WebRTC call carries a realtime session; join it with SessionConfig(type='realtime')"
+        )
+    if recording:
+        raise ConfigurationError(
+            "record= makes a cassette of a WebSocket session, and a WebRTC call's media cannot be "
+            "replayed from one: leave record out, and keep the call with s.conversation.save(folder)"
         )
 
 

@@ -70,12 +70,12 @@ class RealtimeSession:
         long for the socket). A response that does not finish in time is cancelled (`RequestTimeout`).
         `record=FOLDER` records to a cassette or replays it, by `record_mode` (docs/cassettes.md).
         `call_id` joins a live WebRTC call as its sideband: its audio is on the call's tracks (`tap_audio`)."""
+        check_call(call_id, connection, config, record is not None)
         connection, recorder = cassette.for_session(connection, record, record_mode)
         if config is not None and not isinstance(config, SessionConfig):
             raise TypeError(f"config must be a SessionConfig, got {type(config).__name__}")
         self.connection = connection
         self.config: SessionConfig = config if config is not None else SessionConfig()
-        check_call(call_id, connection.protocol, self.config.is_transcription)
         self.conversation = conversation if conversation is not None else Conversation()
         self.event_log = self.conversation.events  # the same sequence
         self.errors: list[ServerError] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from realtime_widgets import (
     AudioInputError,
     CallAudioError,
+    ConfigurationError,
     ConnectionConfig,
     ConnectionFailed,
     Conversation,
@@ -214,6 +216,12 @@ async def test_joining_an_unknown_call_says_so(emulator):
             pass
     with pytest.raises(ValueError, match="call_id"):
         RealtimeSession(connection, call_id="")
+    with pytest.raises(ConfigurationError, match="conversation.save"):
+        RealtimeSession(connection, call_id="rtc_x", record="cassette-folder")
+    with pytest.raises(ConfigurationError, match="GA protocol"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the preview protocol's retirement notice
+            RealtimeSession(ConnectionConfig.for_emulator(emulator, protocol="preview"), call_id="rtc_x")
 
 
 LONG_REPLY = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
