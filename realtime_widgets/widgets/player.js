@@ -4,17 +4,21 @@
 // Messages (typed in player.py): kernel -> page {kind:"audio", stream, seq, kt} + one PCM16
 // buffer, {kind:"clear"}. Page -> kernel {kind:"position", stream, played_ms, playing} every
 // 100 ms while playing, {kind:"scheduled", stream, seq, t, kt} for the first chunk of a stream,
-// {kind:"cleared", ...} after a clear, {kind:"underrun", stream, seq, gap_ms, t} when a stream's
-// queue ran dry before chunk `seq` (a gap in the middle of a response). One Playback per model (the factory below), shared by its views.
+// {kind:"cleared", ...} after a clear, {kind:"underrun", stream, seq, gap_ms, late_ms, kt, t} when a
+// stream's queue ran dry before chunk `seq` (a gap in the middle of a response; late_ms: how far past
+// the queue's end it came, kt: when the kernel sent it). One Playback per model (the factory below), shared by its views.
 
 const RATE = 24000;
 // A stream's first chunk (and the one after an underrun) starts this far ahead: the jitter buffer.
-// Deltas come in bursts; on a busy machine the second one can lag the first by 150 ms. The lead
-// starts at LEAD_S, grows by each gap heard (up to MAX_LEAD_S) and shrinks back 10 % per clean stream.
-const LEAD_S = 0.12;
-const MAX_LEAD_S = 0.5;
-// Less queued than this counts as dry: the main thread's currentTime lags the audio thread by up to a
-// render batch, and a start time already past on the audio thread would play late, out of place.
+// The kernel gets the service's deltas faster than real time, so only a response's first few hundred ms
+// are at risk; what runs a queue dry is the kernel -> page path stalling on a busy machine (the comm,
+// not the kernel: bench_playback.py). The lead starts at MIN_LEAD_S, grows by how late a chunk came
+// (up to MAX_LEAD_S, so a stall of seconds does not add seconds to every reply) and shrinks 10 % per
+// clean stream.
+const MIN_LEAD_S = 0.06;
+const MAX_LEAD_S = 0.2;
+// Less queued than this counts as dry: a start time the audio thread has already passed would play
+// late, overlapping the next chunk.
 const SAFETY_S = 0.03;
 const FADE_SAMPLES = 48; // 2 ms fade-in after an underrun, so a restart does not click
 const REPORT_MS = 100;
@@ -31,10 +35,12 @@ class Playback {
     this.streamGain = null;
     this.chunks = []; // {src, start, dur} not yet fully played
     this.playedDone = 0; // seconds of fully played chunks of the current stream
-    this.nextTime = 0;
+    // Where the queue ends, in frames of the context: chunks start on whole frames, so joins are
+    // sample-exact (a start between two frames makes Web Audio interpolate, with a step at each join).
+    this.nextFrame = 0;
     this.playing = false;
     this.underruns = 0; // gaps in the middle of a stream since the page loaded
-    this.lead = LEAD_S;
+    this.lead = MIN_LEAD_S;
     this.streamRanDry = false;
     this.timer = null;
     this.listeners = new Set();
@@ -80,7 +86,7 @@ class Playback {
 
   newStream(id) {
     // A new item plays after what is already scheduled (a clear is what cuts playback).
-    if (this.streamId !== null && !this.streamRanDry) this.lead = Math.max(LEAD_S, this.lead * 0.9);
+    if (this.streamId !== null && !this.streamRanDry) this.lead = Math.max(MIN_LEAD_S, this.lead * 0.9);
     this.streamRanDry = false;
     this.streamId = id;
     this.playedDone = 0;
@@ -98,33 +104,44 @@ class Playback {
     const buffer = ctx.createBuffer(1, pcm.length, RATE);
     const data = buffer.getChannelData(0);
     for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
-    const now = ctx.currentTime;
-    let start = this.nextTime;
-    if (start < now + SAFETY_S) {
-      // First chunk, or the kernel fell behind: start a little ahead, fade in to avoid a click.
-      if (msg.seq > 0 && this.nextTime > 0) this.underrun(msg, now + this.lead - this.nextTime);
-      start = now + this.lead;
+    const rate = ctx.sampleRate;
+    const now = Math.round(ctx.currentTime * rate); // currentTime is on a render quantum's first frame
+    let start = this.nextFrame;
+    if (start < now + Math.round(SAFETY_S * rate)) {
+      // First chunk, or the chunk came late: start a little ahead, fade in to avoid a click.
+      const late = this.nextFrame > 0 && msg.seq > 0 ? (now - this.nextFrame) / rate : null;
+      start = now + Math.round(this.lead * rate);
+      if (late !== null) this.underrun(msg, (start - this.nextFrame) / rate, late);
       const n = Math.min(FADE_SAMPLES, data.length);
       for (let i = 0; i < n; i++) data[i] *= i / n;
     }
     const src = ctx.createBufferSource();
     src.buffer = buffer;
     src.connect(this.streamGain);
-    src.start(start);
-    this.nextTime = start + buffer.duration;
-    this.chunks.push({ src, start, dur: buffer.duration, stream: msg.stream });
+    src.start(start / rate);
+    this.nextFrame = start + Math.round((pcm.length * rate) / RATE);
+    this.chunks.push({ src, start: start / rate, dur: buffer.duration, stream: msg.stream });
     if (msg.seq === 0) {
       this.model.send({ kind: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt });
     }
     this.setPlaying(true);
   }
 
-  // The queue ran dry in the middle of a stream: a gap the listener hears. Counted and reported.
-  underrun(msg, gapS) {
+  // The queue ran dry in the middle of a stream: a gap the listener hears. Counted and reported; the
+  // next starts wait longer by as much as this chunk was late.
+  underrun(msg, gapS, lateS) {
     this.underruns += 1;
     this.streamRanDry = true;
-    this.lead = Math.min(MAX_LEAD_S, this.lead + gapS);
-    this.model.send({ kind: "underrun", stream: msg.stream, seq: msg.seq, gap_ms: gapS * 1000, t: epochMs() });
+    this.lead = Math.min(MAX_LEAD_S, this.lead + Math.max(0, lateS + SAFETY_S));
+    this.model.send({
+      kind: "underrun",
+      stream: msg.stream,
+      seq: msg.seq,
+      gap_ms: gapS * 1000,
+      late_ms: lateS * 1000,
+      kt: msg.kt,
+      t: epochMs(),
+    });
   }
 
   playedSeconds() {
@@ -190,7 +207,7 @@ class Playback {
     this.stopSources(0.003);
     this.chunks = [];
     this.playedDone = played;
-    this.nextTime = 0;
+    this.nextFrame = 0;
     this.model.send({ kind: "cleared", stream: this.streamId, played_ms: played * 1000, playing: false, reason });
     this.streamId = null;
     clearInterval(this.timer);

@@ -32,7 +32,7 @@ _HERE = pathlib.Path(__file__).parent
 
 # Chunk size for `.play()` of a finished turn: small enough to start at once.
 _PLAY_CHUNK_SAMPLES = SAMPLE_RATE // 5
-_LEAD_MS = 120.0  # the page starts a stream this far ahead (player.js LEAD_S, its least)
+_LEAD_MS = 60.0  # the page starts a stream this far ahead (player.js MIN_LEAD_S, its least)
 
 
 # -- messages between the kernel and the page ---------------------------------------------------
@@ -78,6 +78,8 @@ class PlayerUnderrun(TypedDict):
     stream: str
     seq: int
     gap_ms: float
+    late_ms: float  # how far past the end of the queue the chunk came (< 0: nearly dry)
+    kt: float  # when the kernel sent the chunk, epoch ms (kernel -> page delay = t - kt)
     t: float
 
 

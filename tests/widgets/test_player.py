@@ -164,7 +164,8 @@ async def test_an_underrun_the_page_reports_is_counted_on_its_turn(emulator, fro
         turn = await s.send_text("Say something.")
         changed = []
         s.conversation.on_change(changed.append)
-        gap = {"kind": "underrun", "stream": turn.item_id, "seq": 3, "gap_ms": 42.0, "t": 1000.0}
+        gap = {"kind": "underrun", "stream": turn.item_id, "seq": 3, "gap_ms": 42.0, "late_ms": -18.0}
+        gap |= {"kt": 900.0, "t": 1000.0}
         _page_sends(player, gap)
         assert player.underruns == [(turn.item_id, 3, 42.0)]
         assert turn.underruns == 1 and changed == [turn]  # the transcript row hears of it
