@@ -323,15 +323,15 @@ def explain_connect_error(exc: BaseException, config: ServiceTarget | None) -> R
     """
     if isinstance(exc, RealtimeWidgetsError):
         return exc
+    status_code = getattr(exc, "status_code", None)
+    if isinstance(status_code, int):  # openai.APIStatusError (first: its httpx response has no .body)
+        return explain_http_error(exc, config)  # type: ignore[arg-type]
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
     if response is not None and status is not None:  # websockets.exceptions.InvalidStatus
         err = explain_handshake(int(status), getattr(response, "body", b""), config, response.headers)
         err.__cause__ = exc
         return err
-    status_code = getattr(exc, "status_code", None)
-    if isinstance(status_code, int):  # openai.APIStatusError
-        return explain_http_error(exc, config)  # type: ignore[arg-type]
     where = config.describe() if config is not None else "the service"
     if isinstance(exc, OSError):
         message = (

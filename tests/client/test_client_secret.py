@@ -116,6 +116,7 @@ async def test_entra_token_and_wrong_key(keyed_emulator, monkeypatch):
     with pytest.raises(ConnectionFailed) as info:
         await create_client_secret(wrong)
     assert info.value.status == 401 and "sk-wrong-key-123" not in str(info.value)
+    assert "create client secrets with the resource's API key" in str(info.value)  # the service's words
 
 
 async def test_preview_protocol_and_bad_expiry_are_clear_errors(emulator):
