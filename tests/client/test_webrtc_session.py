@@ -227,7 +227,7 @@ async def test_joining_an_unknown_call_says_so(emulator):
 LONG_REPLY = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
 
 
-async def test_barge_in_over_webrtc_is_the_service_s_and_trims_the_transcript(clean_emulator):
+async def test_barge_in_over_webrtc_is_the_service_s_and_trims_the_transcript(clean_emulator, tmp_path):
     """The caller speaks over a long reply: the service clears its output buffer and truncates the item
     at what the track played; the kernel sends neither a cancel nor a truncate, and its turn is marked
     truncated with the transcript cut where the tapped audio was cut."""
@@ -268,6 +268,10 @@ async def test_barge_in_over_webrtc_is_the_service_s_and_trims_the_transcript(cl
                 f"truncated at {turn.truncated_ms} ms; heard {len(heard)} words, expected {turn.truncated_ms * words_per_ms:.1f}"
             )
             assert abs(len(heard) - turn.truncated_ms * words_per_ms) <= 3
+        loaded = Conversation.load(s.conversation.save(tmp_path / "cut"))
+        again = loaded.turn_for_response(started.raw["response_id"])
+        assert again is not None and (again.status, again.truncated_ms) == (turn.status, turn.truncated_ms)
+        assert again.heard_transcript == turn.heard_transcript  # the tapped audio is known as such again
     finally:
         await page.hang_up()
 
