@@ -29,7 +29,7 @@ from .user_turns import to_wire_pcm
 TapSide = Literal["input", "output"]
 # How long after the service's stopped/cleared the page may still be playing (and tapping) a response.
 PLAYOUT_TAIL_S = 0.5
-# A microphone chunk posted this much (of a chunk) later than the one before means chunks were lost.
+# A microphone chunk starting this much (of a chunk) after the last one ended means chunks were lost.
 LOST_FRACTION = 0.75
 
 
@@ -91,7 +91,7 @@ class CallAudio:
             )
         if at is not None and (not isinstance(at, (int, float)) or not at >= 0):
             raise ValueError(
-                f"at must be when the page posted the chunk, in seconds (>= 0), or None; got {at!r}"
+                f"at must be the chunk's start on the tap's clock in seconds (>= 0), or None; got {at!r}"
             )
         samples = to_wire_pcm(pcm, SAMPLE_RATE)
         if self._link.in_loop_thread():
@@ -112,15 +112,16 @@ class CallAudio:
         self._emit({"type": OUTPUT_TAP, "response_id": response_id, "delta": _b64(pcm)}, "server")
 
     def _aligned_input(self, pcm: np.ndarray, at: float | None) -> np.ndarray:
-        """With `at` (when the page posted the chunk, any clock in seconds), a chunk lost on the way
-        becomes silence, so the microphone stays on the service's clock. Gaps under `LOST_FRACTION`
-        of a chunk are the page's scheduling jitter, not loss: nothing is added or cut for them."""
+        """With `at` (the chunk's start on the tap's own sample clock, s: the widget's seq x 100 ms), a
+        chunk lost on the way becomes silence, so the microphone stays on the service's clock. Gaps
+        under `LOST_FRACTION` of a chunk are rounding, not loss. (Post times would not do: a stalled
+        page would look like lost chunks.)"""
         if at is None:
             return pcm
         previous, self._input_at = self._input_at, float(at)
         if previous is None:
             return pcm
-        gap = (float(at) - previous) * SAMPLE_RATE - pcm.size  # consecutive posts are one chunk apart
+        gap = (float(at) - previous) * SAMPLE_RATE - pcm.size  # consecutive chunks are one chunk apart
         if gap < LOST_FRACTION * pcm.size:
             return pcm
         lost = int(round(gap / pcm.size)) * pcm.size

@@ -262,7 +262,7 @@ class RealtimeSession:
 
     def tap_audio(self, side: TapSide, pcm: Any, at: float | None = None) -> None:
         """Record the page's tap of a WebRTC call: "input" (the microphone) or "output" (the model's
-        track), PCM16 24 kHz in order; `at` (when the page posted it, s) keeps a lost chunk's place.
+        track), PCM16 24 kHz in order; `at` (its start on the tap's clock, s) keeps a lost chunk's place.
         Stored in `conversation.input` / `.output` like WebSocket audio. Safe from any thread."""
         self._call_audio.tap(side, pcm, at)
 

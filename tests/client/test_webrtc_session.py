@@ -186,11 +186,11 @@ def _greet_sidebands(emulator, monkeypatch) -> None:
 
 def test_taps_keep_the_microphone_clock_and_refuse_bad_input(emulator):
     s = RealtimeSession(ConnectionConfig.for_emulator(emulator), call_id="rtc_not_joined_yet")
-    chunk, t = np.full(2400, 1000, np.int16), 1_700_000_000.0  # `at`: when the page posted each chunk
-    s.tap_audio("input", chunk, t)
-    s.tap_audio("input", chunk, t + 0.13)  # posted 30 ms late: the page's jitter, nothing added
-    s.tap_audio("input", chunk, t + 0.17)  # and the next one early
-    s.tap_audio("input", chunk, t + 0.47)  # two chunks lost between these
+    chunk = np.full(2400, 1000, np.int16)  # `at`: each chunk's start on the tap's clock (seq x 0.1 s)
+    s.tap_audio("input", chunk, 0.0)
+    s.tap_audio("input", chunk, 0.1)
+    s.tap_audio("input", chunk, 0.2 + 1e-6)  # rounding: nothing added
+    s.tap_audio("input", chunk, 0.5)  # chunks 3 and 4 were lost on the way
     mic = s.conversation.input.read()
     assert len(mic) == 6 * 2400
     assert (
