@@ -79,7 +79,7 @@ def sched_seconds(pid: int) -> tuple[float, float]:
 
 
 def children_cpu_seconds(pid: int) -> float:
-    """CPU of the emulator's child processes (the recognizer), read while they run."""
+    """CPU of the emulator's child processes (the recognizer, the voice engines), read while they run."""
     total = 0.0
     for child in Path(f"/proc/{pid}/task").glob("*/children"):
         for cpid in child.read_text().split():
@@ -396,7 +396,11 @@ def main() -> None:
             f"{r['reply'].get('audio_s', 0):.0f} s in {r['reply'].get('seconds', 0):.0f} s",
         ),
         ("3-minute commit: transcript after", "-", f"{r['commit'].get('transcribed_s', '?')} s"),
-        ("emulator CPU / its recognizer's CPU", "-", f"{cpu * 100:.0f}% / {asr * 100:.0f}% of one core"),
+        (
+            "emulator CPU / its worker processes' CPU (recognizer, voices)",
+            "-",
+            f"{cpu * 100:.0f}% / {asr * 100:.0f}% of one core",
+        ),
         (
             "emulator threads: on a CPU / waiting for one",
             "-",

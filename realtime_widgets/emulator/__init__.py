@@ -6,14 +6,14 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .emulator import DEFAULT_DEPLOYMENT, PLACEHOLDER_KEY, Emulator
-from .faults import Faults
-from .limits import Limits
-from .replies import default_reply
-
 if TYPE_CHECKING:
+    from .emulator import DEFAULT_DEPLOYMENT, PLACEHOLDER_KEY, Emulator
+    from .faults import Faults
+    from .limits import Limits
+    from .replies import default_reply
     from .voice import synthesize
 
 __all__ = [
@@ -26,11 +26,24 @@ __all__ = [
     "synthesize",
 ]
 
+# Each name loads its module when first used: the worker processes (`_voice_worker`, `_asr_worker`)
+# import this package and need none of the server (aiohttp, scipy).
+_HOME = {
+    "DEFAULT_DEPLOYMENT": ".emulator",
+    "PLACEHOLDER_KEY": ".emulator",
+    "Emulator": ".emulator",
+    "Faults": ".faults",
+    "Limits": ".limits",
+    "default_reply": ".replies",
+    "synthesize": ".voice",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # numpy/scipy and eSpeak load only when speech is first needed.
-    if name == "synthesize":
-        from .voice import synthesize
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name], __name__), name)
 
-        return synthesize
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -43,9 +43,10 @@ def _cassette_to_replay() -> Path | None:
 
 
 def _warm_voice() -> None:
-    from .voice import synthesize
+    from . import voice
 
-    synthesize("ready")
+    voice.warm_up()
+    voice.synthesize("ready")
 
 
 class Emulator:
@@ -303,7 +304,7 @@ class Emulator:
         site = web.TCPSite(self._runner, self.host, self._requested_port, ssl_context=ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])  # the port the OS chose when asked for 0
-        # Load eSpeak off the loop now, so the first response does not pay for it.
+        # Start the voice processes off the loop now, so the first response does not wait for them.
         threading.Thread(target=_warm_voice, name="emulator-voice-warmup", daemon=True).start()
 
     async def _shutdown(self) -> None:

@@ -1,17 +1,23 @@
-"""Local text-to-speech with eSpeak NG (the `espeakng-loader` wheel, through ctypes).
+"""Local text-to-speech with eSpeak NG: replies cut into slices, and the engines that make them.
 
-eSpeak keeps global state and is not thread-safe: one thread owns the engine (loaded on first use,
-which keeps `Emulator()` start-up fast) and synthesises one slice of text at a time, in the order
-slices were asked for, a reply's first slice before the slices made ahead of streaming. A caller
-asks for its next slice only when the last one is done, so callers take turns: no session waits
-behind another's whole reply, only behind one slice per busy session.
+eSpeak keeps global state and is not thread-safe (one engine per process, `espeak.py`). Two engines:
+one, in this process, makes only a reply's first slice (someone waits for its first audio); the
+other, in a worker process (`_voice_worker`), the slices made ahead of streaming, so a first slice
+never waits behind one of those. Each takes its slices first asked first done; a caller asks for
+its next slice only when the last one is done, so callers take turns: no session waits behind
+another's whole reply, only behind one slice per busy session.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
+import atexit
+import contextlib
+import pickle
 import re
+import struct
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import AsyncGenerator
@@ -19,57 +25,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..protocol import SAMPLE_RATE, VOICES
 from . import own_speech
+from .espeak import VOICE_MAP, make_slice
 
-# espeak_AUDIO_OUTPUT / espeak_PARAMETER / espeak_EVENT_TYPE values from speak_lib.h.
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
-_EVENT_LIST_TERMINATED, _EVENT_WORD = 0, 1
-_POS_CHARACTER = 1
-_CHARS_UTF8 = 1
-_END_PAUSE = 0x1000  # espeakENDPAUSE: the pause after the text's last sentence, as within a text
 # Words per slice: whole sentences are packed up to this; a longer sentence is cut. About 8 s of
 # speech and 10 ms of synthesis each; a smaller slice pays eSpeak's per-call cost more often.
 SLICE_WORDS = 24
 FIRST_SLICE_WORDS = 8  # a reply's first slice: ~4 ms of synthesis before its first audio
+AHEAD_NICENESS = 5  # the engine making slices ahead of streaming
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
-# Each service voice maps to a distinct eSpeak variant and pitch so they are told apart by ear.
-VOICE_MAP: dict[str, tuple[str, int, int]] = {
-    # name: (eSpeak voice+variant, pitch 0-100, words per minute)
-    "alloy": ("en-us+f3", 55, 175),
-    "ash": ("en-us+m3", 40, 170),
-    "ballad": ("en-gb-x-rp+m1", 45, 160),
-    "coral": ("en-us+f2", 65, 180),
-    "echo": ("en-us+m7", 35, 170),
-    "sage": ("en-gb+f4", 50, 165),
-    "shimmer": ("en-us+f5", 70, 185),
-    "verse": ("en-gb-scotland+m2", 45, 170),
-    "marin": ("en-us+f1", 60, 175),
-    "cedar": ("en-us+m1", 30, 165),
-}
 assert set(VOICE_MAP) == set(VOICES)
-
-
-class _Event(ctypes.Structure):
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", ctypes.c_char * 8),
-    ]
-
-
-_SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-)
 
 
 @dataclass(frozen=True)
@@ -83,70 +51,6 @@ class Speech:
     @property
     def duration_s(self) -> float:
         return len(self.audio) / self.rate
-
-
-class _Engine:
-    def __init__(self) -> None:
-        import espeakng_loader
-
-        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        lib = self._lib
-        lib.espeak_Initialize.restype = ctypes.c_int
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
-        rate = lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 200, espeakng_loader.get_data_path().encode(), 0
-        )
-        if rate <= 0:
-            raise RuntimeError("eSpeak NG failed to initialise (check the espeakng-loader wheel)")
-        self.rate = rate
-        self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[int, int]] = []  # (text_position, audio_position_ms)
-        self._voice: str | None = None
-        self._callback = _SynthCallback(self._on_audio)  # kept referenced: eSpeak holds the pointer
-        lib.espeak_SetSynthCallback(self._callback)
-
-    def _on_audio(self, wav, n: int, events) -> int:
-        if n > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-        i = 0
-        while events[i].type != _EVENT_LIST_TERMINATED:
-            if events[i].type == _EVENT_WORD:
-                self._events.append((events[i].text_position, events[i].audio_position))
-            i += 1
-        return 0
-
-    def speak(
-        self, text: str, voice: str, end_pause: bool = False
-    ) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        name, pitch, wpm = VOICE_MAP[voice]
-        lib = self._lib
-        if voice != self._voice:  # loading a voice costs milliseconds; slices mostly keep theirs
-            if lib.espeak_SetVoiceByName(name.encode()) != 0:
-                lib.espeak_SetVoiceByName(b"en-us")
-            self._voice = voice
-        lib.espeak_SetParameter(_PARAM_PITCH, pitch, 0)
-        lib.espeak_SetParameter(_PARAM_RATE, wpm, 0)
-        lib.espeak_SetParameter(_PARAM_VOLUME, 100, 0)
-        self._chunks, self._events = [], []
-        data = text.encode("utf-8") + b"\0"
-        buf = ctypes.create_string_buffer(data)
-        flags = _CHARS_UTF8 | (_END_PAUSE if end_pause else 0)
-        lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, flags, None, None)
-        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-        return audio.astype(np.int16, copy=False), list(self._events)
 
 
 def slices(text: str, max_words: int = SLICE_WORDS, first_words: int = FIRST_SLICE_WORDS) -> list[str]:
@@ -171,48 +75,121 @@ def slices(text: str, max_words: int = SLICE_WORDS, first_words: int = FIRST_SLI
 
 
 class _Synthesizer:
-    """The thread that owns eSpeak: slices are synthesised one at a time, first asked first done,
-    except that a reply's first slice (someone waits for its first audio) goes before the slices
-    made ahead while earlier ones stream."""
+    """Two engines (eSpeak's global state is per process), each served by a thread of its own, each
+    taking its slices first asked first done. A reply's first slice (someone waits for its first
+    audio) is made in this process: a worker process would add a hand-over, which costs milliseconds
+    on a busy machine. The slices made ahead while earlier ones stream are made in a worker process
+    (`_voice_worker`), so a first slice never waits behind one, and their synthesis and resampling
+    do not hold this process's GIL, which the event loop needs."""
 
     def __init__(self) -> None:
-        self._first: deque[_Job] = deque()
-        self._ahead: deque[_Job] = deque()
+        self._queues: dict[bool, deque[_Job]] = {True: deque(), False: deque()}  # by `first`
         self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: dict[bool, threading.Thread] = {}
+        self.procs: list[subprocess.Popen[bytes]] = []
 
     def submit(
         self, text: str, voice: str, rate: int, first: bool = True, end_pause: bool = False
     ) -> Future[Speech]:
         job = _Job(Future(), text, voice, rate, end_pause)
         with self._ready:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="emulator-voice", daemon=True)
-                self._thread.start()
-            (self._first if first else self._ahead).append(job)
-            self._ready.notify()
+            self._start(first)
+            self._queues[first].append(job)
+            self._ready.notify_all()
         return job.done
 
-    def _next(self) -> _Job:
+    def warm_up(self) -> None:
+        """Start both engines now (the worker process takes about a second to start)."""
         with self._ready:
-            while not (self._first or self._ahead):
-                self._ready.wait()
-            return (self._first or self._ahead).popleft()
+            self._start(True)
+            self._start(False)
 
-    def _run(self) -> None:
-        engine: _Engine | None = None
+    def _start(self, first: bool) -> None:
+        thread = self._threads.get(first)
+        if thread is None or not thread.is_alive():
+            name = "emulator-voice" if first else "emulator-voice-ahead"
+            thread = threading.Thread(target=self._serve, args=(first,), name=name, daemon=True)
+            self._threads[first] = thread
+            thread.start()
+
+    def _next(self, first: bool) -> _Job:
+        queue = self._queues[first]
+        with self._ready:
+            while not queue:
+                self._ready.wait()
+            return queue.popleft()
+
+    def _serve(self, first: bool) -> None:
+        proc: subprocess.Popen[bytes] | None = None
+        if not first:
+            with contextlib.suppress(OSError):  # started at once (warm_up); a failure is told per slice
+                proc = self._spawn(proc)
         while True:
-            job = self._next()
+            job = self._next(first)
             if not job.done.set_running_or_notify_cancel():
                 continue  # its session stopped listening (cancelled response, closed socket)
             try:
-                engine = engine or _Engine()
-                raw, events = engine.speak(job.text, job.voice, job.end_pause)
-                audio = _resample(raw, engine.rate, job.rate)
+                if first:
+                    audio, words = make_slice(job.text, job.voice, job.rate, job.end_pause)
+                else:
+                    if proc is None or proc.poll() is not None:  # not started, or it died: a new one
+                        proc = self._spawn(proc)
+                    audio, words = _round_trip(proc, job)
                 own_speech.remember(audio, job.text, job.rate)
-                job.done.set_result(Speech(audio=audio, rate=job.rate, words=_word_times(job.text, events)))
+                job.done.set_result(Speech(audio=audio, rate=job.rate, words=words))
             except BaseException as exc:  # noqa: BLE001 - the caller gets it; the thread serves the next
                 job.done.set_exception(exc)
+
+    def _spawn(self, replacing: subprocess.Popen[bytes] | None) -> subprocess.Popen[bytes]:
+        # Slices made ahead have seconds of slack: their engine yields the CPU to the event loop and
+        # to first slices on a busy machine.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "realtime_widgets.emulator._voice_worker", str(AHEAD_NICENESS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        with self._ready:
+            if replacing in self.procs:
+                self.procs.remove(replacing)
+            self.procs.append(proc)
+        assert proc.stdout is not None  # noqa: S101 - a pipe (above)
+        proc.stdout.readline()  # "ready": imported (or, if it failed, EOF; the first slice says why)
+        return proc
+
+    def shutdown(self) -> None:
+        with self._ready:
+            procs = list(self.procs)
+        for proc in procs:
+            if proc.poll() is None and proc.stdin is not None:
+                proc.stdin.close()  # its stdin closing ends it
+        for proc in procs:
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _round_trip(proc: subprocess.Popen[bytes], job: _Job) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """One slice made by a worker process (pipe I/O releases the GIL while it works)."""
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None  # noqa: S101 - both are pipes (see _spawn)
+    request = pickle.dumps((job.text, job.voice, job.rate, job.end_pause))
+    try:
+        stdin.write(struct.pack("<I", len(request)) + request)
+        stdin.flush()
+        header = stdout.read(4)
+        if len(header) < 4:
+            raise BrokenPipeError("it ended")
+        data = stdout.read(struct.unpack("<I", header)[0])
+    except (BrokenPipeError, OSError, ValueError) as exc:
+        raise RuntimeError(
+            f"the emulator's voice process stopped ({exc}); check that espeakng-loader is installed"
+        ) from exc
+    ok, result = pickle.loads(data)  # noqa: S301 - our own worker process
+    if not ok:
+        raise RuntimeError(f"speech synthesis failed in the voice process: {result}")
+    return result
 
 
 @dataclass
@@ -225,6 +202,17 @@ class _Job:
 
 
 _synthesizer = _Synthesizer()
+atexit.register(_synthesizer.shutdown)
+
+
+def warm_up() -> None:
+    """Start both engines now, so no reply waits for them to load."""
+    _synthesizer.warm_up()
+
+
+def worker_processes() -> list[subprocess.Popen[bytes]]:
+    """The live voice worker process, if started (for tests)."""
+    return [p for p in list(_synthesizer.procs) if p.poll() is None]
 
 
 def _check(voice: str, rate: int) -> None:
@@ -298,40 +286,3 @@ def seconds_per_word(voice: str) -> float:
 def synthesize(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> np.ndarray:
     """PCM16 mono speech of `text` in one of the service's voice names, at `rate` Hz."""
     return speak(text, voice, rate).audio
-
-
-def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
-    if src == dst or len(x) == 0:
-        return x.astype(np.int16, copy=False)
-    g = np.gcd(src, dst)
-    y = resample_poly(x.astype(np.float32), dst // g, src // g)
-    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
-
-
-def _word_times(text: str, events: list[tuple[int, int]]) -> list[tuple[str, float]]:
-    """Pair each whitespace-separated word with the audio time eSpeak reported for it.
-
-    eSpeak's text_position is a 1-based character offset; when events are missing or do not
-    line up, the words are spread evenly (callers only need a monotonic estimate).
-    """
-    spans: list[tuple[int, str]] = []
-    pos = 0
-    for word in text.split():
-        start = text.index(word, pos)
-        spans.append((start, word))
-        pos = start + len(word)
-    times: list[tuple[str, float]] = []
-    ev = sorted(events)
-    j = 0
-    last = 0.0
-    for start, word in spans:
-        t = None
-        while j < len(ev) and ev[j][0] - 1 <= start:
-            if ev[j][0] - 1 >= start - 1:
-                t = ev[j][1] / 1000.0
-            j += 1
-        if t is None or t < last:
-            t = last
-        times.append((word, t))
-        last = t
-    return times

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 from emu_helpers import rms
@@ -84,3 +87,41 @@ def test_a_first_sentence_is_never_cut_short():
     first, then = "Sure. Thanks for waiting!", "Your order has shipped today."
     assert voice.slices(f"{first} {then}") == [first, then]  # the first packs whole sentences up to 8 words
     assert own_speech.recall(synthesize(said, "ash")) == said  # no one-word tail it cannot match
+
+
+LONG = " ".join(["The quick brown fox jumps over the lazy dog."] * 60)
+
+
+def test_a_first_slice_does_not_wait_behind_a_slice_made_ahead():
+    # Slices made ahead of streaming have an engine (a process) of their own. With one engine for
+    # both, a first slice asked for while a long one was being made waited for it to finish.
+    voice.warm_up()
+    synthesize("warm")
+    ahead = voice._synthesizer.submit(LONG, "alloy", 24_000, first=False)
+    time.sleep(0.1)  # being made (it takes about a second)
+    first = voice._synthesizer.submit("Hello there.", "alloy", 24_000)
+    assert first.result(30).duration_s > 0.3
+    assert not ahead.done(), "the first slice waited for the 600-word slice made ahead"
+    assert ahead.result(60).duration_s > 60
+
+
+def test_slices_made_ahead_come_from_a_niced_worker_process():
+    voice.warm_up()
+    synthesize("warm")
+    deadline = time.monotonic() + 20
+    while not voice.worker_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)  # it starts from a thread of its own
+    (proc,) = voice.worker_processes()
+    # On a busy machine the event loop and first slices go first; slices made ahead have seconds of slack.
+    niceness = os.getpriority(os.PRIO_PROCESS, proc.pid) - os.getpriority(os.PRIO_PROCESS, 0)
+    assert niceness == voice.AHEAD_NICENESS
+    assert len(voice.speak(REPLY, "coral").words) == len(REPLY.split())  # its slices join the first
+
+
+def test_a_voice_process_that_dies_is_replaced():
+    synthesize("warm")
+    for proc in voice.worker_processes():
+        proc.kill()
+        proc.wait()
+    assert len(voice.speak(REPLY, "coral").words) == len(REPLY.split())  # first slice and slices ahead
+    assert len(voice.worker_processes()) == 1
