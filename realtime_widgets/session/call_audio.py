@@ -5,10 +5,10 @@ The taps are recorded as events of their own (`events.INPUT_TAP`, `events.OUTPUT
 so `conversation.input` / `.output`, spectrograms, word alignment and save/load work as on the
 WebSocket path. The microphone tap is kept whole (a chunk lost on the way becomes silence): the
 service's input clock (`audio_start_ms` ...) counts from its first sample, so the page starts the
-microphone's tap when the call connects. A chunk of the model's track belongs to the response playing when it
-arrives: from `output_audio_buffer.started` to `.stopped` / `.cleared`, plus `PLAYOUT_TAIL_S` for
-the page's jitter buffer and the tap's own 100 ms; chunks outside every response (silence between
-replies) are dropped.
+microphone's tap when the call connects. A chunk of the model's track belongs to the response
+playing when it arrives: from `output_audio_buffer.started` to `.stopped` / `.cleared`, plus
+`PLAYOUT_TAIL_S` for the page's jitter buffer and the tap's own 100 ms; chunks outside every
+response (silence between replies) are dropped.
 """
 
 from __future__ import annotations
