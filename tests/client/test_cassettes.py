@@ -110,7 +110,7 @@ def test_record_mode_none_replays_through_the_kernel_emulator(recorded, clip):
 def _replay_expecting_mismatch(folder: Path, script) -> CassetteMismatch:
     async def main() -> CassetteMismatch:
         with Emulator(replay=folder, replay_speed=0) as plain:
-            async with RealtimeSession(ConnectionConfig.for_emulator(plain), timeout=10) as s:
+            async with RealtimeSession(ConnectionConfig.for_emulator(plain), timeout=30) as s:
                 with pytest.raises(CassetteMismatch) as caught:
                     await script(s)
         return caught.value
