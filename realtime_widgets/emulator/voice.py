@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from ..protocol import SAMPLE_RATE, VOICES
 from . import own_speech
@@ -130,7 +131,7 @@ class _Synthesizer:
                 continue  # its session stopped listening (cancelled response, closed socket)
             try:
                 if first:
-                    audio, words = make_slice(job.text, job.voice, job.rate, job.end_pause)
+                    audio, words = make_slice(job.text, job.voice, job.rate, job.end_pause, _resample)
                 else:
                     if proc is None or proc.poll() is not None:  # not started, or it died: a new one
                         proc = self._spawn(proc)
@@ -286,3 +287,11 @@ def seconds_per_word(voice: str) -> float:
 def synthesize(text: str, voice: str = "alloy", rate: int = SAMPLE_RATE) -> np.ndarray:
     """PCM16 mono speech of `text` in one of the service's voice names, at `rate` Hz."""
     return speak(text, voice, rate).audio
+
+
+def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
+    if src == dst or len(x) == 0:
+        return x.astype(np.int16, copy=False)
+    g = np.gcd(src, dst)
+    y = resample_poly(x.astype(np.float32), dst // g, src // g)
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
