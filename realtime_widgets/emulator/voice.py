@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
+import os
 import pickle
 import re
 import struct
@@ -23,6 +25,7 @@ from collections import deque
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -36,6 +39,9 @@ from .espeak import VOICE_MAP, make_slice
 SLICE_WORDS = 24
 FIRST_SLICE_WORDS = 8  # a reply's first slice: ~4 ms of synthesis before its first audio
 AHEAD_NICENESS = 5  # the engine making slices ahead of streaming
+_WORKER_ATTEMPTS = 3  # slices made in-process because the worker failed, before it is no longer tried
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding realtime_widgets
+log = logging.getLogger(__name__)
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
 assert set(VOICE_MAP) == set(VOICES)
@@ -88,6 +94,8 @@ class _Synthesizer:
         self._ready = threading.Condition()
         self._threads: dict[bool, threading.Thread] = {}
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._local = threading.Lock()  # this process's engine: the first slices' thread, or a fallback
+        self.fallbacks = 0  # slices made ahead in this process because the worker could not make them
 
     def submit(
         self, text: str, voice: str, rate: int, first: bool = True, end_pause: bool = False
@@ -131,24 +139,39 @@ class _Synthesizer:
                 continue  # its session stopped listening (cancelled response, closed socket)
             try:
                 if first:
-                    audio, words = make_slice(job.text, job.voice, job.rate, job.end_pause, _resample)
+                    audio, words = self._make_here(job)
                 else:
-                    if proc is None or proc.poll() is not None:  # not started, or it died: a new one
-                        proc = self._spawn(proc)
-                    audio, words = _round_trip(proc, job)
+                    try:
+                        if self.fallbacks >= _WORKER_ATTEMPTS:
+                            raise _WorkerStopped("the voice worker process failed to start or run repeatedly")
+                        if proc is None or proc.poll() is not None:  # not started, or it died: a new one
+                            proc = self._spawn(proc)
+                        audio, words = _round_trip(proc, job)
+                    except (OSError, _WorkerStopped) as exc:
+                        # The reply goes on, made here; the worker is started again at the next slice
+                        # (after a few failures no more: every slice would wait for a start that fails).
+                        self.fallbacks += 1
+                        log.warning("emulator: %s; this slice is made in the emulator's process", exc)
+                        audio, words = self._make_here(job)
                 own_speech.remember(audio, job.text, job.rate)
                 job.done.set_result(Speech(audio=audio, rate=job.rate, words=words))
             except BaseException as exc:  # noqa: BLE001 - the caller gets it; the thread serves the next
                 job.done.set_exception(exc)
 
+    def _make_here(self, job: _Job) -> tuple[np.ndarray, list[tuple[str, float]]]:
+        with self._local:
+            return make_slice(job.text, job.voice, job.rate, job.end_pause, _resample)
+
     def _spawn(self, replacing: subprocess.Popen[bytes] | None) -> subprocess.Popen[bytes]:
         # Slices made ahead have seconds of slack: their engine yields the CPU to the event loop and
-        # to first slices on a busy machine.
+        # to first slices on a busy machine. The worker imports this very package, wherever it came from.
+        path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
         proc = subprocess.Popen(
             [sys.executable, "-m", "realtime_widgets.emulator._voice_worker", str(AHEAD_NICENESS)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": path},
         )
         with self._ready:
             if replacing in self.procs:
@@ -171,6 +194,10 @@ class _Synthesizer:
                 proc.kill()
 
 
+class _WorkerStopped(RuntimeError):
+    """The voice worker process ended or could not be reached (its slice is then made in-process)."""
+
+
 def _round_trip(proc: subprocess.Popen[bytes], job: _Job) -> tuple[np.ndarray, list[tuple[str, float]]]:
     """One slice made by a worker process (pipe I/O releases the GIL while it works)."""
     stdin, stdout = proc.stdin, proc.stdout
@@ -184,9 +211,7 @@ def _round_trip(proc: subprocess.Popen[bytes], job: _Job) -> tuple[np.ndarray, l
             raise BrokenPipeError("it ended")
         data = stdout.read(struct.unpack("<I", header)[0])
     except (BrokenPipeError, OSError, ValueError) as exc:
-        raise RuntimeError(
-            f"the emulator's voice process stopped ({exc}); check that espeakng-loader is installed"
-        ) from exc
+        raise _WorkerStopped(f"the voice worker process stopped ({exc})") from exc
     ok, result = pickle.loads(data)  # noqa: S301 - our own worker process
     if not ok:
         raise RuntimeError(f"speech synthesis failed in the voice process: {result}")

@@ -125,3 +125,20 @@ def test_a_voice_process_that_dies_is_replaced():
         proc.wait()
     assert len(voice.speak(REPLY, "coral").words) == len(REPLY.split())  # first slice and slices ahead
     assert len(voice.worker_processes()) == 1
+
+
+def test_slices_made_ahead_are_made_in_process_when_the_worker_cannot_start(monkeypatch, caplog):
+    synthesize("warm")
+    monkeypatch.setattr(voice._synthesizer, "fallbacks", 0)
+
+    def cannot_start(replacing):
+        raise OSError("no such interpreter")
+
+    monkeypatch.setattr(voice._synthesizer, "_spawn", cannot_start)
+    for proc in voice.worker_processes():
+        proc.kill()
+        proc.wait()
+    speech = voice.speak(REPLY, "sage")  # a reply of several slices goes on, none lost
+    assert len(speech.words) == len(REPLY.split())
+    assert voice._synthesizer.fallbacks == len(voice.slices(REPLY)) - 1
+    assert "this slice is made in the emulator's process" in caplog.text
