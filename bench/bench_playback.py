@@ -92,11 +92,16 @@ TAP = """
   }
   registerProcessor("rw-bench-tap", Tap);`;
   const url = URL.createObjectURL(new Blob([worklet], { type: "text/javascript" }));
-  window.__tap = { blocks: [], rate: 0, starts: [], stalls: [] };
+  window.__tap = { blocks: [], rate: 0, starts: [], stalls: [], made: [] };
   const epoch = () => performance.timeOrigin + performance.now();
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) window.__tap.stalls.push([performance.timeOrigin + e.startTime, e.duration]);
   }).observe({ type: "longtask", buffered: true });
+  const createBuffer = BaseAudioContext.prototype.createBuffer;
+  BaseAudioContext.prototype.createBuffer = function (...args) {
+    window.__tap.made.push([this.currentTime, args[1], epoch()]); // the player got a chunk
+    return createBuffer.apply(this, args);
+  };
   const start = AudioBufferSourceNode.prototype.start;
   AudioBufferSourceNode.prototype.start = function (when = 0, ...rest) {
     window.__tap.starts.push([when, this.context.currentTime, this.buffer ? this.buffer.length : 0, epoch()]);
@@ -129,8 +134,8 @@ TAKE = """() => {
   for (const b of blocks) for (let i = 0; i < b.buf.length; i++) pcm[k++] = Math.max(-32768, Math.min(32767, Math.round(b.buf[i] * 32768)));
   let s = ""; const bytes = new Uint8Array(pcm.buffer);
   for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
-  const starts = t.starts; t.starts = []; const stalls = t.stalls; t.stalls = [];
-  return { rate: t.rate, b64: btoa(s), frames: blocks.map((b) => [b.frame, b.buf.length]), starts, stalls };
+  const starts = t.starts; t.starts = []; const stalls = t.stalls; t.stalls = []; const made = t.made; t.made = [];
+  return { rate: t.rate, b64: btoa(s), frames: blocks.map((b) => [b.frame, b.buf.length]), starts, stalls, made };
 }"""
 
 
@@ -175,6 +180,7 @@ def collect(responses: int, n_busy: int) -> dict[str, Any]:
     data["frames"] = [f for t in takes for f in t["frames"]]
     data["starts"] = [s for t in takes for s in t["starts"]]
     data["stalls"] = [s for t in takes for s in t["stalls"]]
+    data["made"] = [m for t in takes for m in t["made"]]
     data["tapped_b64"] = [t["b64"] for t in takes]
     return data
 
@@ -212,9 +218,17 @@ def tapped_by_frame(data: dict[str, Any]) -> tuple[int, np.ndarray]:
 
 
 def chunks_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every delta sent, in order, with where the page scheduled it and when it moved."""
+    """Every delta sent, in order: where the page scheduled it, and when it reached the kernel and
+    the page (`t`, `now`: the page's clock and context frame when the player got it)."""
     out = []
-    rows = iter(zip(data["starts"], data["arrivals"], strict=True))
+    # Runs saved before the page's arrivals were logged: the start() call stands for the arrival.
+    got = data.get("made") or [[when_now[1], when_now[2], when_now[3]] for when_now in data["starts"]]
+    rows = iter(
+        ((when, now, length, t), arrival)
+        for (when, _, length, _), (now, _, t), arrival in zip(
+            data["starts"], got, data["arrivals"], strict=True
+        )
+    )
     for response, ((_item, joins), b64) in enumerate(zip(data["done"], data["sent_b64"], strict=True)):
         sent = np.frombuffer(base64.b64decode(b64), "<i2")
         for seq, (a, b) in enumerate(zip(joins, [*joins[1:], len(sent)], strict=True)):
@@ -279,7 +293,8 @@ def analyse(data: dict[str, Any]) -> int:
             )
         previous_end = c["frame"] + n
     starts = [c for c in chunks if c["seq"] == 0]
-    # What the player adds to a reply's latency: its start lead after silence (not a queued reply).
+    # What the player adds to a reply's latency: from its first chunk reaching the page to its first
+    # sample playing, after silence (not a reply queued behind another).
     lead_ms = np.array([(c["frame"] - c["now"]) / 24 for c in starts if c["after_silence"]])
     relay_ms = np.array(
         [(c["t"] - c["kt"]) + (c["frame"] - c["now"]) / 24 for c in starts if c["after_silence"]]
@@ -294,8 +309,9 @@ def analyse(data: dict[str, Any]) -> int:
         f"processes; output tapped: {len(recorded) / 24000:.0f} s at {rate} Hz"
     )
     print(
-        f"start lead the page added (ms): median {np.median(lead_ms):.0f}, max {lead_ms.max():.0f}; kernel -> first "
-        f"sample scheduled to play (ms): median {np.median(relay_ms):.0f}, p95 {np.percentile(relay_ms, 95):.0f}"
+        f"latency the player adds, first chunk in the page -> its first sample plays (ms): median "
+        f"{np.median(lead_ms):.0f}, p95 {np.percentile(lead_ms, 95):.0f}, max {lead_ms.max():.0f}; kernel -> first "
+        f"sample plays: median {np.median(relay_ms):.0f}, p95 {np.percentile(relay_ms, 95):.0f}"
     )
     print(
         f"kernel -> page per chunk (ms): median {np.median(comm_ms):.0f}, p99 {np.percentile(comm_ms, 99):.0f}, "

@@ -2,26 +2,37 @@
 // Web Audio so joins are sample-exact (no gaps, no clicks); reports the played position.
 //
 // Messages (typed in player.py): kernel -> page {kind:"audio", stream, seq, kt} + one PCM16
-// buffer, {kind:"clear"}. Page -> kernel {kind:"position", stream, played_ms, playing} every
-// 100 ms while playing, {kind:"scheduled", stream, seq, t, kt} for the first chunk of a stream,
-// {kind:"cleared", ...} after a clear, {kind:"underrun", stream, seq, gap_ms, late_ms, kt, t} when a
-// stream's queue ran dry before chunk `seq` (a gap in the middle of a response; late_ms: how far past
-// the queue's end it came, kt: when the kernel sent it). One Playback per model (the factory below), shared by its views.
+// buffer, {kind:"clear"}, {kind:"end", stream} (no more audio for it). Page -> kernel {kind:"position",
+// stream, played_ms, playing} every 100 ms while playing, {kind:"scheduled", stream, seq, t, kt} for the
+// first chunk of a stream, {kind:"cleared", ...} after a clear, {kind:"underrun", stream, seq, gap_ms,
+// late_ms, kt, t} when a stream's queue ran dry before chunk `seq` (a gap in the middle of a response;
+// late_ms: how far past the queue's end it came, kt: when the kernel sent it). One Playback per model
+// (the factory below), shared by its views.
 
 const RATE = 24000;
-// A stream's first chunk (and the one after an underrun) starts this far ahead: the jitter buffer.
-// The kernel gets the service's deltas faster than real time, so only a response's first few hundred ms
-// are at risk; what runs a queue dry is the kernel -> page path stalling on a busy machine (the comm,
-// not the kernel: bench_playback.py). The lead starts at MIN_LEAD_S, grows by how late a chunk came
-// (up to MAX_LEAD_S, so a stall of seconds does not add seconds to every reply) and shrinks 10 % per
-// clean stream.
+// The jitter buffer. The kernel gets the service's deltas faster than real time, so only a reply's
+// first few hundred ms are at risk; what runs a queue dry is the kernel -> page path stalling on a busy
+// machine (the comm, not the kernel: bench_playback.py). So a stream starting after silence waits until
+// FILL_S of it is here (its first three deltas; they come within tens of ms), its "end", or
+// MAX_FILL_WAIT_S, and starts no sooner than the lead after its first chunk came: a stalled second
+// chunk delays the start instead of making a gap after the first. The lead starts at MIN_LEAD_S, grows
+// by how late a chunk came (up to MAX_LEAD_S, so a stall of seconds does not add seconds to every reply)
+// and shrinks 10 % per clean stream.
 const MIN_LEAD_S = 0.06;
 const MAX_LEAD_S = 0.2;
+const FILL_S = 0.5;
+const MAX_FILL_WAIT_S = 0.4;
 // Less queued than this counts as dry: a start time the audio thread has already passed would play
 // late, overlapping the next chunk.
 const SAFETY_S = 0.03;
-const FADE_SAMPLES = 48; // 2 ms fade-in after an underrun, so a restart does not click
+const FADE_SAMPLES = 48; // 2 ms fade-in after silence, so a start or restart does not click
 const REPORT_MS = 100;
+
+function fadeIn(buffer) {
+  const data = buffer.getChannelData(0);
+  const n = Math.min(FADE_SAMPLES, data.length);
+  for (let i = 0; i < n; i++) data[i] *= i / n;
+}
 
 function epochMs() {
   return performance.timeOrigin + performance.now();
@@ -42,12 +53,14 @@ class Playback {
     this.underruns = 0; // gaps in the middle of a stream since the page loaded
     this.lead = MIN_LEAD_S;
     this.streamRanDry = false;
+    this.filling = null; // {items: [{msg, buffer}], seconds, since (frame), timer}: a start being buffered
     this.timer = null;
     this.listeners = new Set();
     this.onMsg = (msg, buffers) => {
       if (!msg) return;
       if (msg.kind === "audio") this.enqueue(msg, buffers[0]);
       else if (msg.kind === "clear") this.clear("clear");
+      else if (msg.kind === "end" && this.filling && msg.stream === this.streamId) this.startFilled();
     };
     model.on("msg:custom", this.onMsg);
     this.onVolume = () => this.applyVolume();
@@ -96,35 +109,71 @@ class Playback {
     }
   }
 
+  frameNow() {
+    return Math.round(this.ctx.currentTime * this.ctx.sampleRate); // currentTime is on a quantum's first frame
+  }
+
   enqueue(msg, view) {
     const ctx = this.ensureContext();
-    if (msg.stream !== this.streamId) this.newStream(msg.stream);
+    if (msg.stream !== this.streamId) {
+      if (this.filling) this.startFilled(); // the stream before ended without its "end"
+      this.newStream(msg.stream);
+    }
     const pcm = new Int16Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
     if (!pcm.length) return;
     const buffer = ctx.createBuffer(1, pcm.length, RATE);
     const data = buffer.getChannelData(0);
     for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
     const rate = ctx.sampleRate;
-    const now = Math.round(ctx.currentTime * rate); // currentTime is on a render quantum's first frame
+    const now = this.frameNow();
+    if (this.filling) {
+      this.filling.items.push({ msg, buffer });
+      this.filling.seconds += buffer.duration;
+      if (this.filling.seconds >= FILL_S) this.startFilled();
+      return;
+    }
     let start = this.nextFrame;
     if (start < now + Math.round(SAFETY_S * rate)) {
-      // First chunk, or the chunk came late: start a little ahead, fade in to avoid a click.
-      const late = this.nextFrame > 0 && msg.seq > 0 ? (now - this.nextFrame) / rate : null;
+      if (this.nextFrame === 0 || msg.seq === 0) {
+        // A stream starting after silence: buffer its start.
+        const timer = setTimeout(() => this.startFilled(), MAX_FILL_WAIT_S * 1000);
+        this.filling = { items: [{ msg, buffer }], seconds: buffer.duration, since: now, timer };
+        if (buffer.duration >= FILL_S) this.startFilled();
+        return;
+      }
+      // The chunk came late: restart a little ahead.
       start = now + Math.round(this.lead * rate);
-      if (late !== null) this.underrun(msg, (start - this.nextFrame) / rate, late);
-      const n = Math.min(FADE_SAMPLES, data.length);
-      for (let i = 0; i < n; i++) data[i] *= i / n;
+      this.underrun(msg, (start - this.nextFrame) / rate, (now - this.nextFrame) / rate);
+      fadeIn(buffer);
     }
-    const src = ctx.createBufferSource();
+    this.schedule(msg, buffer, start);
+  }
+
+  startFilled() {
+    const filling = this.filling;
+    if (!filling) return;
+    this.filling = null;
+    clearTimeout(filling.timer);
+    const rate = this.ctx.sampleRate;
+    let start = Math.max(filling.since + Math.round(this.lead * rate), this.frameNow() + Math.round(SAFETY_S * rate));
+    fadeIn(filling.items[0].buffer);
+    for (const { msg, buffer } of filling.items) start = this.schedule(msg, buffer, start);
+  }
+
+  // Plays `buffer` from context frame `start`; returns the frame where it ends.
+  schedule(msg, buffer, start) {
+    const rate = this.ctx.sampleRate;
+    const src = this.ctx.createBufferSource();
     src.buffer = buffer;
     src.connect(this.streamGain);
     src.start(start / rate);
-    this.nextFrame = start + Math.round((pcm.length * rate) / RATE);
+    this.nextFrame = start + Math.round((buffer.length * rate) / RATE);
     this.chunks.push({ src, start: start / rate, dur: buffer.duration, stream: msg.stream });
     if (msg.seq === 0) {
       this.model.send({ kind: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt });
     }
     this.setPlaying(true);
+    return this.nextFrame;
   }
 
   // The queue ran dry in the middle of a stream: a gap the listener hears. Counted and reported; the
@@ -204,6 +253,8 @@ class Playback {
       return;
     }
     const played = this.playedSeconds();
+    if (this.filling) clearTimeout(this.filling.timer);
+    this.filling = null;
     this.stopSources(0.003);
     this.chunks = [];
     this.playedDone = played;
@@ -317,6 +368,7 @@ function initialize(model) {
     model.off("change:volume", playback.onVolume);
     model.off("change:muted", playback.onVolume);
     clearInterval(playback.timer);
+    if (playback.filling) clearTimeout(playback.filling.timer);
     if (playback.ctx) playback.ctx.close();
   };
   return { playback, dispose };

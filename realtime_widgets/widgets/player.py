@@ -83,14 +83,32 @@ class PlayerUnderrun(TypedDict):
     t: float
 
 
-TO_PAGE = PlayerAudio | PlayerClear
+class PlayerEnd(TypedDict):
+    """To the page: no more audio for `stream` (its reply is done); a stream still filling its
+    start buffer starts at once."""
+
+    kind: Literal["end"]
+    stream: str
+
+
+TO_PAGE = PlayerAudio | PlayerClear | PlayerEnd
 FROM_PAGE = PlayerPosition | PlayerScheduled | PlayerUnderrun
 
 
 class _Stream:
     """What the kernel sent for one item (or one `.play()`), and what the page said about it."""
 
-    __slots__ = ("id", "item_id", "sent_samples", "seq", "first_time", "page_ms", "page_time", "page_playing")
+    __slots__ = (
+        "id",
+        "item_id",
+        "sent_samples",
+        "seq",
+        "first_time",
+        "page_ms",
+        "page_time",
+        "page_playing",
+        "ended",
+    )
 
     def __init__(self, stream_id: str, item_id: str | None) -> None:
         self.id = stream_id
@@ -101,6 +119,7 @@ class _Stream:
         self.page_ms: float | None = None
         self.page_time = 0.0
         self.page_playing = False
+        self.ended = False  # the page was told no more audio comes
 
     @property
     def sent_ms(self) -> float:
@@ -164,6 +183,7 @@ class AudioPlayer(anywidget.AnyWidget):
         self.disconnect()
         self._unsubscribe = [
             session.conversation.on_audio(self._on_audio),
+            session.conversation.on_change(self._on_turn_change),
             session.attach_output(self),
         ]
         self._conversation = session.conversation
@@ -184,6 +204,16 @@ class AudioPlayer(anywidget.AnyWidget):
             return  # audio the server produced before it heard the cancel
         self._send_audio(stream_id, pcm.astype("<i2", copy=False).tobytes(), kind="delta", item_id=item_id)
 
+    def _on_turn_change(self, turn: Turn) -> None:
+        stream = self._stream
+        if turn.done and stream is not None and stream.id == turn.item_id:
+            self._end(stream)
+
+    def _end(self, stream: _Stream) -> None:
+        if not stream.ended:
+            stream.ended = True
+            self.send(PlayerEnd(kind="end", stream=stream.id))
+
     def played_audio(self) -> PlayedAudio | None:
         """The session's item playing (or played last) and how much of it was heard so far."""
         stream = self._stream
@@ -202,6 +232,8 @@ class AudioPlayer(anywidget.AnyWidget):
         step = _PLAY_CHUNK_SAMPLES * 2
         for offset in range(0, len(pcm), step):
             self._send_audio(stream_id, pcm[offset : offset + step], kind=None)
+        if self._stream is not None and self._stream.id == stream_id:
+            self._end(self._stream)
         self.history.append((kind, int(samples.size), time.time()))
 
     def enqueue(self, audio: Any) -> None:

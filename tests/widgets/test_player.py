@@ -127,7 +127,8 @@ def test_messages_carry_kind_and_match_their_typed_shapes(front_end) -> None:
     player.play(np.zeros(12_000, dtype=np.int16))
     player.clear()
     sent = player.comm.custom()
-    assert [m["kind"] for m in sent] == ["clear", "audio", "audio", "audio", "clear"]  # 0.5 s in 0.2 s chunks
+    # 0.5 s in 0.2 s chunks, then "end": the page need not wait to fill its start buffer
+    assert [m["kind"] for m in sent] == ["clear", "audio", "audio", "audio", "end", "clear"]
     for content in sent:
         _check(TO_PAGE, content)
     stream = sent[1]["stream"]
@@ -153,6 +154,18 @@ async def test_connect_returns_the_function_that_disconnects(session) -> None:
     disconnect()
     await session.send_text("Say more.")
     assert [n for kind, n, _ in player.history if kind == "delta"] == heard  # nothing after
+
+
+async def test_the_page_hears_once_that_a_reply_has_no_more_audio(emulator, front_end) -> None:
+    player = AudioPlayer()
+    async with RealtimeSession(ConnectionConfig.for_emulator(emulator)) as s:
+        player.connect(s)
+        turn = await s.send_text("Say something.")
+        assert turn.done and player.comm.custom("audio")
+        await s.send_text("Say something else.")
+    ends = player.comm.custom("end")
+    assert ends[0] == {"kind": "end", "stream": turn.item_id} and len(ends) == 2
+    assert len({e["stream"] for e in ends}) == 2  # one per reply, however often a done turn changes
 
 
 async def test_an_underrun_the_page_reports_is_counted_on_its_turn(emulator, front_end) -> None:
