@@ -3,43 +3,38 @@
 `RealtimeConsole()` talks to the emulator (the default connection); pass `connection=` for Azure
 or `session=` to show an existing RealtimeSession. In a notebook the session connects in the
 background on the kernel's loop; in plain Python call `await console.start()`.
+`transport="webrtc"` lets the page call the service itself (console_call.py); the kernel joins the call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import os
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
-import numpy as np
 
-from ..errors import SessionClosed
-from ..session import with_closing_silence
+from ..errors import CallAudioError, SessionClosed
 from ..session_config import SessionConfig
 from ._closing import close_soon, close_when_collected
 from .config_form import SessionConfigForm
 from .connection_fields import run_soon
+from .console_call import SAY_OVER_WEBRTC, ConsoleCall, Transport, check_transport, failed_words
+from .console_speech import STOPPED, AudioInput, speak
 from .event_log import EventLog
+from .player import AudioPlayer
+from .recorder import MicRecorder
 from .transcript import TranscriptView
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import ConnectionConfig
     from ..conversation import Turn
     from ..session import RealtimeSession
-    from .player import AudioPlayer
 
-AudioInput = str | os.PathLike[str] | np.ndarray
 _PLACEHOLDER = "Type a message (Enter sends)"
 _CLOSED = "The console is closed: press Reconnect to talk again"
-# What the status line says after Stop, by how the turn ended (RealtimeSession.end_speech).
-_STOPPED = {
-    "committed": ("Stopped: what you said was sent; the answer follows", "ok"),
-    "discarded": ("Stopped: the speech that had just begun was discarded (nothing was sent)", "info"),
-}
 
 
 def _line(text: str, kind: str = "info") -> str:
@@ -76,7 +71,8 @@ class RealtimeConsole(w.VBox):
     """Everything for a voice session in one widget; `console.session` is its RealtimeSession.
 
     Parts (public attributes): `form`, `recorder`, `player`, `transcript`, `event_log`,
-    `text` (the "Type a message" box) and `send_button`.
+    `text` (the "Type a message" box) and `send_button`; with `transport="webrtc"`, `call` (the page's
+    WebRTC call, whose Record / Stop mutes the microphone track) stands in for the recorder.
     """
 
     def __init__(
@@ -84,9 +80,15 @@ class RealtimeConsole(w.VBox):
         connection: ConnectionConfig | None = None,
         session: RealtimeSession | None = None,
         config: SessionConfig | None = None,
+        *,
+        transport: Transport = "websocket",
     ):
         if session is not None and (connection is not None or config is not None):
             raise ValueError("pass either session= or connection=/config=, not both: the session has its own")
+        self.transport = check_transport(transport, has_session=session is not None)
+        self.status = w.HTML(_line("Starting…"))
+        show = lambda words, kind: setattr(self.status, "value", _line(words, kind))  # noqa: E731
+        self.call = ConsoleCall(show) if transport == "webrtc" else None
         if session is None:
             from ..session import RealtimeSession
 
@@ -100,9 +102,6 @@ class RealtimeConsole(w.VBox):
         self._closed = False
         self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the console's session runs on
         self.last_error: str = ""
-
-        from .player import AudioPlayer
-        from .recorder import MicRecorder
 
         self.recorder = MicRecorder()
         self.recorder.on_stop(self._recording_stopped)
@@ -119,14 +118,13 @@ class RealtimeConsole(w.VBox):
             description="Reconnect", tooltip="Open a new session", layout=w.Layout(display="none")
         )
         self.reconnect_button.on_click(lambda _b: self._schedule(self.reopen()))
-        self.status = w.HTML(_line("Starting…"))
 
         settings = w.Accordion(children=[self.form], titles=("Session settings",), selected_index=None)
         super().__init__(
             [
                 w.HBox([self.status, self.reconnect_button], layout=w.Layout(align_items="center")),
-                w.HBox(
-                    [self.recorder, self.player],
+                w.HBox(  # over WebRTC the page's call records and plays; the player replays turns
+                    [self.call.widget if self.call else self.recorder, self.player],
                     layout=w.Layout(align_items="center", grid_gap="24px", flex_flow="row wrap"),
                 ),
                 message_box,
@@ -162,10 +160,15 @@ class RealtimeConsole(w.VBox):
         self._home_loop = asyncio.get_running_loop()
         self.status.value = _line("Connecting…")
         try:
-            await self.session.connect()
+            if self.call is None:
+                await self.session.connect()
+            else:  # the page dials with a fresh ephemeral key; the kernel joins the call
+                await self.call.open(self.session.connection, self.session.config, self.connect)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.value = _line(f"Could not connect: {exc}", "error")
+            self.status.value = _line(
+                failed_words(exc) if self.call else f"Could not connect: {exc}", "error"
+            )
             raise
         self._show_status()
         self.form.refresh_connection()
@@ -196,12 +199,14 @@ class RealtimeConsole(w.VBox):
         self.disconnect()
         self.session = session
         self._disconnects = [
-            self.recorder.connect(session),
-            self.player.connect(session),
             self.form.connect(session),
             self.transcript.connect(session.conversation),
             self.event_log.connect(session),
         ]
+        if self.call is None:
+            self._disconnects += [self.recorder.connect(session), self.player.connect(session)]
+        else:
+            self._disconnects.append(self.call.attach(session))
         return self.disconnect
 
     def disconnect(self) -> None:
@@ -223,6 +228,8 @@ class RealtimeConsole(w.VBox):
         if start is not None and not start.done():
             start.cancel()
         self.disconnect()
+        if getattr(self, "call", None):
+            self.call.hangup()  # type: ignore[union-attr]
 
     async def _close_session(self) -> None:
         await self.session.close()
@@ -243,6 +250,8 @@ class RealtimeConsole(w.VBox):
         self._closed = not is_open
         for part in (self.text, self.send_button, self.recorder):
             part.disabled = not is_open
+        if self.call is not None:
+            self.call.widget.disabled = not is_open
         self.reconnect_button.layout.display = "none" if is_open else ""
 
     def __del__(self) -> None:
@@ -250,7 +259,7 @@ class RealtimeConsole(w.VBox):
 
     def _show_status(self) -> None:
         conn = getattr(self.session, "connection", None)
-        where = conn.describe() if conn is not None else "session"
+        where = (conn.describe() if conn is not None else "session") + (" · WebRTC" if self.call else "")
         status = self.session.status
         kind = "ok" if status == "connected" else "error" if status == "failed" else "info"
         closed = " (console closed: Reconnect opens a new session)" if self._closed else ""
@@ -263,7 +272,7 @@ class RealtimeConsole(w.VBox):
         from ..session import RealtimeSession
 
         await self.close()
-        self.connect(RealtimeSession(connection, config=self.form.value))
+        self.connect(RealtimeSession(connection, config=self.form.value))  # WebRTC: a stand-in until start()
         self._owns_session = True
         self._start_task = None
         self._set_open(True)
@@ -311,21 +320,13 @@ class RealtimeConsole(w.VBox):
         by enough silence for server VAD to end the turn; this waits for the response it triggers.
         It is the headless stand-in for pressing Record and talking.
         """
-        from ..audio import to_pcm16
-
         if self._closed:
             raise SessionClosed(_CLOSED)
+        if self.call is not None:
+            raise CallAudioError(SAY_OVER_WEBRTC)
         if self.session.status != "connected":
             await self.start()
-        config = self.session.config
-        if config.manual_commit:
-            raise ValueError("say() needs server or semantic VAD; with manual turns use session.send_audio()")
-        speech = np.asarray(to_pcm16(audio), dtype=np.int16)
-        if not barge_in:
-            await _answer_heard(self.session, self.player)
-        since = len(self.session.conversation.turns)
-        await self.recorder.feed(with_closing_silence(speech, config.silence_duration_ms), realtime=realtime)
-        turn = await self.session.wait_for_turn(since, timeout=timeout)
+        turn = await speak(self.session, self.recorder, self.player, audio, barge_in, realtime, timeout)
         ending = self._ending  # the end of the recording is settled before the next say()
         if ending is not None:
             await (asyncio.wrap_future(ending) if isinstance(ending, Future) else ending)
@@ -341,13 +342,11 @@ class RealtimeConsole(w.VBox):
         try:
             ended = await self.session.end_speech()
         except Exception as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.value = _line(
-                f"Stopping did not end the turn: {_console_words(exc, self._closed)}", "error"
-            )
+            self.last_error, why = f"{type(exc).__name__}: {exc}", _console_words(exc, self._closed)
+            self.status.value = _line(f"Stopping did not end the turn: {why}", "error")
             return
-        if ended in _STOPPED:
-            self.status.value = _line(*_STOPPED[ended])
+        if ended in STOPPED:
+            self.status.value = _line(*STOPPED[ended])
         else:
             self._show_status()
 
@@ -377,10 +376,3 @@ def _console_words(exc: BaseException, closed: bool) -> str:
     if isinstance(exc, SessionClosed):
         return "the session is not connected; press Reconnect (or Connect in Session settings)"
     return str(exc)
-
-
-async def _answer_heard(session: RealtimeSession, player: AudioPlayer, timeout: float = 120.0) -> None:
-    """Until the answer in progress is done and the player has played it to its end."""
-    while any(t.status == "in_progress" for t in session.conversation.turns):
-        await session.wait_for("response.done", timeout=timeout)
-    await player.wait_until_played(timeout)

@@ -75,6 +75,7 @@ class CallEngine {
     this.pc = null;
     this.mic = null;
     this.audio = null;
+    this.remote = null;
     this.taps = null;
     this.iceTimer = null;
     this.attempt = 0;
@@ -166,6 +167,8 @@ class CallEngine {
     const s = pc.connectionState;
     if (s === "connected") {
       clearTimeout(this.iceTimer);
+      // The taps start with the media: the service's input clock starts with the first audio it gets.
+      if (this.remote) this.startTaps(this.remote);
       this.report("connected");
     } else if (s === "failed") {
       this.fail("the connection failed (ICE found no working path to the service)");
@@ -214,7 +217,8 @@ class CallEngine {
     }
     this.audio.srcObject = stream;
     this.audio.play().catch(() => {});
-    this.startTaps(stream);
+    this.remote = stream;
+    if (this.pc && this.pc.connectionState === "connected") this.startTaps(stream);
   }
 
   async startTaps(remote) {
@@ -275,6 +279,7 @@ class CallEngine {
       this.audio.srcObject = null;
       this.audio = null;
     }
+    this.remote = null;
     this.releaseMic();
     if (!quiet && this.model.get("speaking")) this.setSpeaking(false);
   }

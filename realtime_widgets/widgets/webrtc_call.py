@@ -108,8 +108,8 @@ class WebRTCCall(anywidget.AnyWidget):
 
     # -- page -> kernel ----------------------------------------------------------------------
     def on_tap(self, fn: TapCallback) -> Callable[[], None]:
-        """Call `fn(side, int16 array at 24 kHz, page time in s)` for every tapped chunk, in order;
-        returns a function that unsubscribes."""
+        """Call `fn(side, int16 array at 24 kHz, at)` for every tapped chunk, in order (`at`: seconds
+        since that side's tap began, as `RealtimeSession.tap_audio` takes); returns the unsubscribe function."""
         self._tap_sinks.append(fn)
         return lambda: self._tap_sinks.remove(fn) if fn in self._tap_sinks else None
 
@@ -168,8 +168,7 @@ class WebRTCCall(anywidget.AnyWidget):
         self._next_seq[side] = seq + 1
         data = bytes(buffers[0])
         pcm = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
-        t = content.get("t")
-        at = float(t) / 1000.0 if isinstance(t, int | float) else None
+        at = seq * self.tap_ms / 1000.0  # from the sample count: a lost chunk keeps its place
         self.taps_received[side] += 1
         for fn in list(self._tap_sinks):
             fn(side, pcm, at)

@@ -6,28 +6,16 @@ and an expired key each end in "failed" with words offering the WebSocket, withi
 from __future__ import annotations
 
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
-from browser_harness import MIC_RATE, KernelProbe, make_fake_mic_wav, open_notebook
-
-QUIET_AFTER_S = 8  # after the question: time for the reply before the fake microphone loops
+from browser_harness import KernelProbe, open_notebook
+from webrtc_pages import BLOCK_ICE, question_then_quiet
 
 
 @pytest.fixture(scope="module")
 def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The question, then silence long enough that the answer is heard before it is asked again."""
-    path = make_fake_mic_wav(tmp_path_factory.mktemp("mic") / "question.wav")
-    with wave.open(str(path), "rb") as w:
-        frames = w.readframes(w.getnframes())
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(MIC_RATE)
-        w.writeframes(frames + np.zeros(MIC_RATE * QUIET_AFTER_S, dtype="<i2").tobytes())
-    return path
+    return question_then_quiet(tmp_path_factory.mktemp("mic") / "question.wav")
 
 
 CELLS = [
@@ -102,16 +90,6 @@ def test_the_page_calls_records_and_taps_both_sides(page, jupyter_server, artifa
         assert probe.value("states[-1]") == ["closed", "hung up"]
         assert record.is_disabled()
     page.screenshot(path=str(artifacts / "webrtc_call.png"))
-
-
-BLOCK_ICE = """
-// A network with no way to the service: only relayed candidates allowed, and no relay server.
-const Native = window.RTCPeerConnection;
-window.RTCPeerConnection = function (config) {
-  return new Native({ ...(config || {}), iceTransportPolicy: "relay", iceServers: [] });
-};
-window.RTCPeerConnection.prototype = Native.prototype;
-"""
 
 
 def test_blocked_ice_and_an_expired_key_fail_in_bounded_time_offering_the_websocket(
