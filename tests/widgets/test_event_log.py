@@ -171,4 +171,3 @@ def test_collapsing_rules_and_audio_sizes():
         "response.output_audio_transcript.delta",
     ]
     assert json.loads(log.row_json(0))[1]["delta"] == "<4800 bytes of base64 audio>"
-
