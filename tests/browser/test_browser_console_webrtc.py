@@ -95,6 +95,7 @@ def test_record_over_webrtc_a_spoken_turn_both_sides_in_the_kernel(page, jupyter
         assert not record.is_disabled()
         set_theme(page, "JupyterLab Dark")
         page.locator(".rw-console").screenshot(path=str(artifacts / "console_webrtc_dark.png"))
+        set_theme(page, "JupyterLab Light")  # the server's setting: later tests expect the light theme
         probe.value("[console.close(), None][1]")
 
 

@@ -7,16 +7,21 @@ from __future__ import annotations
 from browser_harness import KernelProbe, open_notebook
 
 CONSOLE = """\
+import asyncio
 from realtime_widgets import RealtimeConsole, SessionConfig
 
 LONG = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
 console = RealtimeConsole(
     transport="webrtc", config=SessionConfig(instructions=f'Say "{LONG}"', transcription_model="whisper-1")
 )
-# What the page's output tap carried, and where the page's "speaking" light went out (the data channel).
+# What the page's output tap carried, and how far it had got when the service cleared its output buffer.
 out_peaks, went_quiet = [], []
 console.call.widget.on_tap(lambda side, pcm, at: side == "output" and out_peaks.append(int(abs(pcm.astype(int)).max())))
-console.call.widget.observe(lambda c: c.new or went_quiet.append(len(out_peaks)), names="speaking")
+async def note_the_cut():  # once the console has joined the call: where the service cleared its output
+    while console.session.transport != "webrtc":
+        await asyncio.sleep(0.05)
+    console.session.on("output_audio_buffer.cleared", lambda e: went_quiet.append(len(out_peaks)))
+watcher = asyncio.ensure_future(note_the_cut())
 console"""
 
 CUT = "[t.index for t in console.session.conversation.turns if t.status == 'truncated' and t.truncated_ms]"
