@@ -193,10 +193,10 @@ def test_no_key_or_token_reaches_the_page_only_the_ephemeral_key(page, jupyter_s
             page.keyboard.press("Escape")
         page.get_by_role("menuitem", name="File", exact=True).click()
         page.locator(".lm-Menu-item", has_text="Save Notebook").first.click()
-        page.wait_for_function(
-            "() => !document.querySelector('.jp-mod-current .jp-mod-dirty, .lm-TabBar-tab.jp-mod-current.jp-mod-dirty')"
-        )
-        page.wait_for_timeout(1_000)
+        saved_path = jupyter_server.root / name
+        deadline = time.monotonic() + 60  # a busy machine saves slowly
+        while '"widgets"' not in saved_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
         for console in ("by_key", "by_token"):
             probe.value(f"[{console}.close(), None][1]")
     from_page = page.evaluate("window.__sentToKernel")

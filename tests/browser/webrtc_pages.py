@@ -12,8 +12,9 @@ from browser_harness import MIC_RATE, make_fake_mic_wav
 QUIET_AFTER_S = 8  # after the question: time for the reply before the fake microphone loops
 
 
-def question_then_quiet(path: Path) -> Path:
-    """The question, then silence long enough that the answer is heard before it is asked again."""
+def question_then_quiet(path: Path, quiet_s: float = QUIET_AFTER_S) -> Path:
+    """The question, then `quiet_s` of silence (by default long enough that the answer is heard before
+    it is asked again)."""
     make_fake_mic_wav(path)
     with wave.open(str(path), "rb") as w:
         frames = w.readframes(w.getnframes())
@@ -21,7 +22,7 @@ def question_then_quiet(path: Path) -> Path:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(MIC_RATE)
-        w.writeframes(frames + np.zeros(MIC_RATE * QUIET_AFTER_S, dtype="<i2").tobytes())
+        w.writeframes(frames + np.zeros(int(MIC_RATE * quiet_s), dtype="<i2").tobytes())
     return path
 
 
