@@ -26,6 +26,7 @@ from . import g711, session_config
 from .context import Context
 from .errors import ServiceError
 from .netem import Network, impair_rtp
+from .opus_fec import FecOpusEncoder, answer_with_inband_fec, offers_inband_fec, use_encoder
 from .realtime import RealtimeSession
 from .webrtc_media import PlayoutTrack, consume_input
 from .wire import AudioSink, announce_expiry, consume, new_id, wire_event
@@ -226,11 +227,17 @@ class Call:
 
     async def answer(self, offer_sdp: str) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        fec = offers_inband_fec(offer_sdp)
         for transceiver in self.pc.getTransceivers():
             if transceiver.kind == "audio":
                 transceiver.sender.replaceTrack(self.wire.track)
                 transceiver.direction = "sendrecv"
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
+                if fec:  # expect the network profile's loss, as libwebrtc learns it from RTCP
+                    use_encoder(transceiver.sender, FecOpusEncoder(self.ctx.faults.network_loss))
+        answer = await self.pc.createAnswer()
+        if fec:
+            answer = RTCSessionDescription(sdp=answer_with_inband_fec(answer.sdp), type="answer")
+        await self.pc.setLocalDescription(answer)
         for transceiver in self.pc.getTransceivers():
             impair_rtp(transceiver.sender.transport, self.network)
         self.task = asyncio.ensure_future(self.session.run())
