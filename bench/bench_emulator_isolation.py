@@ -278,6 +278,25 @@ async def long_commit(port: int, audio: np.ndarray, result: dict) -> None:
         await ws.close()
 
 
+def heavy_sessions(port: int, foreign: np.ndarray, stop_at: float) -> tuple[dict, dict]:
+    """The 4,096-token reply and the 3-minute commit until `stop_at` (a client process of their own)."""
+
+    async def both() -> tuple[dict, dict]:
+        reply: dict = {}
+        commit: dict = {}
+        tasks = [
+            asyncio.create_task(long_reply(port, reply)),
+            asyncio.create_task(long_commit(port, foreign, commit)),
+        ]
+        await asyncio.wait(tasks, timeout=max(0.0, stop_at - time.perf_counter()))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return reply, commit
+
+    return asyncio.run(both())
+
+
 async def run(port: int, sessions: int, seconds: float, n_probes: int) -> dict:
     turn = await emulator_speech(port, "this is a benchmark turn of speech")
     turn = np.concatenate([turn, np.zeros(SR, np.int16)])
@@ -296,25 +315,27 @@ async def run(port: int, sessions: int, seconds: float, n_probes: int) -> dict:
     # The VAD sessions run in client processes of their own, so one client loop is not the bottleneck;
     # the processes start (and import) before the clock runs.
     pool = ProcessPoolExecutor(CLIENT_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
+    # The long reply and the long commit have a client process of their own too: parsing 160 s of audio
+    # deltas in the probe's loop delayed the probe's own reads, which is the client's time, not the
+    # emulator's.
+    heavy_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     loop = asyncio.get_running_loop()
-    await asyncio.gather(*(loop.run_in_executor(pool, time.sleep, 1.0) for _ in range(CLIENT_PROCESSES)))
+    await asyncio.gather(
+        *(loop.run_in_executor(pool, time.sleep, 1.0) for _ in range(CLIENT_PROCESSES)),
+        loop.run_in_executor(heavy_pool, time.sleep, 1.0),
+    )
     await asyncio.gather(
         *(loop.run_in_executor(pool, stream_group, port, turn, [], 0.0) for _ in range(CLIENT_PROCESSES))
     )
 
     lags: list[float] = []
     loaded: list[float] = []
-    reply_result: dict = {}
-    commit_result: dict = {}
     stop_at = time.perf_counter() + seconds
     loop = asyncio.get_running_loop()
     groups = [list(range(sessions))[g::CLIENT_PROCESSES] for g in range(CLIENT_PROCESSES)]
     streams = [loop.run_in_executor(pool, stream_group, port, turn, group, stop_at) for group in groups]
     await asyncio.sleep(3.0)  # every session streaming
-    heavy = [
-        asyncio.create_task(long_reply(port, reply_result)),
-        asyncio.create_task(long_commit(port, foreign, commit_result)),
-    ]
+    heavy = loop.run_in_executor(heavy_pool, heavy_sessions, port, foreign, stop_at)
     await asyncio.sleep(1.0)
     gap = max(0.05, (stop_at - time.perf_counter() - 3.0) / n_probes)
     await first_audio(probe, n_probes, gap, loaded)
@@ -323,10 +344,9 @@ async def run(port: int, sessions: int, seconds: float, n_probes: int) -> dict:
         lags += group_lags
         responses += group_responses
         failed += group_failed
+    reply_result, commit_result = await heavy
     pool.shutdown()
-    for task in heavy:
-        task.cancel()
-    await asyncio.gather(*heavy, return_exceptions=True)
+    heavy_pool.shutdown()
     await probe.close()
     return {
         "lags": lags,
