@@ -219,7 +219,25 @@ class KernelProbe:
         self.client = BlockingKernelClient(connection_file=str(path))
         self.client.load_connection_file()
         self.client.start_channels()
-        self.client.wait_for_ready(timeout=30)
+        self._wait_ready(timeout=30)
+
+    def _wait_ready(self, timeout: float) -> None:
+        # Not jupyter_client's wait_for_ready: after the kernel answers, it drains IOPub until 0.2 s
+        # pass without a message, which never happens while a widget streams (a recording console
+        # sends comm messages many times a second), so it never returned.
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg_id = self.client.kernel_info()
+            try:
+                while True:
+                    reply = self.client.get_shell_msg(timeout=1)
+                    if reply["parent_header"].get("msg_id") == msg_id:
+                        return
+            except queue.Empty:
+                continue
+        raise TimeoutError(f"the kernel did not answer kernel_info in {timeout} s")
 
     def value(self, expression: str, timeout: float = 30.0) -> Any:
         """json.loads of the JSON the kernel prints for `expression`."""
