@@ -28,7 +28,7 @@ from .errors import ServiceError
 from .netem import Network, impair_rtp
 from .opus_fec import FecOpusEncoder, answer_with_inband_fec, offers_inband_fec, use_encoder
 from .realtime import RealtimeSession
-from .webrtc_media import PlayoutTrack, consume_input
+from .webrtc_media import PlayoutTrack, consume_input, tolerate_loss
 from .wire import AudioSink, announce_expiry, consume, new_id, wire_event
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,7 @@ class Call:
             if transceiver.kind == "audio":
                 transceiver.sender.replaceTrack(self.wire.track)
                 transceiver.direction = "sendrecv"
+                tolerate_loss(transceiver.receiver)
                 if fec:  # expect the network profile's loss, as libwebrtc learns it from RTCP
                     use_encoder(transceiver.sender, FecOpusEncoder(self.ctx.faults.network_loss))
         answer = await self.pc.createAnswer()

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
 
 from ..protocol import SAMPLE_RATE
@@ -135,3 +136,21 @@ async def consume_input(track: MediaStreamTrack, feed: Callable[[np.ndarray], Aw
         assert isinstance(frame, av.AudioFrame)
         for out in resampler.resample(frame):
             await feed(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+
+
+# aiortc's audio receiver holds 4 frames before it releases one (prefetch) and, when a packet is lost,
+# waits until 16 later packets have come (its capacity) before it gives up on it: on a lossy network
+# each lost packet froze the caller's audio for ~320 ms, and the VAD heard the end of speech that much
+# later. A service's receiver (libwebrtc's NetEq) conceals a lost packet and goes on; this buffer
+# waits for at most 3 later packets (60 ms, enough for the jitter the network profile makes) and
+# holds nothing back in order.
+RECEIVE_CAPACITY = 4
+
+
+def tolerate_loss(receiver: RTCRtpReceiver) -> None:
+    """Give `receiver` a jitter buffer that skips a lost packet after 3 later ones (one seam: aiortc
+    keeps it in a private attribute, made in the receiver's constructor, read per packet)."""
+    attribute = "_RTCRtpReceiver__jitter_buffer"
+    if not hasattr(receiver, attribute):
+        raise RuntimeError(f"aiortc's RTCRtpReceiver has no {attribute} any more: update tolerate_loss")
+    setattr(receiver, attribute, JitterBuffer(capacity=RECEIVE_CAPACITY, prefetch=0))
