@@ -10,20 +10,12 @@ import os
 import struct
 import sys
 
+from .worker_pipe import read_frame
+
 OK, UNAVAILABLE = 0, 1
 # Decoding is batch work: on a busy machine the emulator's event loop (every session's events) runs
 # first, and a 3-minute commit decodes in the CPU left over instead of taking its share from the loop.
 NICENESS = 10
-
-
-def _read_exact(stream, n: int) -> bytes | None:
-    data = b""
-    while len(data) < n:
-        chunk = stream.read(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 def main() -> None:
@@ -37,10 +29,7 @@ def main() -> None:
     except Exception:  # missing wheel or model: recognition is optional
         decoder = None
     while True:
-        header = _read_exact(stdin, 4)
-        if header is None:
-            return
-        pcm = _read_exact(stdin, struct.unpack("<I", header)[0])
+        pcm = read_frame(stdin)
         if pcm is None:
             return
         if decoder is None:

@@ -17,15 +17,7 @@ import pickle
 import struct
 import sys
 
-
-def _read_exact(stream, n: int) -> bytes | None:
-    data = b""
-    while len(data) < n:
-        chunk = stream.read(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
+from .worker_pipe import read_frame
 
 
 def main() -> None:
@@ -39,10 +31,7 @@ def main() -> None:
     stdout.write(b"ready\n")  # imported: the parent may count start-up from here
     stdout.flush()
     while True:
-        header = _read_exact(stdin, 4)
-        if header is None:
-            return
-        request = _read_exact(stdin, struct.unpack("<I", header)[0])
+        request = read_frame(stdin)
         if request is None:
             return
         try:

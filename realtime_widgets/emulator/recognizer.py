@@ -29,6 +29,7 @@ from scipy.signal import resample_poly
 
 from ..protocol import SAMPLE_RATE
 from . import own_speech
+from .worker_pipe import stop_workers
 
 # One worker: its model takes ~240 MB, and on two cores a second decoder would take the CPU the
 # event loop needs. A slice of 3 s decodes in about half a second; longer audio is cut near every 3 s.
@@ -161,14 +162,7 @@ class _Pool:
     def shutdown(self) -> None:
         with self._cond:
             procs = list(self.procs)
-        for proc in procs:
-            if proc.poll() is None and proc.stdin is not None:
-                proc.stdin.close()  # its stdin closing ends it
-        for proc in procs:
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_workers(procs)
 
 
 def _start_process() -> subprocess.Popen[bytes]:

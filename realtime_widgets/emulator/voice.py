@@ -33,6 +33,7 @@ from scipy.signal import resample_poly
 from ..protocol import SAMPLE_RATE, VOICES
 from . import own_speech
 from .espeak import VOICE_MAP, make_slice
+from .worker_pipe import stop_workers
 
 # Words per slice: whole sentences are packed up to this; a longer sentence is cut. About 8 s of
 # speech and 10 ms of synthesis each; a smaller slice pays eSpeak's per-call cost more often.
@@ -184,14 +185,7 @@ class _Synthesizer:
     def shutdown(self) -> None:
         with self._ready:
             procs = list(self.procs)
-        for proc in procs:
-            if proc.poll() is None and proc.stdin is not None:
-                proc.stdin.close()  # its stdin closing ends it
-        for proc in procs:
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_workers(procs)
 
 
 class _WorkerStopped(RuntimeError):
