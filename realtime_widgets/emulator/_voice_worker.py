@@ -14,10 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import struct
 import sys
 
-from .worker_pipe import read_frame
+from .worker_pipe import read_frame, write_frame
 
 
 def main() -> None:
@@ -39,8 +38,7 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - the parent raises it for the slice's caller
             result = (False, f"{type(exc).__name__}: {exc}")
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        stdout.write(struct.pack("<I", len(data)) + data)
-        stdout.flush()
+        write_frame(stdout, data)
 
 
 if __name__ == "__main__":

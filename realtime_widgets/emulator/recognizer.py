@@ -29,7 +29,7 @@ from scipy.signal import resample_poly
 
 from ..protocol import SAMPLE_RATE
 from . import own_speech
-from .worker_pipe import stop_workers
+from .worker_pipe import stop_workers, write_frame
 
 # One worker: its model takes ~240 MB, and on two cores a second decoder would take the CPU the
 # event loop needs. A slice of 3 s decodes in about half a second; longer audio is cut near every 3 s.
@@ -179,8 +179,7 @@ def _decode(proc: subprocess.Popen[bytes], pcm16k: bytes) -> tuple[str | None, s
     stdin, stdout = proc.stdin, proc.stdout
     assert stdin is not None and stdout is not None  # noqa: S101 - both are pipes (see _start_process)
     try:
-        stdin.write(struct.pack("<I", len(pcm16k)) + pcm16k)
-        stdin.flush()
+        write_frame(stdin, pcm16k)
         header = stdout.read(5)
         if len(header) < 5:
             raise BrokenPipeError("the recognizer process ended")

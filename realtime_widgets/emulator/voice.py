@@ -17,7 +17,6 @@ import logging
 import os
 import pickle
 import re
-import struct
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ from scipy.signal import resample_poly
 from ..protocol import SAMPLE_RATE, VOICES
 from . import own_speech
 from .espeak import VOICE_MAP, make_slice
-from .worker_pipe import stop_workers
+from .worker_pipe import read_frame, stop_workers, write_frame
 
 # Words per slice: whole sentences are packed up to this; a longer sentence is cut. About 8 s of
 # speech and 10 ms of synthesis each; a smaller slice pays eSpeak's per-call cost more often.
@@ -198,12 +197,10 @@ def _round_trip(proc: subprocess.Popen[bytes], job: _Job) -> tuple[np.ndarray, l
     assert stdin is not None and stdout is not None  # noqa: S101 - both are pipes (see _spawn)
     request = pickle.dumps((job.text, job.voice, job.rate, job.end_pause))
     try:
-        stdin.write(struct.pack("<I", len(request)) + request)
-        stdin.flush()
-        header = stdout.read(4)
-        if len(header) < 4:
+        write_frame(stdin, request)
+        data = read_frame(stdout)
+        if data is None:
             raise BrokenPipeError("it ended")
-        data = stdout.read(struct.unpack("<I", header)[0])
     except (BrokenPipeError, OSError, ValueError) as exc:
         raise _WorkerStopped(f"the voice worker process stopped ({exc})") from exc
     ok, result = pickle.loads(data)  # noqa: S301 - our own worker process

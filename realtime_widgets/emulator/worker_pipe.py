@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import struct
 import subprocess
-from typing import BinaryIO
+from typing import IO
 
 
-def read_exact(stream: BinaryIO, n: int) -> bytes | None:
+def read_exact(stream: IO[bytes], n: int) -> bytes | None:
     """`n` bytes, or None when the stream ends first (the other side is gone)."""
     data = b""
     while len(data) < n:
@@ -19,12 +19,18 @@ def read_exact(stream: BinaryIO, n: int) -> bytes | None:
     return data
 
 
-def read_frame(stream: BinaryIO) -> bytes | None:
+def read_frame(stream: IO[bytes]) -> bytes | None:
     """One frame: a little-endian 4-byte length, then that many bytes; None at the end of the stream."""
     header = read_exact(stream, 4)
     if header is None:
         return None
     return read_exact(stream, struct.unpack("<I", header)[0])
+
+
+def write_frame(stream: IO[bytes], data: bytes) -> None:
+    """One frame (see `read_frame`), flushed."""
+    stream.write(struct.pack("<I", len(data)) + data)
+    stream.flush()
 
 
 def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
