@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from . import session_config
+from .admission import CTX_KEY, credential, error_response, not_found
 from .errors import ServiceError
-from .server import CTX_KEY, credential, error_response, not_found
 from .webrtc_call import Call
 from .wire import new_id
 

@@ -29,6 +29,7 @@ from ..protocol import (
     VOICES,
 )
 from . import audio_io, recognizer
+from .admission import CTX_KEY, check_request, error_response, not_found
 from .errors import ServiceError
 from .limits import Limits, check_depth, timeout
 from .replies import Prompt, reply_for
@@ -45,8 +46,6 @@ def _error(exc: ServiceError) -> web.Response:
 
 
 async def deployments_route(request: web.Request) -> web.StreamResponse:
-    from .server import CTX_KEY, check_request, error_response, not_found
-
     deployment = request.match_info["deployment"]
     version = request.query.get("api-version")
     if not version:
@@ -65,8 +64,6 @@ async def deployments_route(request: web.Request) -> web.StreamResponse:
 
 
 async def v1_route(request: web.Request) -> web.StreamResponse:
-    from .server import check_request
-
     problem = check_request(request, None)
     if problem is not None:
         return problem
@@ -74,8 +71,6 @@ async def v1_route(request: web.Request) -> web.StreamResponse:
 
 
 async def _complete(request: web.Request, deployment: str | None) -> web.StreamResponse:
-    from .server import CTX_KEY, check_request
-
     ctx = request.app[CTX_KEY]
     ctx.stats.completion_requests += 1
     try:
