@@ -164,7 +164,7 @@ async def test_send_text_from_the_kernel_is_spoken_on_the_call_and_taps_are_stor
 
 def _greet_sidebands(emulator, monkeypatch) -> None:
     """Make the emulator send `session.created` to each sideband as it joins (as Azure may)."""
-    from realtime_widgets.emulator import calls
+    from realtime_widgets.emulator import calls, server
 
     joined = calls.sideband
 
@@ -181,7 +181,7 @@ def _greet_sidebands(emulator, monkeypatch) -> None:
             call.wire.sidebands = Greeting(call.wire.sidebands)
         return await joined(request, call_id)
 
-    monkeypatch.setattr(calls, "sideband", greeting_sideband)
+    monkeypatch.setattr(server, "sideband", greeting_sideband)  # where the route looks it up
 
 
 def test_taps_keep_the_microphone_clock_and_refuse_bad_input(emulator):
