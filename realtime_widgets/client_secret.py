@@ -19,7 +19,7 @@ from .session_config import SessionConfig
 if TYPE_CHECKING:  # pragma: no cover
     from .config import ConnectionConfig
 
-__all__ = ["ClientSecret", "create_client_secret"]
+__all__ = ["ClientSecret", "check_webrtc", "create_client_secret"]
 
 # The service's documented range for `expires_after.seconds` (default 600).
 MIN_EXPIRY_S, MAX_EXPIRY_S = 10, 7200
@@ -38,6 +38,24 @@ class ClientSecret:
     def expires_in(self) -> float:
         """Seconds left before the service refuses this key (negative once expired)."""
         return self.expires_at - time.time()
+
+
+def check_webrtc(connection: Any, config: Any = None) -> None:
+    """What every WebRTC path needs, with one wording for the key, the sideband join and its socket:
+    the GA protocol (`connection=None`, the environment's, is checked when resolved) and a realtime
+    session (a WebRTC call is speech to speech; a transcription session has no call)."""
+    if getattr(connection, "protocol", "ga") != "ga":
+        raise ConfigurationError(
+            "WebRTC needs the GA protocol (/openai/v1/realtime): the preview protocol has no client "
+            "secrets, calls or sideband. Use ConnectionConfig(protocol='ga')."
+        )
+    if config is not None and not isinstance(config, SessionConfig):
+        raise TypeError(f"config must be a SessionConfig, got {type(config).__name__}")
+    if config is not None and config.is_transcription:
+        raise ConfigurationError(
+            "A WebRTC call carries a realtime (speech-to-speech) session, not a transcription one; "
+            "use SessionConfig(type='realtime')."
+        )
 
 
 def calls_url(connection: ConnectionConfig, filtered: bool) -> str:
@@ -60,18 +78,8 @@ async def create_client_secret(
     `expires_after` is in seconds (10 to 7200). `filtered=True` makes `calls_url` ask Azure to send the
     page only the short list of WebRTC events; a sideband `RealtimeSession(call_id=...)` sees them all.
     """
-    if connection.protocol != "ga":
-        raise ConfigurationError(
-            "WebRTC needs the GA protocol (/openai/v1/realtime): the preview protocol has no client "
-            "secrets or calls. Use ConnectionConfig(protocol='ga')."
-        )
+    check_webrtc(connection, config)
     config = config if config is not None else SessionConfig()
-    if not isinstance(config, SessionConfig):
-        raise TypeError(f"config must be a SessionConfig, got {type(config).__name__}")
-    if config.is_transcription:
-        raise ConfigurationError(
-            "A WebRTC call carries a realtime (speech-to-speech) session; use SessionConfig(type='realtime')."
-        )
     if isinstance(expires_after, bool) or not isinstance(expires_after, int):
         raise TypeError(f"expires_after is whole seconds, got {expires_after!r}")
     if not MIN_EXPIRY_S <= expires_after <= MAX_EXPIRY_S:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from . import log_redaction
+from .client_secret import check_webrtc
 from .errors import ConfigurationError, PreviewRetiredWarning
 from .protocol import DEFAULT_CHAT_API_VERSION, DEFAULT_PREVIEW_API_VERSION, Protocol
 
@@ -327,10 +328,7 @@ class ConnectionConfig:
         a live WebRTC call instead (the sideband `?call_id=`; GA only): the call names its model.
         """
         if call_id is not None:
-            if self.protocol != "ga":
-                raise ConfigurationError(
-                    "WebRTC calls need the GA protocol (/openai/v1/realtime); use ConnectionConfig(protocol='ga')"
-                )
+            check_webrtc(self)
             return client.realtime.connect(call_id=call_id, **kw)
         if intent is not None:
             kw["extra_query"] = {**(kw.get("extra_query") or {}), "intent": intent}

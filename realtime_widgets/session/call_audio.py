@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..client_secret import check_webrtc
 from ..errors import ConfigurationError
 from ..events import INPUT_TAP, OUTPUT_TAP, RealtimeEvent
 from ..protocol import SAMPLE_RATE
@@ -34,21 +35,14 @@ LOST_FRACTION = 0.75
 
 
 def check_call(call_id: str | None, connection: Any, config: Any, recording: bool = False) -> None:
-    """A sideband join needs a call id, the GA protocol and a realtime session (and no cassette).
-    Checked before anything is opened; `realtime_connect` checks the protocol of a connection from
-    the environment (`connection=None`) again when joining."""
+    """A sideband join needs a call id, what every WebRTC path needs (`check_webrtc`) and no cassette.
+    Checked before anything is opened; `realtime_connect` checks a connection from the environment
+    (`connection=None`) when joining."""
     if call_id is None:
         return
     if not isinstance(call_id, str) or not call_id.strip():
         raise ValueError(f"call_id must be the id of a live WebRTC call (rtc_...), got {call_id!r}")
-    if getattr(connection, "protocol", "ga") != "ga":
-        raise ConfigurationError(
-            "WebRTC calls need the GA protocol (/openai/v1/realtime); use ConnectionConfig(protocol='ga')"
-        )
-    if getattr(config, "is_transcription", False):
-        raise ConfigurationError(
-            "A WebRTC call carries a realtime session; join it with SessionConfig(type='realtime')"
-        )
+    check_webrtc(connection, config)
     if recording:
         raise ConfigurationError(
             "record= makes a cassette of a WebSocket session, and a WebRTC call's media cannot be "

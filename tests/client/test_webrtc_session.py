@@ -218,10 +218,22 @@ async def test_joining_an_unknown_call_says_so(emulator):
         RealtimeSession(connection, call_id="")
     with pytest.raises(ConfigurationError, match="conversation.save"):
         RealtimeSession(connection, call_id="rtc_x", record="cassette-folder")
-    with pytest.raises(ConfigurationError, match="GA protocol"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the preview protocol's retirement notice
-            RealtimeSession(ConnectionConfig.for_emulator(emulator, protocol="preview"), call_id="rtc_x")
+    # The sideband join and the key it follows refuse the same things in the same words.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the preview protocol's retirement notice
+        preview = ConnectionConfig.for_emulator(emulator, protocol="preview")
+    transcription = SessionConfig(type="transcription", transcription_model="whisper-1")
+    for bad_connection, bad_config, words in (
+        (preview, None, "WebRTC needs the GA protocol"),
+        (connection, transcription, "type='realtime'"),
+    ):
+        with pytest.raises(ConfigurationError, match=words) as joining:
+            RealtimeSession(bad_connection, bad_config, call_id="rtc_x")
+        with pytest.raises(ConfigurationError, match=words) as minting:
+            await create_client_secret(bad_connection, bad_config)
+        assert str(joining.value) == str(minting.value)
+    with pytest.raises(ConfigurationError, match="WebRTC needs the GA protocol"):
+        preview.realtime_connect(preview.async_client(), call_id="rtc_x")  # the environment's, resolved
 
 
 LONG_REPLY = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
