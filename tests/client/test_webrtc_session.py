@@ -239,75 +239,72 @@ async def test_joining_an_unknown_call_says_so(emulator):
 LONG_REPLY = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
 
 
-async def test_barge_in_over_webrtc_is_the_service_s_and_trims_the_transcript(clean_emulator, tmp_path):
+@pytest.fixture
+async def long_reply_call(clean_emulator):
+    """A filtered call whose replies are long, joined by the kernel, the caller's taps attached."""
+    clean_emulator.reply = lambda text, seconds: LONG_REPLY
+    connection = ConnectionConfig.for_emulator(clean_emulator)
+    config = SessionConfig(instructions="Be brief.")
+    page = await Page.dial(clean_emulator, await create_client_secret(connection, config))
+    try:
+        async with RealtimeSession(connection, config, call_id=page.call_id) as s:
+            page.attach(s)
+            yield s, page
+    finally:
+        await page.hang_up()
+
+
+async def test_barge_in_over_webrtc_is_the_service_s_and_trims_the_transcript(long_reply_call, tmp_path):
     """The caller speaks over a long reply: the service clears its output buffer and truncates the item
     at what the track played; the kernel sends neither a cancel nor a truncate, and its turn is marked
     truncated with the transcript cut where the tapped audio was cut."""
-    emulator = clean_emulator
-    emulator.reply = lambda text, seconds: LONG_REPLY
-    connection = ConnectionConfig.for_emulator(emulator)
-    config = SessionConfig(instructions="Be brief.")
-    page = await Page.dial(emulator, await create_client_secret(connection, config))
-    try:
-        async with RealtimeSession(connection, config, call_id=page.call_id) as s:
-            page.attach(s)
-            page.say(speak("Tell me a long story please.", "echo").audio)
-            started = await s.wait_for("output_audio_buffer.started", timeout=30)
-            await asyncio.sleep(1.5)
-            waits = [
-                asyncio.ensure_future(s.wait_for(kind, timeout=20))
-                for kind in ("output_audio_buffer.cleared", "conversation.item.truncated")
-            ]
-            await asyncio.sleep(0)  # both wait from now on
-            page.say(speak("Stop, stop.", "echo").audio)
-            cleared, truncated = await asyncio.gather(*waits)
-            assert cleared.raw["response_id"] == started.raw["response_id"]
-            await asyncio.sleep(0.7)  # the played tail reaches the tap
-            turn = s.conversation.turn_for_response(started.raw["response_id"])
-            assert turn is not None and turn.status == "truncated"
-            assert turn.truncated_ms == truncated.raw["audio_end_ms"]
-            assert 1200 <= turn.truncated_ms <= 3500, turn.truncated_ms
-            sent = {e.type for e in s.event_log if e.direction == "client"}
-            assert not sent & {"conversation.item.truncate", "response.cancel", "output_audio_buffer.clear"}
-            # The tapped audio of the turn is what played: about truncated_ms, not the whole reply.
-            assert turn.duration_s * 1000 <= turn.truncated_ms + 1200, (turn.duration_s, turn.truncated_ms)
-            heard, unheard = turn.heard_transcript.split(), turn.unheard_transcript.split()
-            assert heard and unheard and LONG_REPLY.startswith(" ".join(heard)), (heard, unheard)
-            # As many words as the voice speaks in truncated_ms (eSpeak at the reply's pace), +-3.
-            full = speak(LONG_REPLY, "alloy").audio
-            words_per_ms = len(LONG_REPLY.split()) / (len(full) / 24)
-            print(
-                f"truncated at {turn.truncated_ms} ms; heard {len(heard)} words, expected {turn.truncated_ms * words_per_ms:.1f}"
-            )
-            assert abs(len(heard) - turn.truncated_ms * words_per_ms) <= 3
-        loaded = Conversation.load(s.conversation.save(tmp_path / "cut"))
-        again = loaded.turn_for_response(started.raw["response_id"])
-        assert again is not None and (again.status, again.truncated_ms) == (turn.status, turn.truncated_ms)
-        assert again.heard_transcript == turn.heard_transcript  # the tapped audio is known as such again
-    finally:
-        await page.hang_up()
+    s, page = long_reply_call
+    page.say(speak("Tell me a long story please.", "echo").audio)
+    started = await s.wait_for("output_audio_buffer.started", timeout=30)
+    await asyncio.sleep(1.5)
+    waits = [
+        asyncio.ensure_future(s.wait_for(kind, timeout=20))
+        for kind in ("output_audio_buffer.cleared", "conversation.item.truncated")
+    ]
+    await asyncio.sleep(0)  # both wait from now on
+    page.say(speak("Stop, stop.", "echo").audio)
+    cleared, truncated = await asyncio.gather(*waits)
+    assert cleared.raw["response_id"] == started.raw["response_id"]
+    await asyncio.sleep(0.7)  # the played tail reaches the tap
+    turn = s.conversation.turn_for_response(started.raw["response_id"])
+    assert turn is not None and turn.status == "truncated"
+    assert turn.truncated_ms == truncated.raw["audio_end_ms"]
+    assert 1200 <= turn.truncated_ms <= 3500, turn.truncated_ms
+    sent = {e.type for e in s.event_log if e.direction == "client"}
+    assert not sent & {"conversation.item.truncate", "response.cancel", "output_audio_buffer.clear"}
+    # The tapped audio of the turn is what played: about truncated_ms, not the whole reply.
+    assert turn.duration_s * 1000 <= turn.truncated_ms + 1200, (turn.duration_s, turn.truncated_ms)
+    heard, unheard = turn.heard_transcript.split(), turn.unheard_transcript.split()
+    assert heard and unheard and LONG_REPLY.startswith(" ".join(heard)), (heard, unheard)
+    # As many words as the voice speaks in truncated_ms (eSpeak at the reply's pace), +-3.
+    full = speak(LONG_REPLY, "alloy").audio
+    words_per_ms = len(LONG_REPLY.split()) / (len(full) / 24)
+    print(
+        f"truncated at {turn.truncated_ms} ms; heard {len(heard)} words, expected {turn.truncated_ms * words_per_ms:.1f}"
+    )
+    assert abs(len(heard) - turn.truncated_ms * words_per_ms) <= 3
+    loaded = Conversation.load(s.conversation.save(tmp_path / "cut"))
+    again = loaded.turn_for_response(started.raw["response_id"])
+    assert again is not None and (again.status, again.truncated_ms) == (turn.status, turn.truncated_ms)
+    assert again.heard_transcript == turn.heard_transcript  # the tapped audio is known as such again
 
 
-async def test_interrupt_on_a_call_asks_the_service_to_clear(clean_emulator):
+async def test_interrupt_on_a_call_asks_the_service_to_clear(long_reply_call):
     """`s.interrupt()` over WebRTC sends `output_audio_buffer.clear`: the service stops the track and
     truncates at what it played; the kernel sends no truncate of its own."""
-    emulator = clean_emulator
-    emulator.reply = lambda text, seconds: LONG_REPLY
-    connection = ConnectionConfig.for_emulator(emulator)
-    config = SessionConfig(instructions="Be brief.")
-    page = await Page.dial(emulator, await create_client_secret(connection, config))
-    try:
-        async with RealtimeSession(connection, config, call_id=page.call_id) as s:
-            page.attach(s)
-            with pytest.raises(ValueError, match="no reply is playing"):
-                await s.interrupt(0)
-            await s.send_text("Tell me a long story.", respond=False)
-            await s.create_response()
-            await s.wait_for("output_audio_buffer.started", timeout=30)
-            await asyncio.sleep(1.0)
-            turn = await s.interrupt(0)
-            assert turn.status == "truncated" and 700 <= turn.truncated_ms <= 2500, turn.truncated_ms
-            sent = [e.type for e in s.event_log if e.direction == "client"]
-            assert "output_audio_buffer.clear" in sent and "conversation.item.truncate" not in sent
-    finally:
-        await page.hang_up()
+    s, _page = long_reply_call
+    with pytest.raises(ValueError, match="no reply is playing"):
+        await s.interrupt(0)
+    await s.send_text("Tell me a long story.", respond=False)
+    await s.create_response()
+    await s.wait_for("output_audio_buffer.started", timeout=30)
+    await asyncio.sleep(1.0)
+    turn = await s.interrupt(0)
+    assert turn.status == "truncated" and 700 <= turn.truncated_ms <= 2500, turn.truncated_ms
+    sent = [e.type for e in s.event_log if e.direction == "client"]
+    assert "output_audio_buffer.clear" in sent and "conversation.item.truncate" not in sent
