@@ -88,7 +88,8 @@ class RealtimeConsole(w.VBox):
         self.transport = check_transport(transport, has_session=session is not None)
         self.status = w.HTML(_line("Starting…"))
         show = lambda words, kind: setattr(self.status, "value", _line(words, kind))  # noqa: E731
-        self.call = ConsoleCall(show) if transport == "webrtc" else None
+        self.player = AudioPlayer()  # over WebRTC it replays past turns; its Mute also mutes the call
+        self.call = ConsoleCall(show, self.player) if transport == "webrtc" else None
         if session is None:
             from ..session import RealtimeSession
 
@@ -105,7 +106,6 @@ class RealtimeConsole(w.VBox):
 
         self.recorder = MicRecorder()
         self.recorder.on_stop(self._recording_stopped)
-        self.player = AudioPlayer()
         self.form = SessionConfigForm()
         self.form.on_connect(lambda connection: self._schedule(self._reconnect(connection)))
         self.transcript = TranscriptView(player=self.player)

@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
+import traitlets
+
 from ..errors import WebRTCCallFailed
 from .webrtc_call import WebRTCCall, failure_words
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import ConnectionConfig
     from ..session import RealtimeSession
     from ..session_config import SessionConfig
+    from .player import AudioPlayer
 
 Transport = Literal["websocket", "webrtc"]
 TRANSPORTS: tuple[Transport, ...] = ("websocket", "webrtc")
@@ -48,10 +51,15 @@ class ConsoleCall:
     """One console's calls, one at a time: `open` returns the connected sideband session.
 
     `show(words, kind)` writes the console's status line (where a call lost after it connected is told).
+    The console's player keeps replaying past turns; its Mute and volume also act on the call's audio,
+    which the page plays (a person expects the one Mute beside the call to silence it).
     """
 
-    def __init__(self, show: Show) -> None:
+    def __init__(self, show: Show, player: AudioPlayer | None = None) -> None:
         self.widget = WebRTCCall()
+        if player is not None:
+            traitlets.dlink((player, "muted"), (self.widget, "speaker_muted"))
+            traitlets.dlink((player, "volume"), (self.widget, "volume"))
         self._show = show
         self._live: RealtimeSession | None = None  # the session of the call in progress
         self._page_ready = asyncio.Event()

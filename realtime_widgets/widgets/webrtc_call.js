@@ -4,9 +4,15 @@
 // kept); the page answers {kind: "call", call_id} and {kind: "state", ...}. The model's audio plays
 // through an <audio> element; a separate 24 kHz AudioContext taps both tracks with an AudioWorklet and
 // sends 100 ms PCM16 chunks ({kind: "tap"}), so recording never sits in the playback path.
+// The speaker's mute and volume (traits speaker_muted, volume) act on what the <audio> element plays:
+// mute disables the played track, whose clone the output tap listens to, so the kernel still records.
 
 const TAP_RATE = 24000;
 const CHANNEL = "realtime-channel"; // Azure's sample's name; the service answers on whichever is opened
+// After a barge-in (speech_started while the model speaks), this many quiet 100 ms chunks of the model's
+// track put the speaking light out: a filtered channel never gets output_audio_buffer.cleared.
+const QUIET_CHUNKS = 3;
+const QUIET_PEAK = 328; // -40 dBFS in PCM16
 
 // Cuts a track into PCM16 chunks at the context's rate (24 kHz), resampling linearly when the
 // browser refused a 24 kHz context. Inlined as a Blob URL module: no extra static file to serve.
@@ -80,6 +86,11 @@ class CallEngine {
     this.iceTimer = null;
     this.attempt = 0;
     this.listeners = new Set();
+    this.bargeIn = false; // speech_started came while the model spoke: watch its track go quiet
+    this.quietChunks = 0;
+    this.onSpeaker = () => this.applySpeaker();
+    model.on("change:speaker_muted", this.onSpeaker);
+    model.on("change:volume", this.onSpeaker);
     this.onMessage = (msg) => {
       if (!msg) return;
       if (msg.kind === "dial") this.dial(msg.url, msg.secret);
@@ -185,9 +196,33 @@ class CallEngine {
     } catch (_e) {
       return;
     }
-    // The service's own word on what plays: the speaking light follows it.
-    if (type === "output_audio_buffer.started") this.setSpeaking(true);
-    else if (type === "output_audio_buffer.stopped" || type === "output_audio_buffer.cleared") this.setSpeaking(false);
+    // The service's own word on what plays: the speaking light follows it. A filtered channel has no
+    // `cleared`: after a barge-in the light goes out when the track itself goes quiet (outputQuiet).
+    if (type === "output_audio_buffer.started") {
+      this.bargeIn = false;
+      this.setSpeaking(true);
+    } else if (type === "output_audio_buffer.stopped" || type === "output_audio_buffer.cleared") {
+      this.bargeIn = false;
+      this.setSpeaking(false);
+    } else if (type === "input_audio_buffer.speech_started" && this.model.get("speaking")) {
+      this.bargeIn = true;
+      this.quietChunks = 0;
+    }
+  }
+
+  // One tapped 100 ms chunk of the model's track: after a barge-in, QUIET_CHUNKS quiet ones end "speaking".
+  outputQuiet(pcm) {
+    if (!this.bargeIn) return;
+    let peak = 0;
+    for (let i = 0; i < pcm.length; i++) {
+      const a = pcm[i] < 0 ? -pcm[i] : pcm[i];
+      if (a > peak) peak = a;
+    }
+    this.quietChunks = peak < QUIET_PEAK ? this.quietChunks + 1 : 0;
+    if (this.quietChunks >= QUIET_CHUNKS) {
+      this.bargeIn = false;
+      this.setSpeaking(false);
+    }
   }
 
   setSpeaking(speaking) {
@@ -209,16 +244,25 @@ class CallEngine {
   }
 
   // The model's audio: an <audio> element plays it (Chromium also needs one for WebAudio to get
-  // a remote track's samples); the taps listen on their own context.
+  // a remote track's samples, and its echo cancellation knows what the element plays); the taps
+  // listen to a clone on their own context, so muting the speaker does not mute the recording.
   play(stream) {
     if (!this.audio) {
       this.audio = new Audio();
       this.audio.autoplay = true;
     }
+    this.played = stream;
+    this.applySpeaker();
     this.audio.srcObject = stream;
     this.audio.play().catch(() => {});
-    this.remote = stream;
-    if (this.pc && this.pc.connectionState === "connected") this.startTaps(stream);
+    this.remote = new MediaStream(stream.getAudioTracks().map((t) => t.clone()));
+    if (this.pc && this.pc.connectionState === "connected") this.startTaps(this.remote);
+  }
+
+  applySpeaker() {
+    const muted = !!this.model.get("speaker_muted");
+    if (this.played) for (const track of this.played.getAudioTracks()) track.enabled = !muted;
+    if (this.audio) this.audio.volume = Math.max(0, Math.min(1, Number(this.model.get("volume"))));
   }
 
   async startTaps(remote) {
@@ -246,6 +290,7 @@ class CallEngine {
         });
         node.port.onmessage = (e) => {
           if (this.taps !== taps) return;
+          if (side === "output") this.outputQuiet(new Int16Array(e.data));
           this.model.send({ kind: "tap", side, seq: taps.seq[side]++, t: performance.timeOrigin + performance.now() }, undefined, [e.data]);
         };
         source.connect(node);
@@ -279,7 +324,10 @@ class CallEngine {
       this.audio.srcObject = null;
       this.audio = null;
     }
+    if (this.remote) for (const track of this.remote.getTracks()) track.stop();
     this.remote = null;
+    this.played = null;
+    this.bargeIn = false;
     this.releaseMic();
     if (!quiet && this.model.get("speaking")) this.setSpeaking(false);
   }
@@ -359,6 +407,8 @@ export default () => {
         engine.attempt++;
         engine.release(true); // the model is going away: nothing to tell it
         model.off("msg:custom", engine.onMessage);
+        model.off("change:speaker_muted", engine.onSpeaker);
+        model.off("change:volume", engine.onSpeaker);
       };
     },
     render(view) {

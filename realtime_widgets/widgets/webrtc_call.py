@@ -61,6 +61,12 @@ class WebRTCCall(anywidget.AnyWidget):
     speaking = traitlets.Bool(False, help="True while the service says the model's audio plays.").tag(
         sync=True
     )
+    speaker_muted = traitlets.Bool(
+        False, help="True silences the model's audio on the page (still tapped)."
+    ).tag(sync=True)
+    volume = traitlets.Float(1.0, min=0.0, max=1.0, help="The model's audio volume on the page, 0-1.").tag(
+        sync=True
+    )
     disabled = traitlets.Bool(False, help="True greys Record (the console is closed).").tag(sync=True)
     in_browser = traitlets.Bool(False, help="True once a page runs this widget: it can dial.").tag(sync=True)
     ice_timeout_ms = traitlets.Int(10_000, help="How long ICE may take before the call fails.").tag(sync=True)
