@@ -27,7 +27,12 @@ console = RealtimeConsole(
 )
 # What the page's output tap carried, 100 ms a chunk (the page taps the track it plays).
 out_peaks = []
-console.call.widget.on_tap(lambda side, pcm, at: side == "output" and out_peaks.append(int(abs(pcm.astype(int)).max())))
+# (bound to this cell's list: should Run All run the cell twice, the first console's call adds nothing)
+console.call.widget.on_tap(lambda side, pcm, at, peaks=out_peaks: side == "output" and peaks.append(int(abs(pcm.astype(int)).max())))
+# The page's speaking light as the kernel hears of it, and when the sideband said the output was cleared.
+import time
+lights, cleared = [], []
+console.call.widget.observe(lambda change, lights=lights: lights.append((time.monotonic(), change.new)), "speaking")
 console"""
 
 
@@ -48,19 +53,25 @@ def test_speaking_over_the_answer_cuts_it_as_the_service_does(page, jupyter_serv
     name = "console_webrtc_barge_in.ipynb"
     open_notebook(page, jupyter_server, name, [CONSOLE])
     page.locator('.rw-call-state[data-state="connected"]').wait_for(timeout=60_000)
-    # The fake microphone loops its question every ~5 s: the second ask lands in the 15 s answer.
-    page.get_by_role("button", name="Record").click()
     with KernelProbe(jupyter_server, name) as probe:
+        probe.wait_for("console.session.status == 'connected'", timeout=30)
+        probe.value(
+            "[console.session.on('output_audio_buffer.cleared', lambda e: cleared.append(time.monotonic())), None][1]"
+        )
+        # The fake microphone loops its question every ~5 s: the second ask lands in the 15 s answer.
+        page.get_by_role("button", name="Record").click()
         index = probe.wait_for(CUT, timeout=90)[0]
         page.get_by_role("button", name="Stop").click()
         kinds = set(probe.value("[e.type for e in console.session.event_log]"))
         sent = set(probe.value("[e.type for e in console.session.event_log if e.direction == 'client']"))
+        time.sleep(2.0)  # the taps after the cut reach the kernel (behind the sideband on a busy machine)
+        # (after the tail: the heard words follow the tapped audio, which the page shows too)
         turn = probe.value(
             f"(lambda t: dict(ms=t.truncated_ms, heard=t.heard_transcript, unheard=t.unheard_transcript,"
             f" duration=t.duration_s))(console.session.conversation.turns[{index}])"
         )
-        time.sleep(2.0)  # the taps after the cut reach the kernel (behind the sideband on a busy machine)
         peaks = probe.value("out_peaks")
+        lights, cleared = probe.value("lights"), probe.value("cleared")
     played_ms = 100 * _first_run(peaks)
     print("cut turn:", turn, "played before the track went quiet:", played_ms, "ms")
     assert {"output_audio_buffer.cleared", "conversation.item.truncated"} <= kinds, kinds
@@ -71,6 +82,17 @@ def test_speaking_over_the_answer_cuts_it_as_the_service_does(page, jupyter_serv
     # The kernel's copy of the answer is what played, about truncated_ms, not the whole 15 s.
     assert turn["duration"] * 1000 <= turn["ms"] + 1500, turn
     assert turn["heard"] and turn["unheard"]
+    # The filtered page gets no `cleared`: its speaking light still went out at the cut, from the
+    # barge-in's speech_started and the track's own silence, before the next answer lit it again.
+    assert cleared, "the sideband saw no output_audio_buffer.cleared"
+    off = next((t for t, on in lights if t > cleared[0] - 0.5 and not on), None)
+    print(
+        "light went out",
+        None if off is None else f"{off - cleared[0]:+.2f} s",
+        "after cleared; lights:",
+        lights,
+    )
+    assert off is not None and off - cleared[0] <= 3.0, (lights, cleared)  # a busy 2-core machine: 1.6 s seen
     row = page.locator(f'.rw-tr-msg[data-role="assistant"][data-turn="{index}"]')
     row.locator(".rw-tr-mark", has_text="interrupted at").wait_for(timeout=10_000)
     assert row.locator(".rw-tr-unheard").inner_text().strip() == turn["unheard"]

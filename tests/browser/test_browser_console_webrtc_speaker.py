@@ -51,7 +51,8 @@ console = RealtimeConsole(
     transport="webrtc", config=SessionConfig(instructions=f'Say "{LONG}"', transcription_model="whisper-1")
 )
 out_peaks = []  # the kernel's tap of the model's track, 100 ms a chunk
-console.call.widget.on_tap(lambda side, pcm, at: side == "output" and out_peaks.append(int(abs(pcm.astype(int)).max())))
+# (bound to this cell's list: should Run All run the cell twice, the first console's call adds nothing)
+console.call.widget.on_tap(lambda side, pcm, at, peaks=out_peaks: side == "output" and peaks.append(int(abs(pcm.astype(int)).max())))
 console"""
 
 
