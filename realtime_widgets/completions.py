@@ -238,6 +238,40 @@ class AudioChat:
         self.replies: list[AudioReply] = []
         self._sync_client: Any = None
         self._async_client: Any = client
+        self._owns_async_client = client is None  # a shared `client=` is its owner's to close
+
+    def close(self) -> None:
+        """Close the HTTP client `ask` opened (the history stays; a later `ask` opens a new one).
+
+        A chat used with `ask_async` closes with `await chat.aclose()` (or `async with`): its client
+        belongs to the event loop it ran on."""
+        client, self._sync_client = self._sync_client, None
+        if client is not None:
+            client.close()
+        if self._owns_async_client and self._async_client is not None:
+            raise RuntimeError("this chat used ask_async: close it with `await chat.aclose()`")
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients `ask` and `ask_async` opened (the history stays)."""
+        client, self._sync_client = self._sync_client, None
+        if client is not None:
+            client.close()
+        if self._owns_async_client:
+            async_client, self._async_client = self._async_client, None
+            if async_client is not None:
+                await async_client.close()
+
+    def __enter__(self) -> AudioChat:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> AudioChat:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"AudioChat({self.connection.describe()} · chat deployment {self.deployment}, turns={len(self.replies)})"
@@ -382,5 +416,5 @@ def speak(
     """Text → speech with an audio chat completion; the reply plays inline in a notebook."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("speak() needs a non-empty text")
-    chat = AudioChat(connection, voice=voice, format=format, instructions=instructions)
-    return chat.ask(text)
+    with AudioChat(connection, voice=voice, format=format, instructions=instructions) as chat:
+        return chat.ask(text)

@@ -54,6 +54,7 @@ class Link:
         self._record = record if recorder is None else recorder.wrap(record)
         self._recorder = recorder
         self._on_lost = on_lost
+        self._client: Any = None
         self._manager: Any = None
         self._conn: Any = None
         self._recv_task: asyncio.Task[None] | None = None
@@ -95,7 +96,7 @@ class Link:
         self, intent: str | None, extra_query: dict[str, Any], extra_headers: dict[str, Any]
     ) -> None:
         """Open the WebSocket and start receiving and sending."""
-        client = self.connection.async_client()
+        client = self._client = self.connection.async_client()  # closed by teardown
         self._manager = self.connection.realtime_connect(
             client, intent=intent, call_id=self.call_id, extra_query=extra_query, extra_headers=extra_headers
         )
@@ -159,6 +160,9 @@ class Link:
                 await manager.__aexit__(None, None, None)
             except Exception:  # the socket may already be gone
                 log.debug("closing the realtime connection failed", exc_info=True)
+        client, self._client = self._client, None
+        if client is not None:  # its HTTP pool: left to the garbage collector it closes on another loop
+            await client.close()
 
     # -- sending ---------------------------------------------------------------------------
     def require_open(self) -> None:

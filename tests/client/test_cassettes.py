@@ -197,8 +197,10 @@ def test_no_entra_token_in_a_cassette_recorded_keyless(tmp_path, azure, monkeypa
             await s.send_text(QUESTION)
 
     asyncio.run(main())
-    chat = AudioChat(connection.replace(chat_deployment=AZURE_DEPLOYMENT), record=tmp_path, record_mode="all")
-    chat.ask("Hello there")
+    with AudioChat(
+        connection.replace(chat_deployment=AZURE_DEPLOYMENT), record=tmp_path, record_mode="all"
+    ) as chat:
+        chat.ask("Hello there")
     text = _all_text(tmp_path)
     assert len(token) > 20 and token not in text and "bearer" not in text.lower()
     assert (tmp_path / "chat.jsonl").is_file() and (tmp_path / "realtime-001.jsonl").is_file()
@@ -208,28 +210,30 @@ def test_audio_chat_completions_record_and_replay(tmp_path, azure, clip):
     from realtime_widgets import cassette
 
     connection = ConnectionConfig.for_emulator(azure).replace(chat_deployment=AZURE_DEPLOYMENT)
-    chat = AudioChat(connection, record=tmp_path, record_mode="all")
-    first = chat.ask("Hello there")
-    second = chat.ask(audio=clip, rate=24000)
     pieces: list[np.ndarray] = []
-    third = chat.ask("Stream it please", on_audio=pieces.append)
+    with AudioChat(connection, record=tmp_path, record_mode="all") as chat:
+        first = chat.ask("Hello there")
+        second = chat.ask(audio=clip, rate=24000)
+        third = chat.ask("Stream it please", on_audio=pieces.append)
     assert first.transcript.startswith("Azure speaking")
 
-    replay = AudioChat(record=tmp_path, record_mode="none")
-    assert replay.connection.is_emulator
-    again = [replay.ask("Hello there"), replay.ask(audio=clip, rate=24000)]
     streamed: list[np.ndarray] = []
-    again.append(replay.ask("Stream it please", on_audio=streamed.append))
+    with AudioChat(record=tmp_path, record_mode="none") as replay:
+        assert replay.connection.is_emulator
+        again = [replay.ask("Hello there"), replay.ask(audio=clip, rate=24000)]
+        again.append(replay.ask("Stream it please", on_audio=streamed.append))
+        with pytest.raises(CassetteMismatch, match="request 4.*holds 3"):
+            replay.ask("A fourth question")
     for got, want in zip(again, [first, second, third], strict=True):
         assert got.transcript == want.transcript and got.id == want.id
         assert got.duration_s == pytest.approx(want.duration_s, abs=0.02)
     assert sum(len(p) for p in streamed) == pytest.approx(sum(len(p) for p in pieces), abs=10)
-    with pytest.raises(CassetteMismatch, match="request 4.*holds 3"):
-        replay.ask("A fourth question")
 
     cassette.forget(tmp_path)  # a new run starts from the first request
-    other = AudioChat(record=tmp_path, record_mode="none")
-    with pytest.raises(CassetteMismatch, match=r"request 1 differs.*Goodbye.*re-record"):
+    with (
+        AudioChat(record=tmp_path, record_mode="none") as other,
+        pytest.raises(CassetteMismatch, match=r"request 1 differs.*Goodbye.*re-record"),
+    ):
         other.ask("Goodbye")
 
 
@@ -244,18 +248,18 @@ def test_modes_none_once_all(tmp_path, azure, clip):
 
     connection = ConnectionConfig.for_emulator(azure).replace(chat_deployment=AZURE_DEPLOYMENT)
     folder = tmp_path / "once"
-    recording = AudioChat(connection, record=folder, record_mode="once")
-    assert not recording.connection.is_emulator or recording.connection.endpoint == azure.endpoint
-    recording.ask("Hello there")
+    with AudioChat(connection, record=folder, record_mode="once") as recording:
+        assert not recording.connection.is_emulator or recording.connection.endpoint == azure.endpoint
+        recording.ask("Hello there")
     cassette.forget(folder)  # a new run
-    replaying = AudioChat(connection, record=folder, record_mode="once")
-    assert replaying.connection.endpoint != azure.endpoint  # the cassette exists: replayed
-    assert replaying.ask("Hello there").transcript.startswith("Azure speaking")
+    with AudioChat(connection, record=folder, record_mode="once") as replaying:
+        assert replaying.connection.endpoint != azure.endpoint  # the cassette exists: replayed
+        assert replaying.ask("Hello there").transcript.startswith("Azure speaking")
     cassette.forget(folder)
-    again = AudioChat(connection, record=folder, record_mode="all")
-    assert again.connection.endpoint == azure.endpoint
-    assert not (folder / "chat.jsonl").exists()  # re-recording starts the cassette afresh
-    again.ask("Something new")
+    with AudioChat(connection, record=folder, record_mode="all") as again:
+        assert again.connection.endpoint == azure.endpoint
+        assert not (folder / "chat.jsonl").exists()  # re-recording starts the cassette afresh
+        again.ask("Something new")
     assert "Something new" in (folder / "chat.jsonl").read_text()
 
 

@@ -35,10 +35,10 @@ def test_output_formats_decode(conn, fmt, tmp_path):
 
 
 async def test_multi_turn_references_earlier_audio_by_id(conn, emulator):
-    chat = AudioChat(conn, instructions="Be brief.")
-    first = chat.ask("Good morning")
-    before = emulator.stats.completion_requests
-    second = await chat.ask_async("And again")
+    async with AudioChat(conn, instructions="Be brief.") as chat:
+        first = chat.ask("Good morning")
+        before = emulator.stats.completion_requests
+        second = await chat.ask_async("And again")
     assert emulator.stats.completion_requests == before + 1
     # The service would answer 400 audio_not_found for an unknown id: this id was accepted.
     assert {"role": "assistant", "audio": {"id": first.id}} in chat.messages
@@ -47,9 +47,8 @@ async def test_multi_turn_references_earlier_audio_by_id(conn, emulator):
 
 
 def test_unknown_audio_id_is_rejected_by_the_emulator(conn):
-    chat = AudioChat(conn)
-    chat.messages.append({"role": "assistant", "audio": {"id": "audio_doesnotexist"}})
-    with pytest.raises(ConnectionFailed) as info:
+    with AudioChat(conn) as chat, pytest.raises(ConnectionFailed) as info:
+        chat.messages.append({"role": "assistant", "audio": {"id": "audio_doesnotexist"}})
         chat.ask("hi")
     assert info.value.status == 400 and "audio_doesnotexist" in str(info.value)
 
@@ -59,8 +58,8 @@ def test_audio_question_any_format(conn, tmp_path, emulator):
     from realtime_widgets.emulator import synthesize
 
     clip = save_audio(synthesize("hello world", "alloy"), tmp_path / "q.mp3")
-    chat = AudioChat(conn)
-    reply = chat.ask(audio=clip)
+    with AudioChat(conn) as chat:
+        reply = chat.ask(audio=clip)
     assert reply.transcript and reply.duration_s > 0.2
     part = chat.messages[0]["content"][0]
     assert part["type"] == "input_audio" and part["input_audio"]["format"] == "wav"
@@ -117,11 +116,14 @@ def test_bad_arguments(conn):
 
 @pytest.mark.parametrize("chat_path", ["deployments", "v1"])
 async def test_both_chat_paths(conn, chat_path):
-    reply = await AudioChat(conn.replace(chat_path=chat_path)).ask_async("Ping")
+    async with AudioChat(conn.replace(chat_path=chat_path)) as chat:
+        reply = await chat.ask_async("Ping")
     assert "Ping" in reply.transcript and reply.duration_s > 0.1
 
 
-async def test_a_streamed_reply_reaches_on_audio_piece_by_piece_and_stays_in_the_history(conn, emulator):
+async def test_a_streamed_reply_reaches_on_audio_piece_by_piece_and_stays_in_the_history(
+    conn, emulator, request
+):
     from realtime_widgets.widgets import AudioPlayer
 
     player = AudioPlayer()
@@ -134,7 +136,9 @@ async def test_a_streamed_reply_reaches_on_audio_piece_by_piece_and_stays_in_the
         player.enqueue(samples)
 
     chat = AudioChat(conn, voice="verse")  # wav for whole replies; a streamed one is pcm16
+    request.addfinalizer(chat.close)  # its sync client; the async one is closed below
     reply = await chat.ask_async("Tell me about the sea", on_audio=on_audio)
+    await chat.aclose()  # a later ask_async opens a new client
     assert len(pieces) > 3 and all(p.dtype == np.int16 for p in pieces)
     assert np.array_equal(np.concatenate(pieces), reply.audio) and reply.duration_s > 1.0
     assert reply.format == "pcm16" and reply.transcript == "You said: Tell me about the sea"

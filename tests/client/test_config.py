@@ -22,7 +22,7 @@ def azure_env(monkeypatch):
     return monkeypatch
 
 
-def test_from_env_azure_key_ga(azure_env):
+async def test_from_env_azure_key_ga(azure_env):
     cfg = ConnectionConfig.from_env()
     assert (cfg.endpoint, cfg.deployment, cfg.protocol, cfg.api_version) == (
         "https://myres.openai.azure.com",
@@ -30,9 +30,9 @@ def test_from_env_azure_key_ga(azure_env):
         "ga",
         None,
     )
-    client = cfg.async_client()
-    assert str(client.websocket_base_url) == "wss://myres.openai.azure.com/openai/v1"
-    assert str(client.base_url).rstrip("/") == "https://myres.openai.azure.com/openai/v1"
+    async with cfg.async_client() as client:
+        assert str(client.websocket_base_url) == "wss://myres.openai.azure.com/openai/v1"
+        assert str(client.base_url).rstrip("/") == "https://myres.openai.azure.com/openai/v1"
     assert SECRET not in repr(cfg) and SECRET not in cfg.describe() and SECRET not in cfg._repr_html_()
     assert (
         cfg.describe()
@@ -40,13 +40,14 @@ def test_from_env_azure_key_ga(azure_env):
     )
 
 
-def test_preview_inferred_from_api_version(azure_env):
+async def test_preview_inferred_from_api_version(azure_env):
     azure_env.setenv("OPENAI_API_VERSION", "2025-04-01-preview")
     cfg = ConnectionConfig.from_env()
     assert cfg.protocol == "preview" and cfg.api_version == "2025-04-01-preview"
     import openai
 
-    assert isinstance(cfg.async_client(), openai.AsyncAzureOpenAI)
+    async with cfg.async_client() as client:
+        assert isinstance(client, openai.AsyncAzureOpenAI)
     assert "preview (api-version 2025-04-01-preview)" in cfg.describe()
 
 
@@ -79,11 +80,12 @@ def test_unknown_override_is_a_clear_type_error(azure_env):
         ConnectionConfig.from_env(deploymnet="x")
 
 
-def test_openai_key_alone_goes_to_api_openai_com(monkeypatch):
+async def test_openai_key_alone_goes_to_api_openai_com(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     cfg = ConnectionConfig.from_env()
     assert cfg.endpoint is None and not cfg.is_emulator
-    assert "api.openai.com" in str(cfg.async_client().base_url)
+    async with cfg.async_client() as client:
+        assert "api.openai.com" in str(client.base_url)
     assert "api.openai.com" in cfg.describe() and SECRET not in repr(cfg)
 
 
@@ -126,8 +128,7 @@ def test_keyless_entra_wiring(azure_env):
 
 
 async def _session_created(cfg: ConnectionConfig) -> dict:
-    client = cfg.async_client()
-    async with cfg.realtime_connect(client) as conn:
+    async with cfg.async_client() as client, cfg.realtime_connect(client) as conn:
         async for event in conn:
             return event.model_dump() if hasattr(event, "model_dump") else dict(event)
     raise AssertionError("no event")

@@ -144,7 +144,7 @@ def test_round_trip_through_both_shapes(protocol):
 async def test_emulator_accepts_the_shape_and_echoes_it(emulator, protocol):
     cfg = SessionConfig(voice="sage", turn_detection="manual", instructions="Say hi.", max_output_tokens=100)
     conn_cfg = ConnectionConfig.for_emulator(emulator, protocol=protocol)
-    async with conn_cfg.realtime_connect(conn_cfg.async_client()) as conn:
+    async with conn_cfg.async_client() as client, conn_cfg.realtime_connect(client) as conn:
         await conn.send({"type": "session.update", "session": cfg.to_session(protocol)})
         async for event in conn:
             if event.type == "error":

@@ -57,3 +57,4 @@ def test_run_sync_drives_the_async_client_against_the_emulator(emulator):
     thread.start()
     thread.join(60)
     assert out and "From a thread" in out[0].transcript
+    run_sync(chat.aclose())  # its client belongs to the background loop it ran on

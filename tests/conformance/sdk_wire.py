@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -35,11 +37,13 @@ def preview_client(emu) -> AsyncAzureOpenAI:
     )
 
 
-def connect(emu, protocol: Protocol, **kw):
-    """The SDK's connection manager for one protocol (`async with connect(...) as conn`)."""
-    if protocol == "ga":
-        return ga_client(emu).realtime.connect(model=emu.deployment, **kw)
-    return preview_client(emu).beta.realtime.connect(model=emu.deployment, **kw)
+@contextlib.asynccontextmanager
+async def connect(emu, protocol: Protocol, **kw) -> AsyncIterator[Any]:
+    """The SDK's connection for one protocol (`async with connect(...) as conn`); closes its client too."""
+    async with ga_client(emu) if protocol == "ga" else preview_client(emu) as client:
+        realtime = client.realtime if protocol == "ga" else client.beta.realtime
+        async with realtime.connect(model=emu.deployment, **kw) as conn:
+            yield conn
 
 
 def check(protocol: Protocol, raw: dict[str, Any]) -> None:

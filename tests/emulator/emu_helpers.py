@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,23 @@ def preview_client(emu) -> AsyncAzureOpenAI:
         api_key=emu.api_key,
         websocket_base_url=f"ws://127.0.0.1:{emu.port}/openai",
     )
+
+
+@contextlib.asynccontextmanager
+async def ga_connect(emu, **kw: Any) -> AsyncIterator[Any]:
+    """The SDK's GA realtime connection to the emulator; closes the client with it."""
+    async with ga_client(emu) as client, client.realtime.connect(model=emu.deployment, **kw) as conn:
+        yield conn
+
+
+@contextlib.asynccontextmanager
+async def preview_connect(emu, **kw: Any) -> AsyncIterator[Any]:
+    """The SDK's preview (beta) realtime connection to the emulator; closes the client with it."""
+    async with (
+        preview_client(emu) as client,
+        client.beta.realtime.connect(model=emu.deployment, **kw) as conn,
+    ):
+        yield conn
 
 
 def ga_url(emu, model: str | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
-from emu_helpers import ga_client, preview_client, rms
+from emu_helpers import ga_connect, preview_connect, rms
 
 from realtime_widgets.protocol import OUTPUT_DELTA_BYTES, SAMPLE_RATE
 
@@ -20,7 +20,7 @@ async def collect(conn, until: str = "response.done") -> list:
 
 
 async def test_ga_text_in_audio_out(emulator):
-    async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
+    async with ga_connect(emulator) as conn:
         first = await conn.recv()
         assert first.type == "session.created"
         assert first.session.type == "realtime"
@@ -75,7 +75,7 @@ async def test_ga_text_in_audio_out(emulator):
 
 
 async def test_ga_text_only_and_per_response_instructions(emulator):
-    async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
+    async with ga_connect(emulator) as conn:
         await conn.response.create(response={"output_modalities": ["text"], "instructions": "Greet the user"})
         events = await collect(conn)
     types = [e.type for e in events]
@@ -87,8 +87,7 @@ async def test_ga_text_only_and_per_response_instructions(emulator):
 
 
 async def test_preview_names_and_flat_session(emulator):
-    client = preview_client(emulator)
-    async with client.beta.realtime.connect(model=emulator.deployment) as conn:
+    async with preview_connect(emulator) as conn:
         created = await conn.recv()
         assert created.type == "session.created"
         assert created.session.modalities == ["text", "audio"] and created.session.voice == "alloy"
@@ -120,7 +119,7 @@ async def test_preview_names_and_flat_session(emulator):
 
 
 async def test_session_update_error_keeps_old_settings(emulator):
-    async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
+    async with ga_connect(emulator) as conn:
         await conn.recv()
         await conn.session.update(
             session={
@@ -143,7 +142,7 @@ async def test_session_update_error_keeps_old_settings(emulator):
 
 
 async def test_voice_cannot_change_after_audio(emulator):
-    async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
+    async with ga_connect(emulator) as conn:
         await conn.response.create(response={"instructions": "one"})
         await collect(conn, "response.done")
         await conn.session.update(session={"type": "realtime", "audio": {"output": {"voice": "cedar"}}})

@@ -60,8 +60,11 @@ def test_trust_bundle_holds_the_ca_then_public_roots(tls_emu):
 
 async def test_wss_through_the_sdk_with_ssl_cert_file(tls_emu, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", tls_emu.env()["SSL_CERT_FILE"])
-    client = AsyncOpenAI(websocket_base_url=tls_emu.websocket_base_url + "/v1", api_key=tls_emu.api_key)
-    async with client.realtime.connect(model=tls_emu.deployment) as conn:
+    base = tls_emu.websocket_base_url + "/v1"
+    async with (
+        AsyncOpenAI(websocket_base_url=base, api_key=tls_emu.api_key) as client,
+        client.realtime.connect(model=tls_emu.deployment) as conn,
+    ):
         assert (await conn.recv()).type == "session.created"
 
 

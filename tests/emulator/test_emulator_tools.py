@@ -6,11 +6,14 @@ the arguments like the service, and speaks the answer to a function_call_output.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from emu_helpers import preview_url, raw_connect
-from test_emulator_realtime_sdk import collect, ga_client, preview_client
+from emu_helpers import ga_connect, preview_connect, preview_url, raw_connect
+from test_emulator_realtime_sdk import collect
 
 WEATHER = {
     "type": "function",
@@ -28,37 +31,31 @@ WEATHER = {
 }
 
 
-async def _connect(emulator, protocol: str, tool_choice):
-    if protocol == "ga":
-        manager = ga_client(emulator).realtime.connect(model=emulator.deployment)
-        conn = await manager.__aenter__()
+@contextlib.asynccontextmanager
+async def _connect(emulator, protocol: str, tool_choice) -> AsyncIterator[Any]:
+    async with (ga_connect if protocol == "ga" else preview_connect)(emulator) as conn:
         await conn.recv()  # session.created
-        await conn.session.update(
-            session={
+        if protocol == "ga":
+            session: dict[str, Any] = {
                 "type": "realtime",
                 "output_modalities": ["text"],
                 "tools": [WEATHER],
                 "tool_choice": tool_choice,
                 "audio": {"input": {"turn_detection": None}},
             }
-        )
-    else:
-        manager = preview_client(emulator).beta.realtime.connect(model=emulator.deployment)
-        conn = await manager.__aenter__()
-        await conn.recv()
-        if isinstance(tool_choice, dict):
-            tool_choice = tool_choice["name"]  # the preview session names the function itself
-        await conn.session.update(
-            session={
+        else:
+            if isinstance(tool_choice, dict):
+                tool_choice = tool_choice["name"]  # the preview session names the function itself
+            session = {
                 "modalities": ["text"],
                 "tools": [WEATHER],
                 "tool_choice": tool_choice,
                 "turn_detection": None,
             }
-        )
-    updated = await conn.recv()
-    assert updated.type == "session.updated", updated
-    return manager, conn
+        await conn.session.update(session=session)
+        updated = await conn.recv()
+        assert updated.type == "session.updated", updated
+        yield conn
 
 
 async def _ask(conn, text: str) -> list:
@@ -71,8 +68,7 @@ async def _ask(conn, text: str) -> list:
 
 @pytest.mark.parametrize("protocol", ["ga", "preview"])
 async def test_a_named_tool_is_called_and_its_output_answered(emulator, protocol):
-    manager, conn = await _connect(emulator, protocol, "auto")
-    try:
+    async with _connect(emulator, protocol, "auto") as conn:
         events = await _ask(conn, "What is the weather in Oslo for 3 days? Use get weather.")
         types = [e.type for e in events]
         assert "response.function_call_arguments.delta" in types
@@ -97,8 +93,6 @@ async def test_a_named_tool_is_called_and_its_output_answered(emulator, protocol
         )
         assert text == 'get_weather returned {"sky": "clear"}'
         assert not any(e.type == "response.function_call_arguments.delta" for e in reply)
-    finally:
-        await manager.__aexit__(None, None, None)
 
 
 @pytest.mark.parametrize("protocol", ["ga", "preview"])
@@ -112,15 +106,12 @@ async def test_a_named_tool_is_called_and_its_output_answered(emulator, protocol
     ],
 )
 async def test_tool_choice_decides_when_no_tool_is_named(emulator, protocol, tool_choice, calls):
-    manager, conn = await _connect(emulator, protocol, tool_choice)
-    try:
+    async with _connect(emulator, protocol, tool_choice) as conn:
         events = await _ask(conn, "Good morning")
         called = [e for e in events if e.type == "response.function_call_arguments.done"]
         assert bool(called) == calls
         if calls:
             assert json.loads(called[0].arguments)["city"] == "Good morning"
-    finally:
-        await manager.__aexit__(None, None, None)
 
 
 async def test_a_tool_without_a_name_is_refused_and_the_session_kept(emulator):

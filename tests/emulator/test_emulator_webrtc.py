@@ -28,14 +28,15 @@ async def mint(emu, seconds: int | None = None, session: dict | None = None) -> 
 
 async def test_client_secret_has_value_expiry_and_session(emulator):
     before = time.time()
-    secret = await rest_client(emulator).realtime.client_secrets.create(session=SESSION)
+    async with rest_client(emulator) as client:
+        secret = await client.realtime.client_secrets.create(session=SESSION)
+        short = await client.realtime.client_secrets.create(
+            session=SESSION, expires_after={"anchor": "created_at", "seconds": 10}
+        )
     assert secret.value.startswith("ek_")
     assert before + 590 <= secret.expires_at <= time.time() + 601  # the default is 600 s
     assert secret.session.type == "realtime"
     assert secret.session.instructions == "Be brief."
-    short = await rest_client(emulator).realtime.client_secrets.create(
-        session=SESSION, expires_after={"anchor": "created_at", "seconds": 10}
-    )
     assert short.expires_at <= time.time() + 11
 
 
@@ -51,11 +52,11 @@ async def test_client_secret_refuses_a_wrong_key_and_an_ephemeral_one(emulator):
     base = f"http://127.0.0.1:{emulator.port}/openai/v1"
     key = await mint(emulator)
     for credential in ("", key):
-        client = AsyncOpenAI(base_url=base, api_key=credential or "x")
-        if not credential:
-            client = AsyncOpenAI(base_url=base, api_key="x", default_headers={"Authorization": ""})
-        with pytest.raises(AuthenticationError):
-            await client.realtime.client_secrets.create(session=SESSION)
+        # No credential: an empty Authorization header (the SDK insists on some key).
+        headers = {} if credential else {"Authorization": ""}
+        async with AsyncOpenAI(base_url=base, api_key=credential or "x", default_headers=headers) as client:
+            with pytest.raises(AuthenticationError):
+                await client.realtime.client_secrets.create(session=SESSION)
 
 
 @pytest.mark.parametrize("label", ["oai-events", "realtime-channel"])

@@ -6,7 +6,7 @@ import base64
 
 import numpy as np
 import pytest
-from emu_helpers import ga_client
+from emu_helpers import ga_connect
 from openai import AzureOpenAI
 from scipy.signal import resample_poly
 
@@ -157,7 +157,7 @@ def test_audio_completion_answers_about_the_audio_not_the_instruction(emulator):
 async def test_a_realtime_session_transcribes_its_own_voice_sent_as_g711(emulator):
     text = "Turn on the lights in the hallway."
     mulaw = g711_encode(resampled(synthesize(text, voice="verse")), "ulaw")
-    async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
+    async with ga_connect(emulator) as conn:
         await conn.session.update(
             session={
                 "type": "realtime",

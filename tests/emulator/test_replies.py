@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from emu_helpers import ga_client
+from emu_helpers import ga_connect
 
 from realtime_widgets import AudioChat, ConnectionConfig, evaluate_clips, speak
 from realtime_widgets.audio import save_audio, to_pcm16
@@ -53,7 +53,7 @@ def test_notebook_05_clips_come_back_word_for_word(emulator, tmp_path):
 
 
 async def test_realtime_session_instructions_to_repeat_verbatim(emulator):
-    async with ga_client(emulator).realtime.connect(model=emulator.deployment) as conn:
+    async with ga_connect(emulator) as conn:
         await conn.session.update(
             session={
                 "type": "realtime",

@@ -17,6 +17,7 @@ import socket
 import struct
 import time
 import tracemalloc
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
@@ -216,8 +217,13 @@ async def test_an_object_where_a_name_belongs_is_an_invalid_request_error(emu, p
 # -- schemas and per-response fields (official SDK) ------------------------------------------------
 
 
-def sdk(emu: Emulator) -> AsyncOpenAI:
-    return AsyncOpenAI(websocket_base_url=f"ws://127.0.0.1:{emu.port}/openai/v1", api_key=emu.api_key)
+@contextlib.asynccontextmanager
+async def sdk_connect(emu: Emulator) -> AsyncIterator[Any]:
+    """The SDK's GA realtime connection; closes its client with it."""
+    base = f"ws://127.0.0.1:{emu.port}/openai/v1"
+    async with AsyncOpenAI(websocket_base_url=base, api_key=emu.api_key) as client:
+        async with client.realtime.connect(model=emu.deployment) as conn:
+            yield conn
 
 
 def function(parameters: Any) -> dict[str, Any]:
@@ -246,7 +252,7 @@ async def next_of(conn, *types: str) -> Any:
 
 @pytest.mark.parametrize(("tools", "param"), BAD_TOOLS, ids=[p for _, p in BAD_TOOLS])
 async def test_a_malformed_tool_schema_is_refused_in_session_update_and_response_create(emu, tools, param):
-    async with sdk(emu).realtime.connect(model=emu.deployment) as conn:
+    async with sdk_connect(emu) as conn:
         await next_of(conn, "session.created")
         await conn.session.update(session={"type": "realtime", "tools": tools})
         ev = await next_of(conn, "error", "session.updated")
@@ -283,7 +289,7 @@ BAD_RESPONSE_FIELDS = [
 
 @pytest.mark.parametrize(("fields", "param"), BAD_RESPONSE_FIELDS, ids=[p for _, p in BAD_RESPONSE_FIELDS])
 async def test_a_bad_per_response_field_is_an_invalid_request_error_naming_it(emu, fields, param):
-    async with sdk(emu).realtime.connect(model=emu.deployment) as conn:
+    async with sdk_connect(emu) as conn:
         await next_of(conn, "session.created")
         await conn.response.create(response=fields)
         ev = await next_of(conn, "error", "response.created")
@@ -300,7 +306,7 @@ async def test_a_response_that_fails_inside_ends_with_response_done_failed(emu):
 
     emu.reply = broken
     try:
-        async with sdk(emu).realtime.connect(model=emu.deployment) as conn:
+        async with sdk_connect(emu) as conn:
             await next_of(conn, "session.created")
             await conn.conversation.item.create(
                 item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
@@ -344,8 +350,8 @@ BAD_CHAT = [
 )
 def test_bad_chat_requests_get_azure_shaped_errors_naming_the_param(emu, kw, status, param):
     args = {"model": emu.deployment, "messages": MESSAGES, **kw}
-    with pytest.raises(openai.APIStatusError) as raised:
-        chat(emu).chat.completions.create(**args)
+    with chat(emu) as client, pytest.raises(openai.APIStatusError) as raised:
+        client.chat.completions.create(**args)
     assert raised.value.status_code == status
     body = raised.value.body
     assert isinstance(body, dict) and body["type"] == "invalid_request_error", body
@@ -355,8 +361,8 @@ def test_bad_chat_requests_get_azure_shaped_errors_naming_the_param(emu, kw, sta
 
 def test_a_chat_body_over_the_request_limit_is_413(emu):
     big = "x" * (emu.limits.max_request_bytes + 10)
-    with pytest.raises(openai.APIStatusError) as raised:
-        chat(emu).chat.completions.create(model=emu.deployment, messages=[{"role": "user", "content": big}])
+    with chat(emu) as client, pytest.raises(openai.APIStatusError) as raised:
+        client.chat.completions.create(model=emu.deployment, messages=[{"role": "user", "content": big}])
     assert raised.value.status_code == 413
 
 
