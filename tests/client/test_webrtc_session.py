@@ -232,8 +232,9 @@ async def test_joining_an_unknown_call_says_so(emulator):
         with pytest.raises(ConfigurationError, match=words) as minting:
             await create_client_secret(bad_connection, bad_config)
         assert str(joining.value) == str(minting.value)
-    with pytest.raises(ConfigurationError, match="WebRTC needs the GA protocol"):
-        preview.realtime_connect(preview.async_client(), call_id="rtc_x")  # the environment's, resolved
+    async with preview.async_client() as client:
+        with pytest.raises(ConfigurationError, match="WebRTC needs the GA protocol"):
+            preview.realtime_connect(client, call_id="rtc_x")  # the environment's, resolved
 
 
 LONG_REPLY = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
