@@ -67,12 +67,14 @@ EventRowWire = list[Any]  # [index, time, "c"|"s", type, count, is_error, summar
 
 
 class EventLogCounts(TypedDict):
-    """Events and rows so far; the hidden ones are in rows no longer kept (the export has them)."""
+    """Events and rows so far (a call's taps apart); the hidden ones are in rows no longer kept (the
+    export has them)."""
 
     n_events: int
     n_rows: int
     n_hidden_events: int
     n_hidden_rows: int
+    tapped_s: dict[str, float]  # seconds of a WebRTC call's tapped audio, "input" / "output" (not listed)
 
 
 class EventLogRows(EventLogCounts):

@@ -91,6 +91,7 @@ function render({ model, el }) {
   const rows = new Map(); // index -> element, in insertion (time) order
   let nEvents = 0;
   let nHiddenEvents = 0;
+  let tapped = null; // seconds of a WebRTC call's tapped audio per side: counted, not listed
 
   function fillTypes() {
     const current = model.get("type_filter");
@@ -111,6 +112,10 @@ function render({ model, el }) {
 
   function showStatus() {
     status.textContent = `${number.format(nEvents)} events · ${number.format(rows.size)} rows shown`;
+    if (tapped && tapped.input + tapped.output > 0) {
+      status.textContent += ` · call audio tapped: you ${tapped.input.toFixed(1)} s, model ${tapped.output.toFixed(1)} s`;
+      status.title = "The page's copy of the WebRTC call's audio is kept in the conversation, not listed as events";
+    }
     hidden.hidden = nHiddenEvents === 0;
     hidden.textContent = `${number.format(nHiddenEvents)} earlier events not shown; export has all`;
     empty.hidden = rows.size > 0;
@@ -167,6 +172,7 @@ function render({ model, el }) {
     if (msg.kind === "rows" || msg.kind === "reset") {
       nEvents = msg.n_events;
       nHiddenEvents = msg.n_hidden_events || 0;
+      tapped = msg.tapped_s || null;
       applyRows(msg.rows, msg.kind === "reset");
     } else if (msg.kind === "detail") {
       const row = rows.get(msg.index);

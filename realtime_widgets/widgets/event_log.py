@@ -22,14 +22,18 @@ import traitlets as t
 from ..conversation.event_list import EventList
 from ..conversation.tables import events_frame
 from ..events import INPUT_TAP, OUTPUT_TAP, RealtimeEvent, parse_audio_ref
+from ..protocol import SAMPLE_RATE
 from ._protocols import EventLogCounts, EventLogToPage, EventRowWire, EventSource, Unsubscribe
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 FLUSH_INTERVAL_S = 0.1
-# Client appends, and a WebRTC call's tapped audio, are as frequent as deltas: they collapse the same way.
-_COLLAPSING = frozenset({"input_audio_buffer.append", INPUT_TAP, OUTPUT_TAP})
+# Client appends are as frequent as deltas: they collapse the same way.
+_COLLAPSING = frozenset({"input_audio_buffer.append"})
+# A WebRTC call's taps (the page's copy of both tracks, 10 a second each) are no service event: they
+# are counted in the header (seconds of audio each side), not listed, and left out of the exports.
+TAPS = {INPUT_TAP: "input", OUTPUT_TAP: "output"}
 # Keys whose long string values are base64 audio; shown as their decoded byte size.
 _AUDIO_KEYS = frozenset({"audio", "delta", "data"})
 _AUDIO_MIN_CHARS = 256
@@ -157,7 +161,7 @@ def _summarize(row: EventRow, events: list[RealtimeEvent]) -> str:
     """Fold `events` (the row's newest) into its summary: incremental for long delta runs."""
     kind = row.type
     if kind.endswith("audio.delta") or kind in _COLLAPSING:
-        key = "audio" if kind in ("input_audio_buffer.append", INPUT_TAP) else "delta"
+        key = "audio" if kind == "input_audio_buffer.append" else "delta"
         total = (row._acc or 0) + sum(audio_bytes(e.raw.get(key)) for e in events)
         row._acc = total
         return f"{total} B audio"
@@ -229,6 +233,9 @@ class EventLog(anywidget.AnyWidget):
         self._next_index = 0  # index of the next row; rows before _rows[0] were dropped
         self._n_events = 0
         self._dropped_events = 0  # events of the rows no longer kept
+        self._taps = 0  # tapped chunks of a WebRTC call (in _n_events: positions in the log)
+        self._tapped_bytes = {"input": 0, "output": 0}
+        self._counts_changed = False
         self._own: EventList | None = EventList()  # without a session, the events are kept here
         self._log: Sequence[RealtimeEvent] = self._own
         self._open: dict[tuple[str, str], EventRow] = {}  # delta runs still collapsing
@@ -269,6 +276,8 @@ class EventLog(anywidget.AnyWidget):
         self._next_index = 0
         self._n_events = 0
         self._dropped_events = 0
+        self._taps = 0
+        self._tapped_bytes = {"input": 0, "output": 0}
         if self._own is not None:
             self._own.close()
             self._own = EventList()
@@ -287,6 +296,13 @@ class EventLog(anywidget.AnyWidget):
         if self._own is not None:
             self._own.append(event)
         kind = event.type
+        side = TAPS.get(kind)
+        if side is not None:
+            self._taps += 1
+            self._tapped_bytes[side] += audio_bytes(event.raw.get("audio" if side == "input" else "delta"))
+            self._counts_changed = True
+            self._schedule()
+            return
         if _is_collapsing(kind):
             key = (kind, event.direction)
             row = self._open.get(key)
@@ -340,20 +356,22 @@ class EventLog(anywidget.AnyWidget):
     # -- front end -------------------------------------------------------------------------
     def _counts(self) -> EventLogCounts:
         return {
-            "n_events": self._n_events,
+            "n_events": self._n_events - self._taps,
             "n_rows": self._next_index,
             "n_hidden_events": self._dropped_events,
             "n_hidden_rows": self._next_index - len(self._rows),
+            "tapped_s": {side: n / (2 * SAMPLE_RATE) for side, n in self._tapped_bytes.items()},
         }
 
     def flush(self) -> list[EventRowWire]:
         """Send the rows that are new or changed since the last batch; returns what was sent."""
         self._flush_handle = None
-        if not self._dirty:
+        if not self._dirty and not self._counts_changed:
             return []
         dirty, self._dirty = self._dirty, {}
         rows = [r.wire() for r in dirty.values() if r.matches(self.type_filter, self.search)]
-        if rows:
+        if rows or self._counts_changed:
+            self._counts_changed = False
             self._to_page({"kind": "rows", "rows": rows, **self._counts()})
         return rows
 
@@ -411,7 +429,7 @@ class EventLog(anywidget.AnyWidget):
 
     @property
     def events(self) -> list[RealtimeEvent]:
-        """Every event the log was given (the session's, up to a disconnect), kept rows or not."""
+        """Every event the log was given (the session's, up to a disconnect, a call's taps too), kept rows or not."""
         return list(self._iter_events())
 
     def _iter_events(self) -> Iterator[RealtimeEvent]:
@@ -437,8 +455,11 @@ class EventLog(anywidget.AnyWidget):
             text += f"\n… and {row.count - len(payloads)} more {row.type} events"
         return text
 
+    def _iter_service_events(self) -> Iterator[RealtimeEvent]:
+        return (e for e in self._iter_events() if e.type not in TAPS)
+
     def iter_jsonl(self, trim: bool = True) -> Iterator[str]:
-        for e in self._iter_events():
+        for e in self._iter_service_events():
             raw = trim_audio(e.raw) if trim else e.raw
             yield json.dumps(
                 {"time": round(e.time, 6), "direction": e.direction, "type": e.type, "event": raw},
@@ -450,7 +471,8 @@ class EventLog(anywidget.AnyWidget):
         return "".join(line + "\n" for line in self.iter_jsonl(trim))
 
     def export_jsonl(self, path: str | pathlib.Path, trim: bool = True) -> pathlib.Path:
-        """Write every event (not just the kept rows) as JSON lines; audio trimmed unless trim=False."""
+        """Write every event (not just the kept rows; not a call's taps, whose audio the conversation
+        saves) as JSON lines; audio trimmed unless trim=False."""
         path = pathlib.Path(path)
         with path.open("w", encoding="utf-8") as f:
             for line in self.iter_jsonl(trim):
@@ -459,7 +481,7 @@ class EventLog(anywidget.AnyWidget):
 
     def to_pandas(self) -> pd.DataFrame:
         """Every event the export holds, one row each: time_s, direction, type, wire_type and ids."""
-        return events_frame(self._iter_events())
+        return events_frame(self._iter_service_events())
 
     def __repr__(self) -> str:
         return f"<EventLog {self._n_events} events, {self._next_index} rows ({len(self._rows)} kept)>"

@@ -97,6 +97,10 @@ def test_mute_over_webrtc_silences_the_call_and_unmute_restores_it(page, jupyter
         assert loud > 0.05 and again > 0.05, (loud, again)  # speech on the played stream
         assert muted < 0.002, muted  # Mute silenced what the page plays
         assert recorded > 1500, recorded  # ... and the kernel still recorded the answer while muted
+        # The event log lists the service's events; the taps are only counted in its header.
+        header = page.locator(".rw-event-log .rw-ev-status").inner_text()
+        assert "call audio tapped: you" in header, header
+        assert page.locator(".rw-event-log .rw-ev-type", has_text="webrtc.").count() == 0
         # Replaying a past turn still goes through the console's player.
         probe.wait_for("console.session.conversation.turns[-1].status != 'in_progress'", timeout=40)
         page.get_by_role("button", name="Play assistant turn", exact=False).last.click()

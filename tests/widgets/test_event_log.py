@@ -155,16 +155,20 @@ def test_collapsing_rules_and_audio_sizes():
         "item": {"content": [{"audio": "<4800 bytes of base64 audio>"}]}
     }
     assert "6 events, 4 rows" in repr(log)
-    # a WebRTC call's taps (10 a second each side) collapse like appends and deltas
+    # a WebRTC call's taps (10 a second each side, interleaved with the service's events) are no
+    # service event: not listed, not exported, counted in the header as seconds of audio each side
     for _ in range(3):
         log.ingest(ev({"type": "webrtc.input_audio.tap", "audio": "@input.wav[0:2400]"}, "client"))
         log.ingest(
             ev({"type": "webrtc.output_audio.tap", "delta": "@output.wav[0:2400]", "response_id": "r"})
         )
-    assert [(r.type, r.count, r.summary) for r in log.rows[4:]] == [
-        ("webrtc.input_audio.tap", 3, "14400 B audio"),
-        ("webrtc.output_audio.tap", 3, "14400 B audio"),
-    ]
+        log.ingest(ev({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0}))
+    assert [r.type for r in log.rows[4:]] == ["input_audio_buffer.speech_started"] * 3
+    assert "webrtc.input_audio.tap" not in log.types and "webrtc.input_audio.tap" not in log.jsonl()
+    assert list(log.to_pandas()["type"]).count("input_audio_buffer.speech_started") == 3
+    assert len(log.to_pandas()) == len(log.jsonl().splitlines()) == 9 == len(log.events) - 6
+    counts = log._counts()  # what the header shows
+    assert counts["n_events"] == 9 and counts["tapped_s"] == {"input": 0.3, "output": 0.3}, counts
     # without a session the log keeps the events itself; a detail reads them back
     assert [e.type for e in log.events][:2] == [
         "response.output_audio.delta",
