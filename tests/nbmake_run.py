@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -30,3 +31,15 @@ def run_nbmake(
         timeout=timeout,
         check=False,
     )
+
+
+def run_nbmake_each(
+    names: list[str], cwd: Path, env: dict[str, str], timeout: float, *options: str, at_once: int = 2
+) -> list[tuple[str, subprocess.CompletedProcess[bytes]]]:
+    """`run_nbmake` on each notebook alone, `at_once` at a time; each writes its report to `cwd/NAME.xml`."""
+
+    def one(name: str) -> subprocess.CompletedProcess[bytes]:
+        return run_nbmake([name], cwd, env, timeout, *options, f"--junitxml={cwd / name}.xml")
+
+    with ThreadPoolExecutor(at_once) as pool:
+        return list(zip(names, pool.map(one, names), strict=True))

@@ -2,8 +2,8 @@
 
 nbmake only checks that no cell raised: a figure shown as its text repr (`<Figure size 1000x340 with
 2 Axes>`) passes it. So the notebooks are copied to a temporary folder, run there once by
-`pytest --nbmake --overwrite` (nothing is written into the repository), and the executed copies are
-read back: each notebook must have passed nbmake, and each plotting cell must hold an `image/png`.
+`pytest --nbmake --overwrite` (nothing is written into the repository; two notebooks at a time, as
+their kernels mostly wait on real-time audio), and the executed copies are read back: each notebook must have passed nbmake, and each plotting cell must hold an `image/png`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.nbmake_run import run_nbmake
+from tests.nbmake_run import run_nbmake_each
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 # A cell plots when it calls the package's plot functions or matplotlib.
@@ -38,21 +38,18 @@ def nbmake_run(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     for extra in (Path(__file__).parents[1] / "notebooks").iterdir():
         if extra.is_dir() and not extra.name.startswith("."):
             shutil.copytree(extra, work / extra.name)
-    report = work / "nbmake.xml"
     # A person's kernel has no MPLBACKEND (the test suite's Agg would hide pyplot figures).
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    run = run_nbmake(
-        [p.name for p in NOTEBOOKS], work, env, 900, "--nbmake-timeout=300", f"--junitxml={report}"
-    )
-    assert report.exists(), (
-        f"nbmake wrote no report:\n{run.stdout.decode()[-3000:]}{run.stderr.decode()[-3000:]}"
-    )
     failures: dict[str, str] = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
-        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
-        name = Path(case.get("file") or case.get("name") or "").name
-        if problem is not None:
-            failures[name] = (problem.get("message") or "") + (problem.text or "")[-2000:]
+    for name, run in run_nbmake_each([p.name for p in NOTEBOOKS], work, env, 600, "--nbmake-timeout=300"):
+        report = work / f"{name}.xml"
+        assert report.exists(), (
+            f"nbmake wrote no report for {name}:\n{run.stdout.decode()[-3000:]}{run.stderr.decode()[-3000:]}"
+        )
+        for case in ET.parse(report).getroot().iter("testcase"):
+            problem = case.find("failure") if case.find("failure") is not None else case.find("error")
+            if problem is not None:
+                failures[name] = (problem.get("message") or "") + (problem.text or "")[-2000:]
     return work, failures
 
 

@@ -115,6 +115,9 @@ class JupyterServer:
                 f"--LabApp.user_settings_dir={base / 'settings'}",
                 f"--LabApp.workspaces_dir={base / 'workspaces'}",
                 "--LabApp.news_url=None",
+                # A kernel that ran an emulator waits ~2 s at exit for its voice workers (mid-import after
+                # their warm-up): after 0.5 s its process group gets SIGTERM (nothing of a test is lost).
+                "--KernelManager.shutdown_wait_time=1.0",
                 "--ServerApp.allow_root=True",  # CI containers run as root
                 # Still bound to 127.0.0.1; lets a test reach it under another host name (an insecure origin).
                 "--ServerApp.allow_remote_access=True",
