@@ -27,6 +27,10 @@ class TapChunker extends AudioWorkletProcessor {
     this.n = 0;
     this.t = 0;
     this.prev = 0;
+    this.start = -1; // the context frame the call connected at: nothing is chunked before it
+    this.port.onmessage = (e) => {
+      this.start = e.data.start;
+    };
   }
   push(x) {
     const s = x < -1 ? -1 : x > 1 ? 1 : x;
@@ -39,9 +43,9 @@ class TapChunker extends AudioWorkletProcessor {
   }
   process(inputs) {
     const x = inputs[0] && inputs[0][0];
-    if (!x) return true;
+    if (!x || this.start < 0 || currentFrame + x.length <= this.start) return true;
     if (this.step === 1) {
-      for (let i = 0; i < x.length; i++) this.push(x[i]);
+      for (let i = Math.max(0, this.start - currentFrame); i < x.length; i++) this.push(x[i]);
       return true;
     }
     let t = this.t;
@@ -136,6 +140,7 @@ class CallEngine {
         throw new CallFailure(micError(err));
       }
       if (!current()) return this.releaseMic();
+      this.prepareTaps();
       const pc = new RTCPeerConnection();
       this.pc = pc;
       const track = this.mic.getAudioTracks()[0];
@@ -179,7 +184,7 @@ class CallEngine {
     if (s === "connected") {
       clearTimeout(this.iceTimer);
       // The taps start with the media: the service's input clock starts with the first audio it gets.
-      if (this.remote) this.startTaps(this.remote);
+      this.startTaps(performance.now());
       this.report("connected");
     } else if (s === "failed") {
       this.fail("the connection failed (ICE found no working path to the service)");
@@ -256,7 +261,8 @@ class CallEngine {
     this.audio.srcObject = stream;
     this.audio.play().catch(() => {});
     this.remote = new MediaStream(stream.getAudioTracks().map((t) => t.clone()));
-    if (this.pc && this.pc.connectionState === "connected") this.startTaps(this.remote);
+    const taps = this.taps;
+    if (taps) taps.ready.then(() => this.taps === taps && !taps.ports.output && this.tapSide(taps, "output", this.remote));
   }
 
   applySpeaker() {
@@ -265,11 +271,14 @@ class CallEngine {
     if (this.audio) this.audio.volume = Math.max(0, Math.min(1, Number(this.model.get("volume"))));
   }
 
-  async startTaps(remote) {
+  // The tap context, its worklet and the microphone's node are made while dialling (they take tens of
+  // ms); at "connected" both nodes are told the context frame of that moment and chunk from it, so the
+  // tapped microphone's first sample is the service's first (its input clock), within a render quantum.
+  prepareTaps() {
     if (this.taps || !this.mic) return;
-    const taps = { ctx: null, nodes: [], seq: { input: 0, output: 0 } };
+    const taps = { ctx: null, nodes: [], ports: {}, seq: { input: 0, output: 0 }, startFrame: -1 };
     this.taps = taps;
-    try {
+    taps.ready = (async () => {
       try {
         taps.ctx = new AudioContext({ sampleRate: TAP_RATE, latencyHint: "playback" });
       } catch (_e) {
@@ -277,30 +286,47 @@ class CallEngine {
       }
       if (taps.ctx.state === "suspended") await taps.ctx.resume();
       await taps.ctx.audioWorklet.addModule(getWorkletUrl());
-      const chunkSamples = Math.round((TAP_RATE * this.model.get("tap_ms")) / 1000);
-      for (const [side, stream] of [["input", this.mic], ["output", remote]]) {
-        if (this.taps !== taps) return;
-        const source = taps.ctx.createMediaStreamSource(stream);
-        const node = new AudioWorkletNode(taps.ctx, "rw-tap-chunker", {
-          numberOfInputs: 1,
-          numberOfOutputs: 0,
-          channelCount: 1,
-          channelCountMode: "explicit",
-          processorOptions: { outRate: TAP_RATE, chunkSamples },
-        });
-        node.port.onmessage = (e) => {
-          if (this.taps !== taps) return;
-          if (side === "output") this.outputQuiet(new Int16Array(e.data));
-          this.model.send({ kind: "tap", side, seq: taps.seq[side]++, t: performance.timeOrigin + performance.now() }, undefined, [e.data]);
-        };
-        source.connect(node);
-        taps.nodes.push(source, node);
-      }
-    } catch (err) {
+      if (this.taps !== taps) return;
+      this.tapSide(taps, "input", this.mic);
+      if (this.remote) this.tapSide(taps, "output", this.remote);
+    })().catch((err) => {
+      if (this.taps !== taps) return; // the call ended while the taps were starting (its reason stands)
       // Playback goes on without the taps; the kernel then has no audio of this call to show.
       this.model.set("reason", `the audio taps could not start: ${err.message || err}`);
       this.model.save_changes();
-    }
+    });
+  }
+
+  tapSide(taps, side, stream) {
+    const chunkSamples = Math.round((TAP_RATE * this.model.get("tap_ms")) / 1000);
+    const source = taps.ctx.createMediaStreamSource(stream);
+    const node = new AudioWorkletNode(taps.ctx, "rw-tap-chunker", {
+      numberOfInputs: 1,
+      numberOfOutputs: 0,
+      channelCount: 1,
+      channelCountMode: "explicit",
+      processorOptions: { outRate: TAP_RATE, chunkSamples },
+    });
+    node.port.onmessage = (e) => {
+      if (this.taps !== taps) return;
+      if (side === "output") this.outputQuiet(new Int16Array(e.data));
+      this.model.send({ kind: "tap", side, seq: taps.seq[side]++, t: performance.timeOrigin + performance.now() }, undefined, [e.data]);
+    };
+    source.connect(node);
+    taps.nodes.push(source, node);
+    taps.ports[side] = node.port;
+    if (taps.startFrame >= 0) node.port.postMessage({ start: taps.startFrame });
+  }
+
+  // `connectedAt` (performance.now()) as a frame of the tap context: where both taps begin.
+  async startTaps(connectedAt) {
+    const taps = this.taps;
+    if (!taps) return;
+    await taps.ready;
+    if (this.taps !== taps || !taps.ctx) return;
+    const lateS = (performance.now() - connectedAt) / 1000; // the context was still starting
+    taps.startFrame = Math.max(0, Math.round((taps.ctx.currentTime - lateS) * taps.ctx.sampleRate));
+    for (const port of Object.values(taps.ports)) port.postMessage({ start: taps.startFrame });
   }
 
   releaseMic() {
