@@ -113,7 +113,10 @@ _INIT = r"""
         report.forEach((s) => {
           if (s.type === "inbound-rtp" && s.kind === "audio") {
             V.stats.push([performance.now(), s.concealmentEvents || 0, s.packetsLost || 0,
-                          s.jitterBufferDelay || 0, s.jitterBufferEmittedCount || 0, s.packetsReceived || 0]);
+                          s.jitterBufferDelay || 0, s.jitterBufferEmittedCount || 0, s.packetsReceived || 0,
+                          s.concealedSamples || 0, s.silentConcealedSamples || 0, s.fecPacketsReceived || 0,
+                          s.insertedSamplesForDeceleration || 0, s.packetsDiscarded || 0,
+                          s.jitterBufferTargetDelay || 0]);
           }
         });
       }
@@ -235,3 +238,36 @@ class Taps:
             return 0, 0
         s = np.asarray(self.stats)
         return int(s[-1, 5] - s[0, 5]), int(s[-1, 2] - s[0, 2])
+
+
+# Columns of a stats row (the page's inbound-rtp sample, see _INIT).
+_LOST, _CONCEALED, _SILENT, _FEC, _DISCARDED = 2, 6, 7, 8, 10
+
+
+def concealment_causes(taps: Taps, spans: list[tuple[float, float]]) -> dict[str, float]:
+    """WebRTC: each concealment event while a reply was audible, by cause. "lost": a packet was
+    counted lost in the same or the previous 100 ms sample (a loss shows at playout a jitter-buffer
+    delay after it is counted); "late": none was, so the buffer ran dry waiting (jitter, or the
+    sender paused). Also, over the whole run: FEC packets received, packets discarded (arrived too
+    late to play) and the ms of audible (non-silent) concealment."""
+    if len(taps.stats) < 3:
+        return {}
+    s = np.asarray(taps.stats)
+    if s.shape[1] <= _DISCARDED:
+        return {}
+    d = np.diff(s, axis=0)
+    t = s[1:, 0]
+    during = np.zeros(len(t), dtype=bool)
+    for a, b in spans:
+        during |= (t >= a) & (t <= b + 200)
+    lost_near = (d[:, _LOST] > 0) | np.concatenate([[False], d[:-1, _LOST] > 0])
+    events = d[:, 1] * during
+    return {
+        "lost": float(events[lost_near].sum()),
+        "late": float(events[~lost_near].sum()),
+        "fec_packets": float(s[-1, _FEC] - s[0, _FEC]),
+        "discarded": float(s[-1, _DISCARDED] - s[0, _DISCARDED]),
+        "audible_concealed_ms": float(
+            ((s[-1, _CONCEALED] - s[0, _CONCEALED]) - (s[-1, _SILENT] - s[0, _SILENT])) / 48
+        ),
+    }

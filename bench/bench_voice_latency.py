@@ -51,7 +51,7 @@ from _harness import (
     lab_server,
     open_lab_page,
 )
-from _voice_taps import AUDIBLE, TAKE, Taps, init_script
+from _voice_taps import AUDIBLE, TAKE, Taps, concealment_causes, init_script
 
 QUESTION = "What time is it?"
 REPLY = "It is noon."
@@ -144,6 +144,7 @@ class Cell:
     silence_ms: float = 500.0
     jitter_buffer_ms: float = float("nan")
     packets: tuple[int, int] = (0, 0)
+    causes: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def pct(self, q: float) -> float:
@@ -271,6 +272,7 @@ def collect_webrtc(taps: Taps, cell: Cell) -> None:
     cell.underruns, cell.concealments_all = taps.concealments_in(spans)  # type: ignore[arg-type]
     cell.jitter_buffer_ms = taps.jitter_buffer_ms()
     cell.packets = taps.packets()
+    cell.causes = concealment_causes(taps, spans)  # type: ignore[arg-type]
 
 
 def report(cells: dict[tuple[str, str], Cell], lead_ms: float) -> bool:
@@ -284,6 +286,11 @@ def report(cells: dict[tuple[str, str], Cell], lead_ms: float) -> bool:
                 f"; jitter buffer {c.jitter_buffer_ms:.0f} ms mean; RTP {c.packets[0]} received, "
                 f"{c.packets[1]} lost; {c.concealments_all} concealments in all"
             )
+            if c.causes:
+                extra += (
+                    "; in replies {lost:.0f} after a loss, {late:.0f} late; FEC packets {fec_packets:.0f}, "
+                    "discarded {discarded:.0f}, audible concealment {audible_concealed_ms:.0f} ms"
+                ).format(**c.causes)
         missing = f" ({c.missing} without a reply)" if c.missing else ""
         print(
             f"{c.profile:9} {c.transport:10} {len(c.v2v_ms):>5} {c.pct(50):>8.0f} {c.pct(99):>8.0f} "

@@ -4,8 +4,12 @@ The machine has no netem qdisc, so the emulator impairs its own traffic (docs/em
 - WebRTC (UDP): each RTP packet, sent or received, is dropped with probability `loss`, else delayed
   by `delay +/- jitter` on its own; packets may arrive out of order, as on a real path. The
   receiver's jitter buffer and Opus concealment deal with it.
-- WebSocket (TCP): each frame is delayed by `delay +/- jitter`; a lost one arrives after a
-  retransmission timeout instead, and no later frame is delivered before it (head-of-line blocking).
+- WebSocket (TCP): each frame is delayed by `delay +/- jitter`. Loss is per TCP segment (a frame of
+  n bytes is ceil(n / 1448) segments, each lost with probability `loss`), not per frame: a 100 ms
+  PCM chunk in base64 is ~5 segments, so it is held ~5 times as often as a short event, and cutting
+  the audio into smaller frames does not change how much of it is held. A frame with a lost segment
+  arrives after a retransmission timeout, and no later frame is delivered before it (head-of-line
+  blocking).
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from .faults import Faults
 
 # Linux's minimum TCP retransmission timeout (TCP_RTO_MIN); RTO = max(this, SRTT + 4 * RTTVAR).
 TCP_RTO_MIN_S = 0.2
+# A TCP segment's payload on a 1500-byte MTU path (IPv4 20 + TCP 20 + timestamps option 12 bytes).
+TCP_MSS = 1448
+
+
+def tcp_segments(size: int) -> int:
+    """How many TCP segments a WebSocket frame of `size` payload bytes takes (its header is ignored)."""
+    return max(1, -(-size // TCP_MSS))
 
 
 class Network:
@@ -36,12 +47,13 @@ class Network:
         jitter = self.rng.uniform(-f.network_jitter_ms, f.network_jitter_ms) if f.network_jitter_ms else 0.0
         return max(0.0, f.network_delay_ms + jitter) / 1000.0
 
-    def lost(self) -> bool:
-        self.packets += 1
-        if self.faults.network_loss and self.rng.random() < self.faults.network_loss:
-            self.lost_packets += 1
-            return True
-        return False
+    def lost(self, packets: int = 1) -> bool:
+        """Whether any of `packets` packets (an RTP packet, or a frame's TCP segments) is lost."""
+        self.packets += packets
+        loss = self.faults.network_loss
+        lost = sum(self.rng.random() < loss for _ in range(packets)) if loss else 0
+        self.lost_packets += lost
+        return lost > 0
 
     def retransmission_timeout_s(self) -> float:
         f = self.faults
@@ -72,7 +84,7 @@ class OrderedLink:
     def send(self, frame: Any) -> None:
         loop = asyncio.get_running_loop()
         wait = self.network.delay_s()
-        if self.network.lost():
+        if self.network.lost(tcp_segments(_wire_size(frame))):
             wait += self.network.retransmission_timeout_s()
         due = max(self._last_due, loop.time() + wait)
         self._last_due = due
@@ -130,6 +142,12 @@ def impair_rtp(dtls: Any, network: Network) -> None:
 
     dtls._send_rtp = send
     dtls._handle_rtp_data = receive
+
+
+def _wire_size(frame: Any) -> int:
+    """A frame's payload bytes: a str (JSON, ASCII), bytes, or an aiohttp `WSMessage` of either."""
+    data = getattr(frame, "data", frame)
+    return len(data) if isinstance(data, str | bytes | bytearray) else 0
 
 
 def _is_rtcp(data: bytes) -> bool:

@@ -28,7 +28,8 @@ from .errors import ServiceError
 from .netem import Network, impair_rtp
 from .opus_fec import FecOpusEncoder, answer_with_inband_fec, offers_inband_fec, use_encoder
 from .realtime import RealtimeSession
-from .webrtc_media import PlayoutTrack, consume_input, tolerate_loss
+from .receive_buffer import PlayoutJitterBuffer, tolerate_loss
+from .webrtc_media import FRAME_MS, PlayoutTrack, consume_input
 from .wire import AudioSink, announce_expiry, consume, new_id, wire_event
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,7 @@ class Call:
         self._input: asyncio.Task | None = None
         self._ended = False
         self._watchdog: asyncio.Task | None = None
+        self.receive_buffer: PlayoutJitterBuffer | None = None
         self.on_end: Callable[[Call], None] | None = None
 
         @self.pc.on("datachannel")
@@ -232,7 +234,7 @@ class Call:
             if transceiver.kind == "audio":
                 transceiver.sender.replaceTrack(self.wire.track)
                 transceiver.direction = "sendrecv"
-                tolerate_loss(transceiver.receiver)
+                self.receive_buffer = tolerate_loss(transceiver.receiver)
                 if fec:  # expect the network profile's loss, as libwebrtc learns it from RTCP
                     use_encoder(transceiver.sender, FecOpusEncoder(self.ctx.faults.network_loss))
         answer = await self.pc.createAnswer()
@@ -273,7 +275,17 @@ class Call:
             self._watchdog.cancel()
         if self._input is not None:
             self._input.cancel()
-        self.wire.track.stop()
+        track = self.wire.track
+        track.stop()
+        if track.stalls:
+            worst = sorted(track.stalls, key=lambda stall: -stall[1])[:5]
+            log.warning(
+                "emulator: WebRTC call %s paused its audio %d times over %d ms; worst (s in, ms): %s",
+                self.id,
+                len(track.stalls),
+                FRAME_MS,
+                ", ".join(f"{at:.1f}: {ms:.0f}" for at, ms in worst),
+            )
         for ws in list(self.wire.sidebands):
             with contextlib.suppress(Exception):
                 await ws.close(message=b"The WebRTC call ended.")

@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack, RTCRtpReceiver
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from ..protocol import SAMPLE_RATE
@@ -51,6 +50,10 @@ class PlayoutTrack(MediaStreamTrack):
         self._on_stopped = on_stopped
         self._start = 0.0
         self._pts = 0
+        # Pacing faults: each stretch of frames sent more than a frame late (the event loop was
+        # busy) as (seconds into the call, how late its worst frame was in ms).
+        self.stalls: list[tuple[float, float]] = []
+        self._stalled = False
 
     def play(self, response_id: str, item_id: str, samples: np.ndarray) -> None:
         if self._partial_ids != (response_id, item_id):
@@ -98,6 +101,7 @@ class PlayoutTrack(MediaStreamTrack):
             wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            self._note_lateness(time.monotonic() - self._start - self._pts / SAMPLE_RATE)
         samples = self._next_samples()
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
@@ -105,6 +109,15 @@ class PlayoutTrack(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
         self._pts += FRAME_SAMPLES
         return frame
+
+    def _note_lateness(self, late_s: float) -> None:
+        late = late_s * 1000 > FRAME_MS
+        if late and not self._stalled:
+            self.stalls.append((self._pts / SAMPLE_RATE, late_s * 1000))
+        elif late:
+            at, worst = self.stalls[-1]
+            self.stalls[-1] = (at, max(worst, late_s * 1000))
+        self._stalled = late
 
     def _next_samples(self) -> np.ndarray:
         if self._frames:
@@ -125,32 +138,28 @@ class PlayoutTrack(MediaStreamTrack):
         return np.zeros(FRAME_SAMPLES, np.int16)
 
 
+# A hole in the caller's timestamps longer than this is not a lost packet (the caller paused its
+# sender): nothing is made up for it.
+MAX_CONCEALED_S = 1.0
+
+
 async def consume_input(track: MediaStreamTrack, feed: Callable[[np.ndarray], Awaitable[None]]) -> None:
-    """The caller's decoded audio (48 kHz) as 24 kHz mono PCM, frame by frame, until the track ends."""
+    """The caller's decoded audio (48 kHz) as 24 kHz mono PCM, frame by frame, until the track ends.
+
+    A packet the receive buffer gave up as lost leaves a hole in the frames' timestamps: it is fed
+    as silence, so the input buffer's clock stays the caller's (NetEq would conceal it too)."""
     resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    expected_pts: int | None = None
     while True:
         try:
             frame = await track.recv()
         except MediaStreamError:
             return
         assert isinstance(frame, av.AudioFrame)
+        if frame.pts is not None:
+            hole = 0 if expected_pts is None else frame.pts - expected_pts
+            if 0 < hole <= MAX_CONCEALED_S * frame.sample_rate:
+                await feed(np.zeros(hole * SAMPLE_RATE // frame.sample_rate, np.int16))
+            expected_pts = frame.pts + frame.samples
         for out in resampler.resample(frame):
             await feed(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
-
-
-# aiortc's audio receiver holds 4 frames before it releases one (prefetch) and, when a packet is lost,
-# waits until 16 later packets have come (its capacity) before it gives up on it: on a lossy network
-# each lost packet froze the caller's audio for ~320 ms, and the VAD heard the end of speech that much
-# later. A service's receiver (libwebrtc's NetEq) conceals a lost packet and goes on; this buffer
-# waits for at most 3 later packets (60 ms, enough for the jitter the network profile makes) and
-# holds nothing back in order.
-RECEIVE_CAPACITY = 4
-
-
-def tolerate_loss(receiver: RTCRtpReceiver) -> None:
-    """Give `receiver` a jitter buffer that skips a lost packet after 3 later ones (one seam: aiortc
-    keeps it in a private attribute, made in the receiver's constructor, read per packet)."""
-    attribute = "_RTCRtpReceiver__jitter_buffer"
-    if not hasattr(receiver, attribute):
-        raise RuntimeError(f"aiortc's RTCRtpReceiver has no {attribute} any more: update tolerate_loss")
-    setattr(receiver, attribute, JitterBuffer(capacity=RECEIVE_CAPACITY, prefetch=0))

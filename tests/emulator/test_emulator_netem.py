@@ -4,12 +4,15 @@ WebRTC drops and delays RTP packets; a WebSocket delays frames and holds later o
 from __future__ import annotations
 
 import asyncio
+import base64
+import random
 import statistics
 import time
 
 import pytest
 
 from realtime_widgets.emulator import Faults
+from realtime_widgets.emulator.netem import Network, OrderedLink, tcp_segments
 from tests.emulator.emu_helpers import ga_url, raw_connect
 from tests.emulator.test_emulator_webrtc import mint
 from tests.emulator.webrtc_client import Caller
@@ -87,6 +90,44 @@ async def test_webrtc_rtp_packets_are_delayed_and_dropped(emulator):
     emulator.faults.network_loss = 0.2
     _, lost, received = await _text_turn(emulator)
     assert 0.08 <= lost / (lost + received) <= 0.35, (lost, received)
+
+
+def test_websocket_loss_is_per_tcp_segment_not_per_frame():
+    """A 100 ms PCM16 chunk in base64 (~6.4 kB, 5 segments) is held ~5 times as often as a short event
+    (1 segment); splitting it into 20 ms frames leaves the audio's share of held segments the same."""
+    assert [tcp_segments(n) for n in (0, 1, 1448, 1449, 6400)] == [1, 1, 1, 2, 5]
+
+    def held(size: int, frames: int = 4000) -> float:
+        network = Network(Faults(network_loss=0.05), random.Random(7))
+        return sum(network.lost(tcp_segments(size)) for _ in range(frames)) / frames
+
+    chunk = len(base64.b64encode(bytes(4800))) + 60  # 100 ms of 24 kHz PCM16 in an append event
+    assert 0.03 <= held(300) <= 0.07, held(300)
+    assert 0.18 <= held(chunk) <= 0.28, held(chunk)  # 1 - 0.95**5 = 0.23
+
+
+async def test_the_ordered_link_draws_loss_for_each_segment_of_a_frame():
+    class Counting(Network):
+        def __init__(self) -> None:
+            super().__init__(Faults(network_delay_ms=1))
+            self.asked: list[int] = []
+
+        def lost(self, packets: int = 1) -> bool:
+            self.asked.append(packets)
+            return super().lost(packets)
+
+    network, delivered = Counting(), []
+
+    async def deliver(frame: object) -> None:
+        delivered.append(frame)
+
+    link = OrderedLink(network, deliver)
+    link.send("x" * 100)
+    link.send("y" * 5000)
+    link.send(b"z" * 3000)
+    await asyncio.sleep(0.1)
+    link.close()
+    assert network.asked == [1, 4, 3] and len(delivered) == 3
 
 
 def test_the_profile_is_checked():
