@@ -37,7 +37,8 @@ def failure_words(reason: str) -> str:
 
 
 class WebRTCCall(anywidget.AnyWidget):
-    """The page's side of a WebRTC call: Record / Stop mutes the microphone track.
+    """The page's side of a WebRTC call: Record / Stop mutes the microphone track; `speaker_muted` and
+    `volume` act on the model's audio the page plays (the output tap still records it).
 
     >>> call = WebRTCCall()
     >>> call.on_tap(lambda side, pcm, at: ...)   # PCM16 24 kHz of "input" (mic) and "output" (model)
