@@ -47,7 +47,8 @@ def test_the_microphone_tap_starts_on_the_call_clock(page, jupyter_server) -> No
         page.get_by_role("button", name="Stop").click()
     offsets_ms = [(onset - start) / 24 for start, onset in onsets]
     print("tapped onset - service's audio_start_ms, per turn (ms):", [round(x) for x in offsets_ms])
-    # The emulator's VAD finds speech within a 20 ms frame of its onset; the tap must not add more
-    # than a few render quanta to that. (Whole turns, not the first: Record may unmute mid-word.)
-    assert all(abs(x) <= 60 for x in offsets_ms[1:]), offsets_ms
+    # The emulator's VAD finds speech within a 20 ms frame of its onset; the page's "connected" event
+    # may lag the first packets a little on a busy machine (seen: -44 ms). A tap context made only at
+    # "connected" was 88-93 ms late. (Whole turns after the first: Record may unmute mid-word.)
+    assert all(abs(x) <= 75 for x in offsets_ms[1:]), offsets_ms
     assert np.median(np.abs(offsets_ms)) <= 60, offsets_ms
