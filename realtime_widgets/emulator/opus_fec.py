@@ -2,7 +2,7 @@
 
 Chromium's offer says `useinbandfec=1` (it can decode FEC). aiortc's `OpusEncoder` opens libopus
 with `application=voip` only: no LBRR data, so every lost packet becomes a concealment. Here the
-call's audio sender gets an encoder with `fec=1` and `packet_loss` set to the loss it should expect,
+call's audio track (`PlayoutTrack.encoder`) encodes with `fec=1` and `packet_loss` set to the loss it should expect,
 and the answer says `useinbandfec=1` as libwebrtc's does. libopus adds LBRR (a low-bitrate copy of
 the previous frame) only in SILK/hybrid mode and only when `packet_loss` > 0, which is why the
 expected loss matters: with none (loopback) the encoder behaves as aiortc's.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-from aiortc import RTCRtpSender
 from aiortc.codecs import CODECS
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.sdp import SessionDescription
@@ -66,14 +65,9 @@ def answer_with_inband_fec(answer_sdp: str) -> str:
     return str(description)
 
 
-def use_encoder(sender: RTCRtpSender, encoder: OpusEncoder) -> None:
-    """Make `sender` encode with `encoder` instead of the one aiortc would pick on its first frame.
-
-    The one seam into aiortc: `RTCRtpSender` keeps its encoder in a private attribute and fills it
-    lazily (`if self.__encoder is None: self.__encoder = get_encoder(codec)`, aiortc 1.16), so
-    setting it before media flows is enough and touches no other peer connection in the process.
-    """
-    attribute = "_RTCRtpSender__encoder"
-    if not hasattr(sender, attribute):
-        raise RuntimeError(f"aiortc's RTCRtpSender has no {attribute} any more: update use_encoder")
-    setattr(sender, attribute, encoder)
+def sends_opus(answer_sdp: str) -> bool:
+    """Whether the answer's audio is sent as Opus (its first audio codec: aiortc sends with that)."""
+    for media in SessionDescription.parse(answer_sdp).media:
+        if media.kind == "audio" and media.rtp.codecs:
+            return media.rtp.codecs[0].mimeType.lower() == "audio/opus"
+    return False

@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMessage, WSMsgType, web
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.opus import OpusEncoder
 
 from ..protocol import Protocol
 from . import g711, session_config
 from .context import Context
 from .errors import ServiceError
 from .netem import Network, impair_rtp
-from .opus_fec import FecOpusEncoder, answer_with_inband_fec, offers_inband_fec, use_encoder
+from .opus_fec import FecOpusEncoder, answer_with_inband_fec, offers_inband_fec, sends_opus
 from .realtime import RealtimeSession
 from .receive_buffer import PlayoutJitterBuffer, tolerate_loss
 from .webrtc_media import FRAME_MS, PlayoutTrack, consume_input
@@ -235,9 +236,10 @@ class Call:
                 transceiver.sender.replaceTrack(self.wire.track)
                 transceiver.direction = "sendrecv"
                 self.receive_buffer = tolerate_loss(transceiver.receiver)
-                if fec:  # expect the network profile's loss, as libwebrtc learns it from RTCP
-                    use_encoder(transceiver.sender, FecOpusEncoder(self.ctx.faults.network_loss))
         answer = await self.pc.createAnswer()
+        if sends_opus(answer.sdp):  # else aiortc encodes (G.711) as it would
+            # FEC: expect the network profile's loss, as libwebrtc learns it from RTCP.
+            self.wire.track.encoder = FecOpusEncoder(self.ctx.faults.network_loss) if fec else OpusEncoder()
         if fec:
             answer = RTCSessionDescription(sdp=answer_with_inband_fec(answer.sdp), type="answer")
         await self.pc.setLocalDescription(answer)

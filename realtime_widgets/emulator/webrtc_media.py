@@ -15,12 +15,15 @@ from collections.abc import Awaitable, Callable
 import av
 import numpy as np
 from aiortc import MediaStreamTrack
+from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamError
 
 from ..protocol import SAMPLE_RATE
 
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+OPUS_FRAME_SAMPLES = 48_000 * FRAME_MS // 1000  # RTP's Opus clock is 48 kHz whatever the audio
+OPUS_TIME_BASE = fractions.Fraction(1, 48_000)
 
 
 class PlayoutTrack(MediaStreamTrack):
@@ -50,6 +53,8 @@ class PlayoutTrack(MediaStreamTrack):
         self._on_stopped = on_stopped
         self._start = 0.0
         self._pts = 0
+        self.encoder: Encoder | None = None  # the call's Opus encoder (see recv)
+        self._encoded: collections.deque[av.Packet] = collections.deque()
         # Pacing faults: each stretch of frames sent more than a frame late (the event loop was
         # busy) as (seconds into the call, how late its worst frame was in ms).
         self.stalls: list[tuple[float, float]] = []
@@ -92,7 +97,24 @@ class PlayoutTrack(MediaStreamTrack):
         self.current_item = None
         return playing, item
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.AudioFrame | av.Packet:
+        """The next 20 ms at its time: Opus encoded here when `encoder` is set (aiortc's sender then
+        only packs it; its own encoding runs in a thread pool, and each frame's two thread hops
+        were where the pacing lost time on a loaded machine), else a frame for aiortc to encode."""
+        while True:
+            if self._encoded:
+                return self._encoded.popleft()
+            frame = await self._next_frame()
+            if self.encoder is None:
+                return frame
+            payloads, timestamp = self.encoder.encode(frame)
+            for i, payload in enumerate(payloads):
+                packet = av.Packet(payload)
+                packet.pts = timestamp + i * OPUS_FRAME_SAMPLES
+                packet.time_base = OPUS_TIME_BASE
+                self._encoded.append(packet)
+
+    async def _next_frame(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
         if self._pts == 0 and self._start == 0.0:

@@ -145,8 +145,7 @@ def _with_inband_fec(offer_sdp: str) -> str:
 
 def _audio_encoder(emulator, call_id: str) -> object:
     call = emulator._runner.app[CALLS_KEY].live[call_id]
-    (sender,) = [t.sender for t in call.pc.getTransceivers() if t.kind == "audio"]
-    return sender._RTCRtpSender__encoder  # the attribute opus_fec.use_encoder sets
+    return call.wire.track.encoder  # the call's track encodes; aiortc's sender only packs
 
 
 @pytest.mark.parametrize("asks_for_fec", [True, False])
@@ -175,6 +174,6 @@ async def test_a_call_is_answered_and_sent_with_fec_when_the_offer_asks(emulator
         if asks_for_fec:
             assert type(encoder) is FecOpusEncoder and encoder.packet_loss_percent == 2
         else:
-            assert type(encoder) is OpusEncoder  # aiortc's own, picked on the first frame
+            assert type(encoder) is OpusEncoder  # aiortc's own
     finally:
         await caller.close()
