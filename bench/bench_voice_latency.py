@@ -82,6 +82,9 @@ connection = ConnectionConfig.for_emulator(
     SimpleNamespace(endpoint="{endpoint}", deployment="gpt-realtime", api_key="emulator-key")
 )
 console = RealtimeConsole(connection, config=SessionConfig(instructions={instructions!r}){transport})
+import time as _time
+_recording = []  # the kernel's CPU and wall clock at the first microphone chunk
+console.recorder.on_chunk(lambda _s: _recording or _recording.extend([_time.process_time(), _time.monotonic()]))
 
 def v2v_kernel():
     # The emulator's compute per turn as the kernel saw it: speech_stopped -> first reply audio
@@ -96,7 +99,17 @@ def v2v_kernel():
             compute.append((e.time - stopped) * 1000)
             stopped = None
     player = getattr(console, "player", None)
+    recorder = console.recorder
+    # The relay's hops: microphone chunk leaves the page -> the kernel has it; a reply's first delta
+    # leaves the kernel -> the page schedules it; and the player's start lead after that.
+    mic_ms = [k - t for _, t, k in recorder.timings]
+    cpu = (_time.process_time() - _recording[0]) / (_time.monotonic() - _recording[1]) if _recording else None
     return dict(
+        chunk_ms=recorder.chunk_ms,
+        page_to_kernel_ms=mic_ms,
+        kernel_to_page_ms=list(player.schedule_latencies_ms) if player is not None else [],
+        start_lead_ms=list(player.start_leads_ms) if player is not None else [],
+        kernel_cpu=cpu,
         compute_ms=compute,
         silence_ms=console.session.config.silence_duration_ms,
         underruns=len(player.underruns) if player is not None else 0,
@@ -129,6 +142,9 @@ RAW_CALL = """async ({key, base}) => {
 }"""
 
 
+HOPS = ("page_to_kernel_ms", "kernel_to_page_ms", "start_lead_ms")
+
+
 @dataclass
 class Cell:
     """One transport under one network profile: its turns and figures."""
@@ -146,6 +162,7 @@ class Cell:
     packets: tuple[int, int] = (0, 0)
     causes: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    relay: dict[str, Any] = field(default_factory=dict)  # the relay's hops, from the kernel (websocket)
 
     def pct(self, q: float) -> float:
         return float(np.percentile(self.v2v_ms, q)) if self.v2v_ms else float("nan")
@@ -229,6 +246,7 @@ def run_console(browser: Any, server: Any, endpoint: str, cell: Cell, turns: int
         with KernelProbe(server, name) as probe:
             kernel = probe.value("v2v_kernel()", timeout=60)
         cell.compute_ms, cell.silence_ms = kernel["compute_ms"], kernel["silence_ms"]
+        cell.relay = kernel
         if cell.transport == "websocket":
             cell.underruns = kernel["underruns"]
         else:
@@ -309,6 +327,17 @@ def report(cells: dict[tuple[str, str], Cell], lead_ms: float) -> bool:
                 f"{c.profile}/{c.transport}: p50 {c.pct(50):.0f} = VAD silence {c.silence_ms:.0f} + emulator "
                 f"compute {np.median(c.compute_ms):.0f} (median) + reply's leading silence {lead_ms:.0f} "
                 f"+ the rest {share:.0f} ms"
+            )
+    for c in cells.values():
+        r = c.relay
+        if c.transport == "websocket" and r:
+            med = {k: float(np.median(r[k])) if r.get(k) else float("nan") for k in HOPS}
+            print(
+                f"{c.profile}/websocket, the relay's hops (median): microphone chunks {r['chunk_ms']} ms (the end of "
+                f"the VAD's silence waits ~{r['chunk_ms'] / 2:.0f} ms on average for its chunk to fill), page -> kernel "
+                f"{med['page_to_kernel_ms']:.1f} ms per chunk; kernel -> page (a reply's first delta) "
+                f"{med['kernel_to_page_ms']:.1f} ms; player start lead {med['start_lead_ms']:.1f} ms; "
+                f"kernel CPU while recording {100 * (r['kernel_cpu'] or 0):.1f} % (of one core)"
             )
     goals: list[tuple[str, str, bool]] = []
     imp_ws, imp_rtc = cells.get(("impaired", "websocket")), cells.get(("impaired", "webrtc"))

@@ -35,6 +35,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _PLACEHOLDER = "Type a message (Enter sends)"
 _CLOSED = "The console is closed: press Reconnect to talk again"
+# The server VAD hears the end of speech only when the chunk holding the end of its silence window
+# arrives: 20 ms chunks (its frame) wait 10 ms on average for that, 100 ms ones 50 ms (issue 13's relay
+# share; the kernel's cost per chunk is measured by bench_voice_latency.py). The page may send 0.8 s
+# ahead of the kernel's acknowledgements, as with 8 chunks of 100 ms.
+MIC_CHUNK_MS = 20
+MIC_IN_FLIGHT = 800 // MIC_CHUNK_MS
 
 
 def _line(text: str, kind: str = "info") -> str:
@@ -104,7 +110,7 @@ class RealtimeConsole(w.VBox):
         self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the console's session runs on
         self.last_error: str = ""
 
-        self.recorder = MicRecorder()
+        self.recorder = MicRecorder(chunk_ms=MIC_CHUNK_MS, max_in_flight=MIC_IN_FLIGHT)
         self.recorder.on_stop(self._recording_stopped)
         self.form = SessionConfigForm()
         self.form.on_connect(lambda connection: self._schedule(self._reconnect(connection)))

@@ -3,25 +3,28 @@
 //
 // Messages (typed in player.py): kernel -> page {kind:"audio", stream, seq, kt} + one PCM16
 // buffer, {kind:"clear"}, {kind:"end", stream} (no more audio for it). Page -> kernel {kind:"position",
-// stream, played_ms, playing} every 100 ms while playing, {kind:"scheduled", stream, seq, t, kt} for the
-// first chunk of a stream, {kind:"cleared", ...} after a clear, {kind:"underrun", stream, seq, gap_ms,
+// stream, played_ms, playing} every 100 ms while playing, {kind:"scheduled", stream, seq, t, kt, lead_ms} for
+// the first chunk of a stream (lead_ms: from its arrival to its first sample playing), {kind:"cleared", ...} after a clear, {kind:"underrun", stream, seq, gap_ms,
 // late_ms, kt, t} when a stream's queue ran dry before chunk `seq` (a gap in the middle of a response;
 // late_ms: how far past the queue's end it came, kt: when the kernel sent it). One Playback per model
 // (the factory below), shared by its views.
 
 const RATE = 24000;
-// The jitter buffer. The kernel gets the service's deltas faster than real time, so only a reply's
-// first few hundred ms are at risk; what runs a queue dry is the kernel -> page path stalling on a busy
-// machine (the comm, not the kernel: bench_playback.py). So a stream starting after silence waits until
-// FILL_S of it is here (its first three deltas; they come within tens of ms), its "end", or
-// MAX_FILL_WAIT_S, and starts no sooner than the lead after its first chunk came: a stalled second
-// chunk delays the start instead of making a gap after the first. The lead starts at MIN_LEAD_S, grows
-// by how late a chunk came (up to MAX_LEAD_S, so a stall of seconds does not add seconds to every reply)
-// and shrinks 10 % per clean stream.
-const MIN_LEAD_S = 0.06;
-const MAX_LEAD_S = 0.2;
-const FILL_S = 0.5;
-const MAX_FILL_WAIT_S = 0.4;
+// The start rule (issue 13: the relay's own latency; issue 11: 0 underruns). The kernel gets the
+// service's deltas faster than real time (the emulator: the first ~100 ms delta at once, the rest 4x
+// real time), so a queue runs dry only when the kernel -> page path stalls (the comm on a busy machine:
+// bench_playback.py). A stream starting after silence is therefore scheduled at once, to play `lead`
+// after its first chunk came. The lead is what the page has seen: each later chunk's margin (queued
+// audio ahead of the play head when it came) tells the lead that would have kept SAFETY_S + HEADROOM_S
+// queued; the lead grows to that at once (up to MAX_LEAD_S, so a stall of seconds does not add seconds to
+// every reply) and shrinks 10 % per stream towards what the last stream needed. It starts at MIN_LEAD_S
+// (a render quantum, and the main thread and audio callback jitter), so while chunks come early a reply
+// plays ~20 ms after its first delta (it was 73-86 ms with a 0.5 s start buffer). A late chunk in a
+// stream restarts it `lead` ahead, and the margin is measured again from there.
+const MIN_LEAD_S = 0.02;
+const MAX_LEAD_S = 0.3;
+const HEADROOM_S = 0.02; // a chunk this close to the queue running dry already grows the lead
+const SHRINK = 0.9;
 // Less queued than this counts as dry: a start time the audio thread has already passed would play
 // late, overlapping the next chunk.
 const SAFETY_S = 0.03;
@@ -51,16 +54,16 @@ class Playback {
     this.nextFrame = 0;
     this.playing = false;
     this.underruns = 0; // gaps in the middle of a stream since the page loaded
-    this.lead = MIN_LEAD_S;
-    this.streamRanDry = false;
-    this.filling = null; // {items: [{msg, buffer}], seconds, since (frame), timer}: a start being buffered
+    this.lead = MIN_LEAD_S; // seconds from a stream's first chunk coming to its first sample playing
+    this.runLead = null; // the lead the current run (a start, or a restart after a late chunk) began with
+    this.streamNeed = 0; // the most lead a chunk of the current stream asked for
     this.timer = null;
     this.listeners = new Set();
     this.onMsg = (msg, buffers) => {
       if (!msg) return;
       if (msg.kind === "audio") this.enqueue(msg, buffers[0]);
       else if (msg.kind === "clear") this.clear("clear");
-      else if (msg.kind === "end" && this.filling && msg.stream === this.streamId) this.startFilled();
+      else if (msg.kind === "end" && msg.stream === this.streamId) this.finishStream();
     };
     model.on("msg:custom", this.onMsg);
     this.onVolume = () => this.applyVolume();
@@ -97,10 +100,25 @@ class Playback {
     this.master.gain.setTargetAtTime(v, this.ctx.currentTime, 0.01);
   }
 
+  // The stream's need is known (its "end", or the next stream began): the lead shrinks towards it.
+  finishStream() {
+    if (this.runLead === null) return;
+    this.lead = Math.min(MAX_LEAD_S, Math.max(MIN_LEAD_S, this.streamNeed, this.lead * SHRINK));
+    this.runLead = null;
+  }
+
+  // A chunk came with `margin` seconds queued ahead of the play head: the lead that would have left
+  // SAFETY_S + HEADROOM_S. The lead grows to it at once.
+  learn(margin) {
+    const need = this.runLead - margin + SAFETY_S + HEADROOM_S;
+    this.streamNeed = Math.max(this.streamNeed, need);
+    this.lead = Math.min(MAX_LEAD_S, Math.max(this.lead, need));
+  }
+
   newStream(id) {
     // A new item plays after what is already scheduled (a clear is what cuts playback).
-    if (this.streamId !== null && !this.streamRanDry) this.lead = Math.max(MIN_LEAD_S, this.lead * 0.9);
-    this.streamRanDry = false;
+    this.finishStream();
+    this.streamNeed = 0;
     this.streamId = id;
     this.playedDone = 0;
     if (!this.streamGain) {
@@ -115,10 +133,7 @@ class Playback {
 
   enqueue(msg, view) {
     const ctx = this.ensureContext();
-    if (msg.stream !== this.streamId) {
-      if (this.filling) this.startFilled(); // the stream before ended without its "end"
-      this.newStream(msg.stream);
-    }
+    if (msg.stream !== this.streamId) this.newStream(msg.stream);
     const pcm = new Int16Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
     if (!pcm.length) return;
     const buffer = ctx.createBuffer(1, pcm.length, RATE);
@@ -126,38 +141,21 @@ class Playback {
     for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
     const rate = ctx.sampleRate;
     const now = this.frameNow();
-    if (this.filling) {
-      this.filling.items.push({ msg, buffer });
-      this.filling.seconds += buffer.duration;
-      if (this.filling.seconds >= FILL_S) this.startFilled();
-      return;
-    }
     let start = this.nextFrame;
+    const margin = (start - now) / rate; // audio queued ahead of the play head
+    const fresh = this.nextFrame === 0 || msg.seq === 0 || this.runLead === null;
     if (start < now + Math.round(SAFETY_S * rate)) {
-      if (this.nextFrame === 0 || msg.seq === 0) {
-        // A stream starting after silence: buffer its start.
-        const timer = setTimeout(() => this.startFilled(), MAX_FILL_WAIT_S * 1000);
-        this.filling = { items: [{ msg, buffer }], seconds: buffer.duration, since: now, timer };
-        if (buffer.duration >= FILL_S) this.startFilled();
-        return;
-      }
-      // The chunk came late: restart a little ahead.
+      if (!fresh) this.learn(margin); // the chunk came late: the lead grows before the restart
       start = now + Math.round(this.lead * rate);
-      this.underrun(msg, (start - this.nextFrame) / rate, (now - this.nextFrame) / rate);
+      if (!fresh) this.underrun(msg, (start - this.nextFrame) / rate, -margin);
+      this.runLead = this.lead;
       fadeIn(buffer);
+    } else if (fresh) {
+      this.runLead = margin; // a stream queued behind the one playing: it waits that long already
+    } else {
+      this.learn(margin);
     }
     this.schedule(msg, buffer, start);
-  }
-
-  startFilled() {
-    const filling = this.filling;
-    if (!filling) return;
-    this.filling = null;
-    clearTimeout(filling.timer);
-    const rate = this.ctx.sampleRate;
-    let start = Math.max(filling.since + Math.round(this.lead * rate), this.frameNow() + Math.round(SAFETY_S * rate));
-    fadeIn(filling.items[0].buffer);
-    for (const { msg, buffer } of filling.items) start = this.schedule(msg, buffer, start);
   }
 
   // Plays `buffer` from context frame `start`; returns the frame where it ends.
@@ -170,18 +168,17 @@ class Playback {
     this.nextFrame = start + Math.round((buffer.length * rate) / RATE);
     this.chunks.push({ src, start: start / rate, dur: buffer.duration, stream: msg.stream });
     if (msg.seq === 0) {
-      this.model.send({ kind: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt });
+      const leadMs = (1000 * (start - this.frameNow())) / rate; // from now (its arrival) to its first sample
+      this.model.send({ kind: "scheduled", stream: msg.stream, seq: msg.seq, t: epochMs(), kt: msg.kt, lead_ms: leadMs });
     }
     this.setPlaying(true);
     return this.nextFrame;
   }
 
-  // The queue ran dry in the middle of a stream: a gap the listener hears. Counted and reported; the
-  // next starts wait longer by as much as this chunk was late.
+  // The queue ran dry in the middle of a stream: a gap the listener hears. Counted and reported (the
+  // lead has already grown by as much as this chunk was late).
   underrun(msg, gapS, lateS) {
     this.underruns += 1;
-    this.streamRanDry = true;
-    this.lead = Math.min(MAX_LEAD_S, this.lead + Math.max(0, lateS + SAFETY_S));
     this.model.send({
       kind: "underrun",
       stream: msg.stream,
@@ -253,8 +250,7 @@ class Playback {
       return;
     }
     const played = this.playedSeconds();
-    if (this.filling) clearTimeout(this.filling.timer);
-    this.filling = null;
+    this.runLead = null; // a cut stream says nothing about the lead it needed
     this.stopSources(0.003);
     this.chunks = [];
     this.playedDone = played;
@@ -368,7 +364,6 @@ function initialize(model) {
     model.off("change:volume", playback.onVolume);
     model.off("change:muted", playback.onVolume);
     clearInterval(playback.timer);
-    if (playback.filling) clearTimeout(playback.filling.timer);
     if (playback.ctx) playback.ctx.close();
   };
   return { playback, dispose };

@@ -62,13 +62,15 @@ class PlayerPosition(TypedDict):
 
 
 class PlayerScheduled(TypedDict):
-    """From the page: the first chunk of a stream was scheduled at page time `t` (epoch ms)."""
+    """From the page: the first chunk of a stream was scheduled at page time `t` (epoch ms), to play
+    `lead_ms` later (the player's start lead, or the audio queued before it)."""
 
     kind: Literal["scheduled"]
     stream: str
     seq: int
     t: float
     kt: float
+    lead_ms: NotRequired[float]
 
 
 class PlayerUnderrun(TypedDict):
@@ -84,8 +86,8 @@ class PlayerUnderrun(TypedDict):
 
 
 class PlayerEnd(TypedDict):
-    """To the page: no more audio for `stream` (its reply is done); a stream still filling its
-    start buffer starts at once."""
+    """To the page: no more audio for `stream` (its reply is done): the page then knows the lead the
+    stream needed and lets its start lead shrink towards it."""
 
     kind: Literal["end"]
     stream: str
@@ -159,6 +161,8 @@ class AudioPlayer(anywidget.AnyWidget):
         self.history: list[tuple[str, int, float]] = []
         # Kernel arrival -> page scheduling of each stream's first chunk, in ms (benchmarks).
         self.schedule_latencies_ms: list[float] = []
+        # Page scheduling -> first sample playing of each stream, in ms: the start lead (benchmarks).
+        self.start_leads_ms: list[float] = []
         # Gaps in the middle of a stream the page heard: (stream, seq, gap_ms); also on the Turn.
         self.underruns: list[tuple[str, int, float]] = []
         self._conversation: Conversation | None = None
@@ -299,6 +303,8 @@ class AudioPlayer(anywidget.AnyWidget):
         if kind == "scheduled":
             if content.get("kt") is not None and content.get("t") is not None:
                 self.schedule_latencies_ms.append(float(content["t"]) - float(content["kt"]))
+            if isinstance(content.get("lead_ms"), int | float):
+                self.start_leads_ms.append(float(content["lead_ms"]))
             return
         if kind == "underrun":
             stream_id = str(content.get("stream"))

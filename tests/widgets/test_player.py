@@ -48,8 +48,9 @@ def test_page_position_reports_update_the_traits(front_end) -> None:
     _page_sends(player, {"kind": "position", "stream": stream, "played_ms": 400.0, "playing": True})
     assert player.played_ms == 400.0 and player.playing
     assert 400.0 <= player.position_ms() <= 1000.0
-    _page_sends(player, {"kind": "scheduled", "stream": stream, "seq": 0, "t": 1012.5, "kt": 1000.0})
-    assert player.schedule_latencies_ms == [12.5]
+    scheduled = {"kind": "scheduled", "stream": stream, "seq": 0, "t": 1012.5, "kt": 1000.0, "lead_ms": 20.0}
+    _page_sends(player, scheduled)
+    assert player.schedule_latencies_ms == [12.5] and player.start_leads_ms == [20.0]
     _page_sends(player, {"kind": "position", "stream": stream, "played_ms": 1000.0, "playing": False})
     assert not player.playing and player.position_ms() == 1000.0
 
