@@ -36,10 +36,12 @@ if TYPE_CHECKING:  # pragma: no cover
 _PLACEHOLDER = "Type a message (Enter sends)"
 _CLOSED = "The console is closed: press Reconnect to talk again"
 # The server VAD hears the end of speech only when the chunk holding the end of its silence window
-# arrives: 20 ms chunks (its frame) wait 10 ms on average for that, 100 ms ones 50 ms (issue 13's relay
-# share; the kernel's cost per chunk is measured by bench_voice_latency.py). The page may send 0.8 s
-# ahead of the kernel's acknowledgements, as with 8 chunks of 100 ms.
-MIC_CHUNK_MS = 20
+# arrives: 40 ms chunks wait 20 ms on average for that, 100 ms ones 50 ms (issue 13's relay share).
+# 20 ms chunks (the VAD's frame) cost more than they save on a busy machine: each is a comm message,
+# its acknowledgement and the kernel's busy/idle status, and at load ~11 the page -> kernel path fell
+# 1.3 s behind (bench_voice_latency.py; docs/emulator-fidelity.md). The page may send 0.8 s ahead of
+# the kernel's acknowledgements, as with 8 chunks of 100 ms.
+MIC_CHUNK_MS = 40
 MIC_IN_FLIGHT = 800 // MIC_CHUNK_MS
 
 
