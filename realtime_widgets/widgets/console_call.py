@@ -60,6 +60,7 @@ class ConsoleCall:
         if player is not None:
             traitlets.dlink((player, "muted"), (self.widget, "speaker_muted"))
             traitlets.dlink((player, "volume"), (self.widget, "volume"))
+            traitlets.dlink((self.widget, "speaking"), (player, "call_playing"))
         self._show = show
         self._live: RealtimeSession | None = None  # the session of the call in progress
         self._page_ready = asyncio.Event()

@@ -311,14 +311,16 @@ function render({ model, el }, playback) {
   playback.ensureContext();
 
   const update = () => {
-    stateValue.textContent = playback.playing ? "playing" : "idle";
-    state.dataset.state = playback.playing ? "playing" : "idle";
+    // Over WebRTC the call's audio plays beside this player: the one Speaker label tells of both.
+    const call = model.get("call_playing") && !playback.playing;
+    stateValue.textContent = playback.playing ? "playing" : call ? "playing the call" : "idle";
+    state.dataset.state = playback.playing || call ? "playing" : "idle";
     position.title = `${playback.underruns} underrun(s) (gaps while playing) since the page loaded`;
     const muted = model.get("muted");
     mute.textContent = muted ? "Unmute" : "Mute";
     mute.setAttribute("aria-pressed", muted ? "true" : "false");
     volume.value = String(model.get("volume"));
-    position.textContent = `${(model.get("played_ms") / 1000).toFixed(1)} s played`;
+    position.textContent = call ? "" : `${(model.get("played_ms") / 1000).toFixed(1)} s played`;
     enable.style.display = playback.ctx && playback.ctx.state === "suspended" ? "" : "none";
   };
   mute.addEventListener("click", () => {
@@ -342,11 +344,11 @@ function render({ model, el }, playback) {
     if (!playback.playing) bar.style.width = "0%";
   };
   playback.listeners.add(onChange);
-  for (const name of ["change:muted", "change:volume", "change:played_ms"]) model.on(name, update);
+  for (const name of ["change:muted", "change:volume", "change:played_ms", "change:call_playing"]) model.on(name, update);
   update();
   return () => {
     playback.listeners.delete(onChange);
-    for (const name of ["change:muted", "change:volume", "change:played_ms"]) model.off(name, update);
+    for (const name of ["change:muted", "change:volume", "change:played_ms", "change:call_playing"]) model.off(name, update);
     if (raf) cancelAnimationFrame(raf);
   };
 }

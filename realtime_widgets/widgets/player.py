@@ -155,6 +155,9 @@ class AudioPlayer(anywidget.AnyWidget):
         sync=True
     )
     playing = traitlets.Bool(False, help="True while the page has audio scheduled.").tag(sync=True)
+    call_playing = traitlets.Bool(
+        False, help="True while a WebRTC call's model audio plays (the page plays it, not this player)."
+    ).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -4,6 +4,7 @@ the model's track; Unmute restores it; replaying a past turn still goes through 
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -73,6 +74,8 @@ def test_mute_over_webrtc_silences_the_call_and_unmute_restores_it(page, jupyter
     page.get_by_role("button", name="Record").click()
     page.locator(".rw-call-speaking", has_text="Model: speaking").wait_for(timeout=60_000)
     page.get_by_role("button", name="Stop").click()  # the microphone off: the 15 s answer plays on
+    # The one Speaker label beside the call tells of the call's audio too, not "idle".
+    page.locator(".rw-player-state .rw-state-value", has_text="playing the call").wait_for(timeout=10_000)
     mute = page.locator(".rw-player .rw-mute")
     with KernelProbe(jupyter_server, name) as probe:
         time.sleep(0.5)
@@ -104,5 +107,6 @@ def test_mute_over_webrtc_silences_the_call_and_unmute_restores_it(page, jupyter
         # Replaying a past turn still goes through the console's player.
         probe.wait_for("console.session.conversation.turns[-1].status != 'in_progress'", timeout=40)
         page.get_by_role("button", name="Play assistant turn", exact=False).last.click()
-        page.locator('.rw-player-state[data-state="playing"]').wait_for(timeout=15_000)
+        value = page.locator(".rw-player-state .rw-state-value")
+        value.filter(has_text=re.compile(r"^playing$")).wait_for(timeout=15_000)  # the player's own
         probe.value("[console.close(), None][1]")
