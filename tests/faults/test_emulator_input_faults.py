@@ -435,8 +435,11 @@ async def test_frozen_clients_are_closed_after_the_write_timeout_and_their_memor
         # Left: the voice thread's last slice and own_speech.py's fingerprints of what was said (an LRU
         # bounded at about 20 MB, process-wide): 3.5 MB here. The sessions' speech is not among it.
         kept = await asyncio.to_thread(traced_soon, baseline, 6e6, 20.0)
+        # This emulator's sessions only: the shared emulator may still be closing other tests' sessions.
         sessions = [
-            o for o in gc.get_objects() if type(o).__name__ == "RealtimeSession" and hasattr(o, "wire")
+            o
+            for o in gc.get_objects()
+            if type(o).__name__ == "RealtimeSession" and getattr(o, "ctx", None) is emu._ctx
         ]
     finally:
         tracemalloc.stop()
